@@ -1,0 +1,16 @@
+/** What the control plane reports about one actor (inspector, /api/actors, /metrics). */
+export interface ActorStats {
+  address: string;
+  /** The actor definition's name, e.g. `commit_log`, `probe`. */
+  kind: string;
+  /** Index of the worker thread that hosts it (1..threads; 0 is the main thread). */
+  thread: number;
+  status: 'running' | 'restarting' | 'failed' | 'stopped';
+  mailboxDepth: number;
+  handled: number;
+  ratePerSecond: number;
+  /** Time spent inside the actor's handler, summed. */
+  busyMs: number;
+  restarts: number;
+  lastError: string | null;
+}
