@@ -1,0 +1,306 @@
+import type { Actor, ActorContext, AnyActorDefinition } from './actor.js';
+import type { ActorStats } from './actor_stats.js';
+import { BoundedQueue } from './bounded_queue.js';
+import { MqError } from './errors.js';
+import type { RuntimeLimits } from './limits.js';
+
+/** One message waiting in a mailbox. `correlation_id` 0 means tell (no reply wanted). */
+export interface Delivery {
+  message: { kind: string };
+  reply_thread: number;
+  correlation_id: number;
+}
+
+/** What a cell needs from the Router of its thread. */
+export interface CellHost {
+  reply(delivery: Delivery, value: unknown, cell: ActorCell): void;
+  fail(delivery: Delivery, error: MqError): void;
+  /** The cell has messages it can handle now. */
+  markReady(cell: ActorCell): void;
+  /** An async handler settled: continue with the mailbox now if the thread's turn budget
+   *  allows, else queue the cell for the next turn. */
+  continueAfterAsync(cell: ActorCell): void;
+  /** A restart storm was detected: the cell is now failed for good. */
+  reportFailed(cell: ActorCell, error: string): void;
+  reportRestarted(cell: ActorCell, error: string): void;
+}
+
+type CellStatus = 'starting' | 'running' | 'restarting' | 'failed' | 'stopping' | 'stopped';
+
+export interface CellSpec {
+  id: number;
+  address: string;
+  definition: AnyActorDefinition;
+  args: unknown;
+  mailbox_messages_max: number;
+  /** Restarts counted before this cell existed (its previous thread died). */
+  restarts_before: number;
+}
+
+/**
+ * The runtime's side of one actor: its mailbox, the one-at-a-time handling loop, and the
+ * supervision of crashes (drop the instance, create a new one from the same arguments after
+ * a doubling backoff, give up after a storm). Owned by the Router of one thread.
+ */
+export class ActorCell {
+  readonly id: number;
+  readonly address: string;
+  readonly definition: AnyActorDefinition;
+  private readonly mailbox: BoundedQueue<Delivery>;
+  private instance: Actor<{ kind: string }, unknown> | undefined;
+  private status: CellStatus = 'starting';
+  private busy = false;
+  private restart_timer: NodeJS.Timeout | undefined;
+  private crash_times_ms: number[] = [];
+  private stopped_waiters: Array<() => void> = [];
+  /** Set by the Router while the cell sits in its ready queue. */
+  in_ready_queue = false;
+
+  private handled = 0;
+  private busy_ms = 0;
+  private restarts: number;
+  private last_error: string | null = null;
+  private rate_sample = { at_ms: performance.now(), handled: 0, per_second: 0 };
+
+  constructor(
+    spec: CellSpec,
+    private readonly context: ActorContext,
+    private readonly host: CellHost,
+    private readonly limits: RuntimeLimits,
+  ) {
+    this.id = spec.id;
+    this.address = spec.address;
+    this.definition = spec.definition;
+    this.args = spec.args;
+    this.restarts = spec.restarts_before;
+    this.mailbox = new BoundedQueue<Delivery>(spec.mailbox_messages_max);
+  }
+  private readonly args: unknown;
+
+  /** First start: errors propagate to whoever spawned the actor. */
+  async start(): Promise<void> {
+    await this.createInstance();
+    this.status = 'running';
+    this.host.markReady(this);
+  }
+
+  /** Queues a delivery; answers the error to give the sender when it cannot be queued. */
+  admit(delivery: Delivery): MqError | undefined {
+    switch (this.status) {
+      case 'failed':
+        return new MqError('ACTOR_UNAVAILABLE', `actor '${this.address}' failed after repeated crashes (last: ${this.last_error}); it needs an operator`, { retriable: false });
+      case 'stopping':
+      case 'stopped':
+        return new MqError('SHUTTING_DOWN', `actor '${this.address}' is stopping`);
+      case 'starting':
+      case 'running':
+      case 'restarting':
+        if (!this.mailbox.push(delivery)) {
+          return new MqError('BUSY', `mailbox of '${this.address}' is full (${this.mailbox.capacity_max} messages); retry later`);
+        }
+        this.host.markReady(this);
+        return undefined;
+    }
+  }
+
+  hasWork(): boolean {
+    return !this.busy && this.mailbox.length > 0 && (this.status === 'running' || this.status === 'stopping');
+  }
+
+  /** Handles up to `budget` messages now; returns how many were taken from the mailbox. */
+  runSome(budget: number): number {
+    let taken = 0;
+    while (taken < budget && this.hasWork()) {
+      const delivery = this.mailbox.shift() as Delivery;
+      taken++;
+      this.handle(delivery);
+    }
+    this.checkStopped();
+    return taken;
+  }
+
+  private handle(delivery: Delivery): void {
+    const instance = this.instance as Actor<{ kind: string }, unknown>;
+    const started_ms = performance.now();
+    let result: unknown;
+    try {
+      result = instance.receive(delivery.message);
+    } catch (error) {
+      this.account(started_ms);
+      this.handlerFailed(delivery, error);
+      return;
+    }
+    if (isThenable(result)) {
+      this.busy = true;
+      result.then(
+        (value) => {
+          this.busy = false;
+          this.account(started_ms);
+          this.host.reply(delivery, value, this);
+          this.afterAsync();
+        },
+        (error: unknown) => {
+          this.busy = false;
+          this.account(started_ms);
+          this.handlerFailed(delivery, error);
+          this.afterAsync();
+        },
+      );
+      return;
+    }
+    this.account(started_ms);
+    this.host.reply(delivery, result, this);
+  }
+
+  private afterAsync(): void {
+    this.checkStopped();
+    this.host.continueAfterAsync(this);
+  }
+
+  private account(started_ms: number): void {
+    this.handled++;
+    this.busy_ms += performance.now() - started_ms;
+  }
+
+  private handlerFailed(delivery: Delivery, error: unknown): void {
+    if (error instanceof MqError) {
+      // A condition the caller caused (bad request, not found...): answer it, keep running.
+      this.host.fail(delivery, error);
+      return;
+    }
+    const reason = describe(error);
+    this.host.fail(delivery, new MqError('INTERNAL', `actor '${this.address}' crashed while handling '${delivery.message.kind}': ${reason}; it is being restarted`));
+    this.crash(reason);
+  }
+
+  /** Drops the instance and schedules a restart, or gives up when crashes come too fast. */
+  private crash(reason: string): void {
+    this.instance = undefined;
+    this.last_error = reason;
+    const now_ms = performance.now();
+    this.crash_times_ms = this.crash_times_ms.filter((at) => now_ms - at < this.limits.restart_window_ms);
+    this.crash_times_ms.push(now_ms);
+    if (this.status === 'stopping') {
+      this.finishStop();
+      return;
+    }
+    if (this.crash_times_ms.length > this.limits.restarts_in_window_max) {
+      this.status = 'failed';
+      for (const waiting of this.mailbox.drainAll()) {
+        this.host.fail(waiting, new MqError('ACTOR_UNAVAILABLE', `actor '${this.address}' failed: ${this.crash_times_ms.length} crashes within ${this.limits.restart_window_ms} ms (last: ${reason})`, { retriable: false }));
+      }
+      this.host.reportFailed(this, reason);
+      return;
+    }
+    this.status = 'restarting';
+    const backoff_ms = Math.min(
+      this.limits.restart_backoff_initial_ms * 2 ** (this.crash_times_ms.length - 1),
+      this.limits.restart_backoff_max_ms,
+    );
+    this.restart_timer = setTimeout(() => void this.restart(reason), backoff_ms);
+  }
+
+  private async restart(reason: string): Promise<void> {
+    this.restart_timer = undefined;
+    try {
+      await this.createInstance();
+    } catch (error) {
+      this.crash(`restart failed: ${describe(error)}`);
+      return;
+    }
+    this.restarts++;
+    if (this.status !== 'restarting') return; // stopped while starting
+    this.status = 'running';
+    this.host.reportRestarted(this, reason);
+    this.host.markReady(this);
+  }
+
+  private async createInstance(): Promise<void> {
+    const instance = this.definition.create(this.context, this.args) as Actor<{ kind: string }, unknown>;
+    await instance.start?.();
+    this.instance = instance;
+  }
+
+  /** Stops taking new messages, handles what is queued, then calls the actor's `stop`. */
+  stop(): Promise<void> {
+    if (this.status === 'stopped') return Promise.resolve();
+    const stopped = new Promise<void>((resolve) => this.stopped_waiters.push(resolve));
+    if (this.status === 'restarting' || this.status === 'failed' || this.status === 'starting') {
+      clearTimeout(this.restart_timer);
+      for (const waiting of this.mailbox.drainAll()) {
+        this.host.fail(waiting, new MqError('SHUTTING_DOWN', `actor '${this.address}' stopped before it could handle this`));
+      }
+      this.status = 'stopping';
+      this.finishStop();
+    } else if (this.status === 'running') {
+      this.status = 'stopping';
+      this.host.markReady(this);
+      this.checkStopped();
+    }
+    return stopped;
+  }
+
+  private checkStopped(): void {
+    if (this.status === 'stopping' && !this.busy && this.mailbox.length === 0) this.finishStop();
+  }
+
+  private finishStop(): void {
+    const instance = this.instance;
+    this.instance = undefined;
+    this.status = 'stopped';
+    const done = (): void => {
+      for (const resolve of this.stopped_waiters.splice(0)) resolve();
+    };
+    let stopping: void | Promise<void> = undefined;
+    try {
+      stopping = instance?.stop?.();
+    } catch (error) {
+      this.last_error = `stop failed: ${describe(error)}`;
+    }
+    if (isThenable(stopping)) {
+      stopping.then(done, (error: unknown) => {
+        this.last_error = `stop failed: ${describe(error)}`;
+        done();
+      });
+    } else {
+      done();
+    }
+  }
+
+  stats(thread: number): ActorStats {
+    const now_ms = performance.now();
+    const elapsed_ms = now_ms - this.rate_sample.at_ms;
+    if (elapsed_ms >= 1_000) {
+      this.rate_sample = {
+        at_ms: now_ms,
+        handled: this.handled,
+        per_second: ((this.handled - this.rate_sample.handled) * 1_000) / elapsed_ms,
+      };
+    }
+    return {
+      address: this.address,
+      kind: this.definition.name,
+      thread,
+      status: this.status === 'starting' ? 'restarting' : this.status === 'stopping' ? 'running' : this.status,
+      mailboxDepth: this.mailbox.length,
+      handled: this.handled,
+      ratePerSecond: Math.round(this.rate_sample.per_second * 10) / 10,
+      busyMs: Math.round(this.busy_ms * 1000) / 1000,
+      restarts: this.restarts,
+      lastError: this.last_error,
+    };
+  }
+
+  inspect(): Record<string, unknown> {
+    return { ...this.instance?.inspect?.() };
+  }
+}
+
+function isThenable(value: unknown): value is Promise<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

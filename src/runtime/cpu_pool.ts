@@ -1,0 +1,40 @@
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import type { CpuTask } from './cpu_tasks.js';
+
+/**
+ * A Piscina pool for stateless CPU work (CRC over large buffers, index rebuilds on recovery),
+ * shared by everything on the main thread of the process. Its threads start on first use and
+ * exit when idle, so a node that never recovers from a crash pays nothing for it.
+ *
+ * Data handed over: a Uint8Array over a SharedArrayBuffer is shared (no copy); any other
+ * buffer is copied by structured clone unless `transfer` is set, which moves it (the caller
+ * loses it).
+ */
+export class CpuPool {
+  private pool: Piscina | undefined;
+
+  constructor(private readonly threads_max = Math.max(1, os.availableParallelism())) {}
+
+  async crc32(data: Uint8Array, options: { transfer?: boolean; initial?: number } = {}): Promise<number> {
+    const task: CpuTask = { op: 'crc32', data, initial: options.initial ?? 0 };
+    const transferList = options.transfer === true && data.buffer instanceof ArrayBuffer ? [data.buffer] : [];
+    return (await this.piscina().run(task, { transferList })) as number;
+  }
+
+  async destroy(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
+  }
+
+  private piscina(): Piscina {
+    this.pool ??= new Piscina({
+      filename: new URL('./cpu_tasks.js', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: this.threads_max,
+      idleTimeout: 5_000,
+    });
+    return this.pool;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Entry of every worker thread of an ActorSystem: one Router hosting this thread's actors,
+ * and the HostControl API exposed to the main thread through Comlink.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpointModule from 'comlink/dist/umd/node-adapter.js';
+import type { AnyActorDefinition } from './actor.js';
+import { assert } from './assert.js';
+import type { HostControl, HostEvent, HostStartData, SpawnSpec } from './host_control.js';
+import { logger } from './log.js';
+import { Router } from './router.js';
+
+const nodeEndpoint = nodeEndpointModule as unknown as typeof nodeEndpointModule.default;
+const start = workerData as HostStartData;
+const log = logger('actor-host', { thread: start.thread });
+
+const router = new Router({
+  thread: start.thread,
+  limits: start.limits,
+  log,
+  onEvent: (event: HostEvent) => parentPort?.postMessage(event),
+});
+router.connectPeer(0, start.main_data_port);
+
+async function loadDefinition(module_url: string): Promise<AnyActorDefinition> {
+  const module = (await import(module_url)) as { actor?: AnyActorDefinition };
+  assert(module.actor !== undefined && typeof module.actor.create === 'function', `module ${module_url} does not export an actor definition named 'actor'`);
+  return module.actor;
+}
+
+const control: HostControl = {
+  connectPeer: (thread, port) => router.connectPeer(thread, port),
+  peerDown: (thread) => router.peerDown(thread),
+  setPlacements: (placements) => router.setPlacements(placements),
+  removePlacement: (address) => router.removePlacement(address),
+  async spawn(spec: SpawnSpec) {
+    const definition = await loadDefinition(spec.module);
+    await router.spawnLocal({ ...spec, definition });
+    return { protocol: definition.protocol.name, kind: definition.name };
+  },
+  stopActor: (address) => router.stopLocal(address),
+  list: () => router.localStats().map(({ address, kind }) => ({ address, kind })),
+  stats: () => router.localStats(),
+  inspect: (address) => router.inspectLocal(address),
+  counters: () => router.counters(),
+};
+
+Comlink.expose(control, nodeEndpoint(start.control_port));

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { MqError } from '../../src/runtime/errors.js';
+import { counter_module_url, counter_protocol } from './fixtures/counter_messages.js';
+import { echo_module_url, echo_protocol } from './fixtures/echo_messages.js';
+import { nextEvent, rejectionOf, startSystem, tempDir } from './helpers.js';
+
+t.test('an ask that gets no reply in time rejects with TIMEOUT', async (t) => {
+  const system = await startSystem(t);
+  const echo = await system.spawn({ address: 'echo/slow', module: echo_module_url, protocol: echo_protocol });
+  // The handler answers after 1 s; a TIMEOUT rejection (not a reply) shows the 100 ms bound won.
+  const error = await rejectionOf(echo.ask({ kind: 'slow', ms: 1_000 }, { timeout_ms: 100 }));
+  t.equal(error.code, 'TIMEOUT');
+  t.ok(error instanceof MqError && error.retriable, 'TIMEOUT is retriable');
+});
+
+t.test('asks to unknown addresses reject with ACTOR_NOT_FOUND', async (t) => {
+  const system = await startSystem(t);
+  const ghost = system.actorOf('nobody/here', echo_protocol);
+  const error = await rejectionOf(ghost.ask({ kind: 'slow', ms: 1 }));
+  t.equal(error.code, 'ACTOR_NOT_FOUND');
+});
+
+t.test('a handler that throws: the ask fails, the actor restarts from its durable state and keeps serving', async (t) => {
+  const system = await startSystem(t);
+  const dir = tempDir(t);
+  const args = { state_file: path.join(dir, 'count'), journal_file: path.join(dir, 'journal') };
+  const counter = await system.spawn({ address: 'counter/1', module: counter_module_url, protocol: counter_protocol, args, thread: 2 });
+  for (let i = 0; i < 5; i++) await counter.ask({ kind: 'add', amount: 1 });
+
+  const refused = await rejectionOf(counter.ask({ kind: 'refuse' }));
+  t.equal(refused.code, 'BAD_REQUEST', 'an MqError from the handler reaches the caller as is');
+
+  const restarted = nextEvent<{ address: string; error: string }>(system, 'actor-restarted', 5_000);
+  const crash = await rejectionOf(counter.ask({ kind: 'crash', reason: 'boom on purpose' }));
+  t.equal(crash.code, 'INTERNAL');
+  t.match(crash.message, /boom on purpose/);
+  const event = await restarted;
+  t.equal(event.address, 'counter/1');
+
+  t.equal(await counter.ask({ kind: 'add', amount: 1 }), 6, 'the new instance read the count back from its file');
+  const stats = (await system.listActors()).find((entry) => entry.address === 'counter/1');
+  t.equal(stats?.restarts, 1);
+  t.equal(stats?.status, 'running');
+  t.match(stats?.lastError ?? '', /boom on purpose/);
+  t.match(readFileSync(args.journal_file, 'utf8'), /^started counter\/1 0\nstarted counter\/1 5\n$/, 'started twice; the refused ask did not restart it');
+});
+
+t.test('a restart storm is capped: the actor is marked failed and asks fail fast', async (t) => {
+  const system = await startSystem(t, { limits: { restarts_in_window_max: 3, restart_backoff_initial_ms: 1 } });
+  const dir = tempDir(t);
+  const counter = await system.spawn({
+    address: 'counter/storm',
+    module: counter_module_url,
+    protocol: counter_protocol,
+    args: { state_file: path.join(dir, 'count'), journal_file: path.join(dir, 'journal') },
+  });
+  const failed = nextEvent<{ address: string }>(system, 'actor-failed', 10_000);
+  const crashes = [];
+  for (let i = 0; i < 4; i++) crashes.push(rejectionOf(counter.ask({ kind: 'crash', reason: `crash ${i}` })));
+  const codes = (await Promise.all(crashes)).map((error) => error.code);
+  t.same(codes, ['INTERNAL', 'INTERNAL', 'INTERNAL', 'INTERNAL'], 'each crash answered its ask');
+  t.equal((await failed).address, 'counter/storm');
+  const after = await rejectionOf(counter.ask({ kind: 'get' }, { timeout_ms: 30_000 }));
+  t.equal(after.code, 'ACTOR_UNAVAILABLE');
+  const stats = (await system.listActors()).find((entry) => entry.address === 'counter/storm');
+  t.equal(stats?.status, 'failed');
+});
+
+t.test('a worker thread that exits: pending asks fail fast, its actors come back on a new thread', async (t) => {
+  const system = await startSystem(t);
+  const dir = tempDir(t);
+  const args = { state_file: path.join(dir, 'count'), journal_file: path.join(dir, 'journal') };
+  const counter = await system.spawn({ address: 'counter/victim', module: counter_module_url, protocol: counter_protocol, args, thread: 1 });
+  const echo = await system.spawn({ address: 'echo/victim', module: echo_module_url, protocol: echo_protocol, thread: 1 });
+  for (let i = 0; i < 3; i++) await counter.ask({ kind: 'add', amount: 10 });
+
+  const restarted = nextEvent<{ thread: number }>(system, 'thread-restarted', 20_000);
+  const pending = rejectionOf(echo.ask({ kind: 'slow', ms: 60_000 }, { timeout_ms: 60_000 }));
+  counter.tell({ kind: 'exit_thread' });
+  const error = await pending;
+  t.equal(error.code, 'ACTOR_UNAVAILABLE', 'the ask waiting on the dead thread failed at once with a clear code, not with its 60 s TIMEOUT');
+  t.equal((await restarted).thread, 1);
+
+  t.equal(await counter.ask({ kind: 'get' }), 30, 'the counter came back with its durable count');
+  const echoed = await echo.ask({ kind: 'echo', sender: 1, seq: 1, payload: Buffer.from('back') });
+  t.equal(echoed.payload.toString(), 'back');
+  t.same(await system.health(), { ok: true }, 'every thread answers its probe again');
+  const stats = (await system.listActors()).find((entry) => entry.address === 'counter/victim');
+  t.equal(stats?.restarts, 1, 'the restart is counted');
+});
+
+t.test('a full mailbox answers BUSY instead of growing', async (t) => {
+  const system = await startSystem(t);
+  const echo = await system.spawn({ address: 'echo/small', module: echo_module_url, protocol: echo_protocol, mailbox_messages_max: 8 });
+  const slow = echo.ask({ kind: 'slow', ms: 200 });
+  const flood = Array.from({ length: 40 }, (_, seq) =>
+    echo.ask({ kind: 'echo', sender: 0, seq, payload: Buffer.alloc(1) }).then(() => 'ok', (error: MqError) => error.code));
+  const outcomes = await Promise.all(flood);
+  await slow;
+  const busy = outcomes.filter((outcome) => outcome === 'BUSY').length;
+  const ok = outcomes.filter((outcome) => outcome === 'ok').length;
+  t.equal(busy + ok, 40, 'every ask ended in a reply or BUSY');
+  t.ok(busy >= 40 - 8, `at least 32 refused (got ${busy})`);
+  t.ok(ok >= 7, `the ones that fit were served (got ${ok})`);
+});
+
+t.test('stop drains mailboxes and stops actors in reverse spawn order', async (t) => {
+  const dir = tempDir(t);
+  const journal_file = path.join(dir, 'journal');
+  const { ActorSystem } = await import('../../src/runtime/actor_system.js');
+  const system = await ActorSystem.start({ threads: 2 });
+  let stopped = false;
+  t.teardown(() => (stopped ? undefined : system.stop()));
+  const first = await system.spawn({ address: 'counter/first', module: counter_module_url, protocol: counter_protocol, thread: 1, args: { state_file: path.join(dir, 'first'), journal_file } });
+  const second = await system.spawn({ address: 'counter/second', module: counter_module_url, protocol: counter_protocol, thread: 2, args: { state_file: path.join(dir, 'second'), journal_file } });
+  for (let i = 0; i < 1_000; i++) {
+    first.tell({ kind: 'add', amount: 1 });
+    second.tell({ kind: 'add', amount: 2 });
+  }
+  await system.stop();
+  stopped = true;
+  const stops = readFileSync(journal_file, 'utf8').split('\n').filter((line) => line.startsWith('stopped'));
+  t.same(stops, ['stopped counter/second 2000', 'stopped counter/first 1000'], 'every told message handled; the later actor stopped first');
+  const error = await rejectionOf(first.ask({ kind: 'get' }));
+  t.equal(error.code, 'SHUTTING_DOWN');
+});
