@@ -1,0 +1,160 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../runtime/log.js';
+import { createMetricsRegistry } from './admin_metrics.js';
+import type { AdminSource, HealthReport } from './admin_source.js';
+
+/**
+ * The admin HTTP server of one node (main thread): health, Prometheus metrics and the
+ * actor list as JSON. It reads everything from an AdminSource at request time and holds
+ * no state of its own beyond the metrics registry.
+ *
+ *   GET /healthz      200 "ok", or 503 "unavailable: <reason>"
+ *   GET /metrics      Prometheus text: process metrics and mq_actor_* series
+ *   GET /api/actors   {"actors": ActorStats[]}
+ *   other paths       404 JSON; other methods 405 JSON
+ */
+
+export const admin_server_limits = {
+  /** A source call (asks every worker thread) that takes longer has failed; the answer is 503. */
+  source_call_timeout_ms: 5_000,
+  /** Operators and scrapers only: a flood of connections is refused rather than queued. */
+  connections_max: 64,
+  /** Whole request, headers included; GET requests are tiny. */
+  request_timeout_ms: 10_000,
+} as const;
+
+export interface AdminServerOptions {
+  host: string;
+  /** 0 picks a free port; `address.port` tells which. */
+  port: number;
+  source: AdminSource;
+  /** Request failures are logged here; without one they are only answered. */
+  log?: Logger;
+  /** Overrides admin_server_limits.source_call_timeout_ms (tests use a short one). */
+  source_call_timeout_ms?: number;
+}
+
+type Route = (response: ServerResponse) => Promise<void>;
+
+export class AdminServer {
+  private constructor(
+    private readonly server: Server,
+    readonly address: { host: string; port: number },
+  ) {}
+
+  /** Listens; rejects with a message that names the address when the port is taken. */
+  static async start(options: AdminServerOptions): Promise<AdminServer> {
+    const timeout_ms = options.source_call_timeout_ms ?? admin_server_limits.source_call_timeout_ms;
+    const bounded = <T>(promise: Promise<T>, what: string): Promise<T> => withTimeout(promise, what, timeout_ms);
+    const registry = createMetricsRegistry(() => bounded(options.source.listActors(), 'listing the actors'));
+    const routes = createRoutes(options.source, registry, bounded);
+    const server = createServer({ requestTimeout: admin_server_limits.request_timeout_ms }, (request, response) => {
+      handle(routes, request, response).catch((error: unknown) => {
+        options.log?.error({ err: error, url: request.url }, 'admin request failed');
+        if (!response.headersSent) sendJson(response, 500, { error: errorText(error) });
+        else response.destroy();
+      });
+    });
+    server.maxConnections = admin_server_limits.connections_max;
+    await new Promise<void>((resolve, reject) => {
+      const on_error = (error: NodeJS.ErrnoException): void => {
+        const hint = error.code === 'EADDRINUSE' ? ' (the port is in use: choose another with --admin-port, or 0 for a free one)' : '';
+        reject(new Error(`admin HTTP server cannot listen on ${options.host}:${options.port}: ${error.message}${hint}`, { cause: error }));
+      };
+      server.once('error', on_error);
+      server.listen(options.port, options.host, () => {
+        server.off('error', on_error);
+        resolve();
+      });
+    });
+    const bound = server.address() as AddressInfo;
+    return new AdminServer(server, { host: bound.address, port: bound.port });
+  }
+
+  /** Stops accepting and closes open connections (keep-alive ones included); idempotent. */
+  async close(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+}
+
+type Bound = <T>(promise: Promise<T>, what: string) => Promise<T>;
+
+function createRoutes(source: AdminSource, registry: Registry, bounded: Bound): ReadonlyMap<string, Route> {
+  return new Map<string, Route>([
+    ['/healthz', async (response) => {
+      let report: HealthReport;
+      try {
+        report = await bounded(source.health(), 'the health probe');
+      } catch (error) {
+        report = { ok: false, reason: errorText(error) };
+      }
+      if (report.ok) sendText(response, 200, 'ok\n');
+      else sendText(response, 503, `unavailable: ${report.reason ?? 'not ready'}\n`);
+    }],
+    ['/metrics', async (response) => {
+      let text: string;
+      try {
+        text = await registry.metrics();
+      } catch (error) {
+        // A failed scrape is the honest signal (Prometheus marks the target down); serving
+        // the process metrics alone would hide that the actors could not be read.
+        sendText(response, 503, `metrics unavailable: ${errorText(error)}\n`);
+        return;
+      }
+      response.writeHead(200, { 'content-type': registry.contentType });
+      response.end(text);
+    }],
+    ['/api/actors', async (response) => {
+      try {
+        sendJson(response, 200, { actors: await bounded(source.listActors(), 'listing the actors') });
+      } catch (error) {
+        sendJson(response, 503, { error: errorText(error) });
+      }
+    }],
+  ]);
+}
+
+async function handle(routes: ReadonlyMap<string, Route>, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const path = new URL(request.url ?? '/', 'http://admin.invalid').pathname;
+  if (request.method !== 'GET') {
+    // The body (if any) is not read: close the connection instead of draining it.
+    response.setHeader('allow', 'GET');
+    response.setHeader('connection', 'close');
+    sendJson(response, 405, { error: `method ${request.method ?? '?'} is not allowed; the admin API is read-only: use GET` });
+    return;
+  }
+  const route = routes.get(path);
+  if (route === undefined) {
+    sendJson(response, 404, { error: `no such path: ${path}`, paths: [...routes.keys()] });
+    return;
+  }
+  await route(response);
+}
+
+function sendText(response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(text);
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(`${JSON.stringify(body)}\n`);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Bounds a source call: a wedged worker thread must give a 503, not a hung request. */
+function withTimeout<T>(promise: Promise<T>, what: string, timeout_ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${timeout_ms} ms`)), timeout_ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,20 @@
+import type { ActorStats } from '../runtime/actor_stats.js';
+
+export type { ActorStats };
+
+/** Whether a node can serve: every worker thread answered a probe and its listeners are up. */
+export interface HealthReport {
+  ok: boolean;
+  /** Why not, when `ok` is false: shown in the 503 body of /healthz. */
+  reason?: string;
+}
+
+/**
+ * What the admin HTTP server needs from a node. The ActorSystem satisfies it; tests pass a
+ * fake, so the server is tested without threads. Both calls may be slow (they ask every
+ * worker thread) and the server bounds them with its own timeout.
+ */
+export interface AdminSource {
+  listActors(): Promise<ActorStats[]>;
+  health(): Promise<HealthReport>;
+}

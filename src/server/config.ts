@@ -1,0 +1,205 @@
+import { ConfigError, describeSource, envName, quoteValue, type ConfigSource } from './config_error.js';
+import {
+  flags,
+  rolesOf,
+  specFor,
+  type BrokerReplication,
+  type FlagSpec,
+  type FlushMode,
+  type LogLevel,
+  type NamesrvReplication,
+  type Role,
+} from './config_flags.js';
+import { readArgv, readConfigFile, readEnv, type ArgValue, type FileValue } from './config_sources.js';
+import { InvalidValue, formatHostPort, isWildcardHost, type HostPort } from './config_values.js';
+
+/**
+ * The effective configuration of one node, from (highest first) command-line flags,
+ * `MQ_<FLAG>` environment variables, a `--config FILE.json`, and the defaults of the role.
+ *
+ * Environment variables of flags that do not apply to the role are ignored (a shell may
+ * export MQ_NAMESRV for the admin commands and still start a nameserver); a flag or a
+ * config-file key that does not apply to the role is an error.
+ */
+
+export { ConfigError } from './config_error.js';
+export type { Role, LogLevel, FlushMode, NamesrvReplication, BrokerReplication } from './config_flags.js';
+export type { HostPort } from './config_values.js';
+export { formatHostPort } from './config_values.js';
+
+interface CommonConfig {
+  /** Listen address of every listener of the node. */
+  host: string;
+  /** The address other nodes and clients are told to dial; printed in the ready line. */
+  advertiseHost: string;
+  threads: number;
+  logLevel: LogLevel;
+  /** Client port: route queries on a nameserver, produce/consume on a broker. */
+  port: number;
+  adminPort: number;
+}
+
+export interface NamesrvConfig extends CommonConfig {
+  role: 'namesrv';
+  peers: HostPort[];
+  replication: NamesrvReplication;
+}
+
+export interface BrokerSettings {
+  haPort: number;
+  /** Absolute path. */
+  data: string;
+  cluster: string;
+  brokerName: string;
+  brokerId: number;
+  flush: FlushMode;
+  replication: BrokerReplication;
+  autoCreateTopic: boolean;
+}
+
+export interface BrokerConfig extends CommonConfig, BrokerSettings {
+  role: 'broker';
+  namesrv: HostPort[];
+}
+
+/** One nameserver and one broker in one process. */
+export interface StandaloneConfig extends CommonConfig, BrokerSettings {
+  role: 'standalone';
+  namesrvPort: number;
+}
+
+export type NodeConfig = NamesrvConfig | BrokerConfig | StandaloneConfig;
+
+/** What the command line asks for. */
+export type ConfigRequest =
+  | { action: 'run'; config: NodeConfig }
+  | { action: 'print-config'; config: NodeConfig }
+  | { action: 'help'; role: Role | null };
+
+/** Reads the settings; throws ConfigError (one line, naming the flag) when they are wrong. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ConfigRequest {
+  const args = readArgv(argv);
+  if (args.get('help') === true) {
+    const role = args.get('role');
+    return { action: 'help', role: role === 'namesrv' || role === 'broker' || role === 'standalone' ? role : null };
+  }
+  const config_arg = stringArg(args, 'config');
+  const config_path = config_arg ?? readEnv(env, 'config');
+  const file = config_path === undefined ? new Map<string, FileValue>() : readConfigFile(config_path, config_arg === undefined ? 'env' : 'flag');
+  const sources = new Sources(args, env, file, config_path ?? '');
+  const role = sources.given(flags.role);
+  if (role === undefined) {
+    throw new ConfigError(`--role is required: ${flags.role.type.allowed} (or set ${envName('role')}, or "role" in the --config file)`, 'role');
+  }
+  for (const flag of args.keys()) {
+    if (specFor(role, flag) === undefined) throw notForRole(flag, role, `--${flag}`, 'flag');
+  }
+  for (const [flag, value] of file) {
+    if (specFor(role, flag) === undefined) throw notForRole(flag, role, `key "${value.key}" in config file ${config_path ?? ''}`, 'file');
+  }
+  const config = buildConfig(role, sources);
+  return { action: args.get('print-config') === true ? 'print-config' : 'run', config };
+}
+
+function stringArg(args: Map<string, ArgValue>, flag: string): string | undefined {
+  const value = args.get(flag);
+  return typeof value === 'string' ? value : undefined;
+}
+
+function notForRole(flag: string, role: Role, written: string, source: ConfigSource): ConfigError {
+  const owners = rolesOf(flag).map((r) => `--role ${r}`).join(', ');
+  return new ConfigError(`${written} does not apply to --role ${role} (it is a flag of ${owners})`, flag, source);
+}
+
+/** Looks a flag up in the sources in precedence order and parses what it finds. */
+class Sources {
+  constructor(
+    private readonly args: Map<string, ArgValue>,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly file: Map<string, FileValue>,
+    private readonly file_path: string,
+  ) {}
+
+  given<T>(spec: FlagSpec<T>): T | undefined {
+    const found = this.find(spec);
+    if (found === undefined) return undefined;
+    try {
+      return spec.type.parse(found.raw);
+    } catch (error) {
+      if (!(error instanceof InvalidValue)) throw error;
+      const where = describeSource(spec.flag, found.source, found.key, this.file_path);
+      const detail = error.reason === null ? '' : ` (${error.reason})`;
+      throw new ConfigError(`${where}: ${quoteValue(found.raw)} is not valid${detail}; expected ${spec.type.allowed}`, spec.flag, found.source);
+    }
+  }
+
+  /** The given value, else the role's default, else a ConfigError saying the flag is required. */
+  get<T>(spec: FlagSpec<T>, role: Role): T {
+    const value = this.given(spec);
+    if (value !== undefined) return value;
+    const fallback = spec.defaults[role];
+    if (fallback === undefined) {
+      throw new ConfigError(
+        `--${spec.flag} is required for --role ${role}: ${spec.type.allowed}; set it with --${spec.flag}, ${envName(spec.flag)} or "${spec.flag}" in the --config file`,
+        spec.flag,
+      );
+    }
+    return spec.type.parse(fallback);
+  }
+
+  private find(spec: FlagSpec<unknown>): { raw: string; source: ConfigSource; key: string } | undefined {
+    const arg = this.args.get(spec.flag);
+    if (typeof arg === 'string' && spec.sources.includes('flag')) return { raw: arg, source: 'flag', key: spec.flag };
+    const env = spec.sources.includes('env') ? readEnv(this.env, spec.flag) : undefined;
+    if (env !== undefined) return { raw: env, source: 'env', key: spec.flag };
+    const file = spec.sources.includes('file') ? this.file.get(spec.flag) : undefined;
+    if (file !== undefined) return { raw: file.raw, source: 'file', key: file.key };
+    return undefined;
+  }
+}
+
+function buildConfig(role: Role, sources: Sources): NodeConfig {
+  const host = sources.get(flags.host, role);
+  const common: CommonConfig = {
+    host,
+    // A wildcard listen address cannot be dialled; loopback is the safe default for one machine.
+    advertiseHost: sources.given(flags.advertiseHost) ?? (isWildcardHost(host) ? '127.0.0.1' : host),
+    threads: sources.get(flags.threads, role),
+    logLevel: sources.get(flags.logLevel, role),
+    port: sources.get(flags.port, role),
+    adminPort: sources.get(flags.adminPort, role),
+  };
+  if (role === 'namesrv') {
+    return {
+      role,
+      ...common,
+      peers: sources.get(flags.peers, role),
+      replication: sources.get(flags.namesrvReplication, role),
+    };
+  }
+  const broker: BrokerSettings = {
+    haPort: sources.get(flags.haPort, role),
+    data: sources.get(flags.data, role),
+    cluster: sources.get(flags.cluster, role),
+    brokerName: sources.get(flags.brokerName, role),
+    brokerId: sources.get(flags.brokerId, role),
+    flush: sources.get(flags.flush, role),
+    replication: sources.get(flags.brokerReplication, role),
+    autoCreateTopic: sources.get(flags.autoCreateTopic, role),
+  };
+  if (role === 'broker') return { role, ...common, namesrv: sources.get(flags.namesrv, role), ...broker };
+  return { role, ...common, namesrvPort: sources.get(flags.namesrvPort, role), ...broker };
+}
+
+/**
+ * The configuration as a JSON object with kebab-case keys: exactly what `--print-config`
+ * prints, and a valid `--config` file for the same role.
+ */
+export function configToJson(config: NodeConfig): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const flag = key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+    json[flag] = Array.isArray(value) ? (value as HostPort[]).map(formatHostPort) : value;
+  }
+  return json;
+}

@@ -1,0 +1,187 @@
+import { availableParallelism } from 'node:os';
+import type { ConfigSource } from './config_error.js';
+import {
+  booleanType,
+  enumType,
+  hostPortListType,
+  hostType,
+  integerType,
+  nameType,
+  pathType,
+  portType,
+  switchType,
+  type ValueType,
+} from './config_values.js';
+
+/**
+ * The flags of `mq-node --role ...` (contract.md, "Command line"), one entry per flag and
+ * role family. A flag belongs to the roles that list it; naming it for another role is an
+ * error, so a typo in a deployment script fails at start instead of being ignored.
+ *
+ * Defaults are written as the user would write them and go through the same parser as a
+ * given value, so a default is validated like everything else and `./data` is made absolute
+ * against the working directory at start.
+ */
+
+export const roles = ['namesrv', 'broker', 'standalone'] as const;
+export type Role = (typeof roles)[number];
+
+/** pino's levels; `silent` turns logging off. */
+export const log_levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof log_levels)[number];
+
+export const namesrv_replication_modes = ['sync', 'async', 'semi-sync', 'chain'] as const;
+export type NamesrvReplication = (typeof namesrv_replication_modes)[number];
+export const broker_replication_modes = ['async', 'sync'] as const;
+export type BrokerReplication = (typeof broker_replication_modes)[number];
+export const flush_modes = ['async', 'sync'] as const;
+export type FlushMode = (typeof flush_modes)[number];
+
+export const config_flag_limits = {
+  /** Worker threads per node; more than this on one host only adds context switches. */
+  threads_max: 256,
+  /** Broker ids within one broker group (0 is the master). */
+  broker_id_max: 1_023,
+} as const;
+
+const all_sources: readonly ConfigSource[] = ['flag', 'env', 'file'];
+
+export interface FlagSpec<T> {
+  /** The flag without dashes, kebab-case: `ha-port`. */
+  readonly flag: string;
+  readonly type: ValueType<T>;
+  readonly roles: readonly Role[];
+  /** Per role, the default as text; a role that lists the flag but has no default requires it. */
+  readonly defaults: Partial<Record<Role, string>>;
+  readonly sources: readonly ConfigSource[];
+  /** Shown in --help: `--port N`, `--namesrv h:p[,h:p]`. */
+  readonly placeholder: string;
+  readonly help: string;
+  /** Neither required nor defaulted: the loader derives a value or does without (`--config`). */
+  readonly optional?: boolean;
+}
+
+function spec<T>(fields: Omit<FlagSpec<T>, 'sources'> & { sources?: readonly ConfigSource[] }): FlagSpec<T> {
+  return { sources: all_sources, ...fields };
+}
+
+const every_role = roles;
+const broker_roles: readonly Role[] = ['broker', 'standalone'];
+const default_threads = String(Math.min(availableParallelism(), config_flag_limits.threads_max));
+
+export const flags = {
+  role: spec({
+    flag: 'role', type: enumType(roles), roles: every_role, defaults: {},
+    placeholder: 'namesrv|broker|standalone', help: 'what this node runs',
+  }),
+  config: spec({
+    flag: 'config', type: { allowed: 'a file path', parse: (raw: string) => raw }, roles: every_role, defaults: {}, optional: true,
+    sources: ['flag', 'env'], placeholder: 'FILE.json',
+    help: 'read settings from a JSON object whose keys are flag names (kebab-case or camelCase)',
+  }),
+  printConfig: spec({
+    flag: 'print-config', type: switchType, roles: every_role, defaults: { namesrv: 'false', broker: 'false', standalone: 'false' },
+    sources: ['flag'], placeholder: '', help: 'print the effective settings as JSON and exit',
+  }),
+  help: spec({
+    flag: 'help', type: switchType, roles: every_role, defaults: { namesrv: 'false', broker: 'false', standalone: 'false' },
+    sources: ['flag'], placeholder: '', help: 'print this help and exit',
+  }),
+  host: spec({
+    flag: 'host', type: hostType, roles: every_role,
+    defaults: { namesrv: '0.0.0.0', broker: '0.0.0.0', standalone: '0.0.0.0' },
+    placeholder: 'ADDR', help: 'listen address of every listener',
+  }),
+  advertiseHost: spec({
+    flag: 'advertise-host', type: hostType, roles: every_role, defaults: {}, optional: true,
+    placeholder: 'ADDR', help: 'address printed and registered (default: --host, or 127.0.0.1 when --host is a wildcard)',
+  }),
+  threads: spec({
+    flag: 'threads', type: integerType(1, config_flag_limits.threads_max), roles: every_role,
+    defaults: { namesrv: default_threads, broker: default_threads, standalone: default_threads },
+    placeholder: 'N', help: 'worker threads of the actor system, by default one per available CPU',
+  }),
+  logLevel: spec({
+    flag: 'log-level', type: enumType(log_levels), roles: every_role,
+    defaults: { namesrv: 'info', broker: 'info', standalone: 'info' },
+    placeholder: 'LEVEL', help: `least severe log level written to stderr: ${log_levels.join('|')}`,
+  }),
+  port: spec({
+    flag: 'port', type: portType, roles: every_role,
+    defaults: { namesrv: '9876', broker: '10911', standalone: '10911' },
+    placeholder: 'N', help: 'client port (namesrv: route queries; broker: produce/consume)',
+  }),
+  adminPort: spec({
+    flag: 'admin-port', type: portType, roles: every_role,
+    defaults: { namesrv: '9877', broker: '10913', standalone: '10913' },
+    placeholder: 'N', help: 'admin HTTP port: /healthz, /metrics, /api/actors',
+  }),
+  peers: spec({
+    flag: 'peers', type: hostPortListType(0), roles: ['namesrv'], defaults: { namesrv: '' },
+    placeholder: 'h:p[,h:p]', help: 'the other nameservers that share the registry',
+  }),
+  namesrvReplication: spec({
+    flag: 'replication', type: enumType(namesrv_replication_modes), roles: ['namesrv'], defaults: { namesrv: 'async' },
+    placeholder: namesrv_replication_modes.join('|'), help: 'how the registry is replicated to --peers',
+  }),
+  namesrv: spec({
+    flag: 'namesrv', type: hostPortListType(1), roles: ['broker'], defaults: {},
+    placeholder: 'h:p[,h:p]', help: 'nameservers to register with',
+  }),
+  namesrvPort: spec({
+    flag: 'namesrv-port', type: portType, roles: ['standalone'], defaults: { standalone: '9876' },
+    placeholder: 'N', help: 'port of the embedded nameserver',
+  }),
+  haPort: spec({
+    flag: 'ha-port', type: portType, roles: broker_roles, defaults: { broker: '10912', standalone: '10912' },
+    placeholder: 'N', help: 'port on which a master streams its CommitLog to slaves',
+  }),
+  data: spec({
+    flag: 'data', type: pathType, roles: broker_roles, defaults: { broker: './data', standalone: './data' },
+    placeholder: 'DIR', help: 'directory of the CommitLog, ConsumeQueues and checkpoints',
+  }),
+  cluster: spec({
+    flag: 'cluster', type: nameType, roles: broker_roles, defaults: { broker: 'DefaultCluster', standalone: 'DefaultCluster' },
+    placeholder: 'NAME', help: 'cluster this broker group belongs to',
+  }),
+  brokerName: spec({
+    flag: 'broker-name', type: nameType, roles: broker_roles, defaults: { broker: 'broker-a', standalone: 'broker-a' },
+    placeholder: 'NAME', help: 'broker group name (master and slaves share it)',
+  }),
+  brokerId: spec({
+    flag: 'broker-id', type: integerType(0, config_flag_limits.broker_id_max), roles: broker_roles,
+    defaults: { broker: '0', standalone: '0' }, placeholder: 'N', help: '0 for the master, >0 for a slave',
+  }),
+  flush: spec({
+    flag: 'flush', type: enumType(flush_modes), roles: broker_roles, defaults: { broker: 'async', standalone: 'async' },
+    placeholder: flush_modes.join('|'), help: 'sync: a send is acknowledged after its bytes are on disk',
+  }),
+  brokerReplication: spec({
+    flag: 'replication', type: enumType(broker_replication_modes), roles: broker_roles,
+    defaults: { broker: 'async', standalone: 'async' },
+    placeholder: broker_replication_modes.join('|'), help: 'sync: a send on a master waits for a slave',
+  }),
+  autoCreateTopic: spec({
+    flag: 'auto-create-topic', type: booleanType, roles: broker_roles, defaults: { broker: 'false', standalone: 'true' },
+    placeholder: 'true|false', help: 'create a topic on its first send',
+  }),
+} as const;
+
+export const all_flag_specs: readonly FlagSpec<unknown>[] = Object.values(flags);
+
+/** The spec of `flag` for `role`, or undefined when the flag does not apply to that role. */
+export function specFor(role: Role, flag: string): FlagSpec<unknown> | undefined {
+  return all_flag_specs.find((s) => s.flag === flag && s.roles.includes(role));
+}
+
+export function isKnownFlag(flag: string): boolean {
+  return all_flag_specs.some((s) => s.flag === flag);
+}
+
+export function rolesOf(flag: string): Role[] {
+  return roles.filter((role) => specFor(role, flag) !== undefined);
+}
+
+export function isSwitch(flag: string): boolean {
+  return all_flag_specs.some((s) => s.flag === flag && s.type.is_switch === true);
+}

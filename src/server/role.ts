@@ -1,0 +1,138 @@
+import { AdminServer } from '../admin/admin_server.js';
+import type { AdminSource, HealthReport } from '../admin/admin_source.js';
+import type { ActorStats } from '../runtime/actor_stats.js';
+import { assert } from '../runtime/assert.js';
+import type { Logger } from '../runtime/log.js';
+import { formatHostPort, type NodeConfig, type Role } from './config.js';
+import { listenersForRole } from './role_listeners.js';
+
+/**
+ * Starting and stopping one node (main thread): the actor system, the admin HTTP server and
+ * the role's network listeners, in that order, and the ready line built from what started.
+ *
+ * Listeners are plugged in per role (role_listeners.ts); the node knows them only as
+ * "something that listens on a port and can stop", so the namesrv, broker, HA and gRPC
+ * servers arrive without changes here.
+ */
+
+export type ListenerKey = 'namesrv' | 'broker' | 'ha' | 'grpc';
+
+export interface Listener {
+  readonly key: ListenerKey;
+  /** Listens; resolves with the bound address (the chosen port when the config said 0). */
+  start(): Promise<{ host: string; port: number }>;
+  /** Stops accepting and closes its connections. */
+  stop(): Promise<void>;
+}
+
+/** What the node needs of the actor system (ActorSystem has it; tests pass a fake). */
+export interface NodeSystem extends AdminSource {
+  /** Drains mailboxes, stops the actors and terminates the worker threads. */
+  stop(): Promise<void>;
+}
+
+export interface NodeDependencies {
+  startSystem(options: { threads: number; name: string }): Promise<NodeSystem>;
+  /** The role's listeners; defaults to listenersForRole. */
+  listeners?: (config: NodeConfig, system: NodeSystem) => Listener[];
+  log: Logger;
+}
+
+/** The line printed on stdout when the node serves (contract.md): listener key -> "host:port". */
+export type ReadyLine = { event: 'ready'; role: Role; admin: string } & Partial<Record<ListenerKey, string>>;
+
+type NodeState = 'starting' | 'serving' | 'stopping' | 'stopped';
+
+export class RunningNode {
+  private state: NodeState = 'starting';
+  private system: NodeSystem | null = null;
+  private admin: AdminServer | null = null;
+  private readonly started: Listener[] = [];
+  private stopping: Promise<void> | null = null;
+  private ready_line: ReadyLine | null = null;
+
+  private constructor(
+    private readonly config: NodeConfig,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts everything; if a step fails, stops what already started and rethrows. */
+  static async start(config: NodeConfig, dependencies: NodeDependencies): Promise<RunningNode> {
+    const node = new RunningNode(config, dependencies.log);
+    try {
+      node.ready_line = await node.startParts(dependencies);
+      node.state = 'serving';
+      return node;
+    } catch (error) {
+      await node.stop().catch((stop_error: unknown) => dependencies.log.error({ err: stop_error }, 'cleanup after a failed start failed'));
+      throw error;
+    }
+  }
+
+  /** The ready line: which listeners serve, at which advertised addresses. */
+  get ready(): ReadyLine {
+    assert(this.ready_line !== null, 'the ready line exists once start() has resolved');
+    return this.ready_line;
+  }
+
+  private async startParts(dependencies: NodeDependencies): Promise<ReadyLine> {
+    const { config } = this;
+    // The admin server comes up first so that /healthz says "starting" while the rest starts,
+    // and a taken admin port fails the start before any worker thread is spawned.
+    this.admin = await AdminServer.start({ host: config.host, port: config.adminPort, source: this.adminSource(), log: this.log });
+    this.system = await dependencies.startSystem({ threads: config.threads, name: `mq-${config.role}` });
+    const addresses: Partial<Record<ListenerKey, string>> = {};
+    const listeners = (dependencies.listeners ?? listenersForRole)(config, this.system);
+    for (const listener of listeners) {
+      const bound = await listener.start();
+      this.started.push(listener);
+      addresses[listener.key] = formatHostPort({ host: config.advertiseHost, port: bound.port });
+      this.log.info({ listener: listener.key, host: bound.host, port: bound.port }, 'listening');
+    }
+    const admin = formatHostPort({ host: config.advertiseHost, port: this.admin.address.port });
+    return { event: 'ready', role: config.role, ...addresses, admin };
+  }
+
+  /** The admin view of this node: not healthy until every listener is up, nor while stopping. */
+  private adminSource(): AdminSource {
+    return {
+      listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
+      health: async (): Promise<HealthReport> => {
+        if (this.state !== 'serving' || this.system === null) return { ok: false, reason: `node is ${this.state}` };
+        return this.system.health();
+      },
+    };
+  }
+
+  /**
+   * Stops accepting (listeners, newest first), then stops the actor system, which drains
+   * the mailboxes, then the admin server. Every step runs even if an earlier one failed;
+   * the first failure is rethrown at the end. Calling it again returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopParts();
+    return this.stopping;
+  }
+
+  private async stopParts(): Promise<void> {
+    this.state = 'stopping';
+    const failures: unknown[] = [];
+    const step = async (what: string, action: () => Promise<void>): Promise<void> => {
+      try {
+        await action();
+      } catch (error) {
+        this.log.error({ err: error }, `stopping ${what} failed`);
+        failures.push(error);
+      }
+    };
+    for (const listener of [...this.started].reverse()) await step(`the ${listener.key} listener`, () => listener.stop());
+    const system = this.system;
+    if (system !== null) await step('the actor system', () => system.stop());
+    const admin = this.admin;
+    if (admin !== null) await step('the admin server', () => admin.close());
+    this.state = 'stopped';
+    if (failures.length > 0) {
+      throw new Error(`shutdown finished with ${failures.length} failed step(s); the first: ${String(failures[0])}`, { cause: failures[0] });
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import { constants } from 'node:os';
+import { ActorSystem } from '../runtime/actor_system.js';
+import { logger } from '../runtime/log.js';
+import type { NodeConfig } from './config.js';
+import { RunningNode } from './role.js';
+
+/**
+ * The life of an `mq-node --role ...` process: start the node, print the ready line, and on
+ * SIGTERM/SIGINT stop it and exit 0. A second signal during shutdown exits at once with
+ * 128 + the signal number (130 for SIGINT, 143 for SIGTERM), as shells expect.
+ *
+ * Import this module only after MQ_LOG_LEVEL is final: the root logger reads it on load.
+ */
+
+export const role_process_limits = {
+  /** Draining mailboxes and flushing must end; past this the process exits 1 regardless. */
+  shutdown_timeout_ms: 30_000,
+} as const;
+
+export const exit_codes = { ok: 0, failure: 1 } as const;
+
+export async function runRoleProcess(config: NodeConfig): Promise<void> {
+  const log = logger('node', { role: config.role });
+  const die = (what: string) => (error: unknown): void => {
+    log.fatal({ err: error }, `${what}; exiting`);
+    process.exit(exit_codes.failure);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
+
+  const starting = RunningNode.start(config, {
+    startSystem: (options) => ActorSystem.start(options),
+    log,
+  });
+  let shutting_down = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (shutting_down) {
+      log.warn({ signal }, 'second signal during shutdown; exiting at once');
+      process.exit(128 + constants.signals[signal as keyof typeof constants.signals]);
+    }
+    shutting_down = true;
+    log.info({ signal }, 'shutting down: no new connections, draining the actors');
+    const deadline = setTimeout(() => {
+      log.error({ timeout_ms: role_process_limits.shutdown_timeout_ms }, 'shutdown took too long; exiting');
+      process.exit(exit_codes.failure);
+    }, role_process_limits.shutdown_timeout_ms);
+    deadline.unref();
+    starting
+      .then((node) => node.stop())
+      .then(
+        () => {
+          log.info('stopped');
+          process.exit(exit_codes.ok);
+        },
+        die('shutdown failed'),
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let node: RunningNode;
+  try {
+    node = await starting;
+  } catch (error) {
+    die('start failed')(error);
+    return;
+  }
+  if (shutting_down) return; // a signal came while starting: the handler is stopping the node
+  process.stdout.write(`${JSON.stringify(node.ready)}\n`);
+  log.info({ ready: node.ready, config }, 'ready');
+}

@@ -1,0 +1,154 @@
+import t, { type Test } from 'tap';
+import { AdminServer } from '../../src/admin/admin_server.js';
+import type { AdminSource, HealthReport } from '../../src/admin/admin_source.js';
+import type { ActorStats } from '../../src/runtime/actor_stats.js';
+
+function actor(fields: Partial<ActorStats> & { address: string }): ActorStats {
+  return {
+    kind: 'test', thread: 1, status: 'running', mailboxDepth: 0, handled: 0, ratePerSecond: 0,
+    busyMs: 0, restarts: 0, lastError: null, ...fields,
+  };
+}
+
+/** A source whose answers the test sets; counts calls so a scrape can be shown to ask once. */
+class FakeSource implements AdminSource {
+  actors: ActorStats[] = [];
+  report: HealthReport = { ok: true };
+  list_calls = 0;
+  listActors: () => Promise<ActorStats[]> = async () => {
+    this.list_calls++;
+    return this.actors;
+  };
+  health: () => Promise<HealthReport> = async () => this.report;
+}
+
+async function startServer(t: Test, source: AdminSource, source_call_timeout_ms?: number): Promise<string> {
+  const server = await AdminServer.start({ host: '127.0.0.1', port: 0, source, ...(source_call_timeout_ms === undefined ? {} : { source_call_timeout_ms }) });
+  t.teardown(() => server.close());
+  t.equal(server.address.host, '127.0.0.1');
+  t.ok(server.address.port > 0, 'port 0 picked a free port');
+  return `http://127.0.0.1:${server.address.port}`;
+}
+
+/** The sample of a series in Prometheus text, or undefined when the series is absent. */
+function sample(metrics: string, series: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+t.test('healthz: 200 ok when healthy, 503 with the reason otherwise', async (t) => {
+  const source = new FakeSource();
+  const base = await startServer(t, source);
+  let response = await fetch(`${base}/healthz`);
+  t.equal(response.status, 200);
+  t.equal(await response.text(), 'ok\n');
+
+  source.report = { ok: false, reason: 'thread 2: probe timed out' };
+  response = await fetch(`${base}/healthz`);
+  t.equal(response.status, 503);
+  t.equal(await response.text(), 'unavailable: thread 2: probe timed out\n');
+
+  source.health = async () => {
+    throw new Error('router closed');
+  };
+  response = await fetch(`${base}/healthz`);
+  t.equal(response.status, 503);
+  t.equal(await response.text(), 'unavailable: router closed\n');
+});
+
+t.test('a source that never answers gives 503, not a hung request', async (t) => {
+  const source = new FakeSource();
+  source.health = () => new Promise<HealthReport>(() => undefined);
+  source.listActors = () => new Promise<ActorStats[]>(() => undefined);
+  const base = await startServer(t, source, 100);
+  const health = await fetch(`${base}/healthz`);
+  t.equal(health.status, 503);
+  t.match(await health.text(), /^unavailable: the health probe took longer than 100 ms/);
+  const actors = await fetch(`${base}/api/actors`);
+  t.equal(actors.status, 503);
+  t.match(await actors.json(), { error: /listing the actors took longer than 100 ms/ });
+  const metrics = await fetch(`${base}/metrics`);
+  t.equal(metrics.status, 503);
+  t.match(await metrics.text(), /^metrics unavailable: listing the actors took longer than 100 ms/);
+});
+
+t.test('metrics: actor series carry the source values; process metrics are there', async (t) => {
+  const source = new FakeSource();
+  source.actors = [
+    actor({ address: 'commitlog', thread: 1, mailboxDepth: 7, handled: 1200, restarts: 2, busyMs: 1500 }),
+    actor({ address: 'cq/T/0', thread: 2, mailboxDepth: 0, handled: 5, restarts: 0, busyMs: 0.25 }),
+  ];
+  const base = await startServer(t, source);
+  const response = await fetch(`${base}/metrics`);
+  t.equal(response.status, 200);
+  t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const text = await response.text();
+  t.equal(source.list_calls, 1, 'one scrape reads the actors once');
+  t.equal(sample(text, 'mq_actor_mailbox_depth{address="commitlog",thread="1"}'), 7);
+  t.equal(sample(text, 'mq_actor_mailbox_depth{address="cq/T/0",thread="2"}'), 0);
+  t.equal(sample(text, 'mq_actor_messages_handled_total{address="commitlog",thread="1"}'), 1200);
+  t.equal(sample(text, 'mq_actor_messages_handled_total{address="cq/T/0",thread="2"}'), 5);
+  t.equal(sample(text, 'mq_actor_restarts_total{address="commitlog",thread="1"}'), 2);
+  t.equal(sample(text, 'mq_actor_busy_seconds_total{address="commitlog",thread="1"}'), 1.5);
+  t.equal(sample(text, 'mq_actor_busy_seconds_total{address="cq/T/0",thread="2"}'), 0.00025);
+  t.match(text, /# TYPE mq_actor_mailbox_depth gauge/);
+  t.match(text, /# TYPE mq_actor_messages_handled_total counter/);
+  t.ok((sample(text, 'process_cpu_user_seconds_total') ?? -1) >= 0, 'process metrics');
+  t.ok((sample(text, 'nodejs_heap_size_total_bytes') ?? 0) > 0, 'node metrics');
+
+  // Values are read at scrape time: a changed source shows at once, a gone actor disappears.
+  source.actors = [actor({ address: 'commitlog', thread: 1, mailboxDepth: 1, handled: 1300 })];
+  const next = await (await fetch(`${base}/metrics`)).text();
+  t.equal(sample(next, 'mq_actor_mailbox_depth{address="commitlog",thread="1"}'), 1);
+  t.equal(sample(next, 'mq_actor_messages_handled_total{address="commitlog",thread="1"}'), 1300);
+  t.equal(sample(next, 'mq_actor_mailbox_depth{address="cq/T/0",thread="2"}'), undefined, 'a stopped actor has no series');
+});
+
+t.test('metrics and actors: a failing source gives 503 with the reason', async (t) => {
+  const source = new FakeSource();
+  source.listActors = async () => {
+    throw new Error('thread 1 is down');
+  };
+  const base = await startServer(t, source);
+  const metrics = await fetch(`${base}/metrics`);
+  t.equal(metrics.status, 503);
+  t.equal(await metrics.text(), 'metrics unavailable: thread 1 is down\n');
+  const actors = await fetch(`${base}/api/actors`);
+  t.equal(actors.status, 503);
+  t.same(await actors.json(), { error: 'thread 1 is down' });
+});
+
+t.test('api/actors returns the source data as JSON', async (t) => {
+  const source = new FakeSource();
+  source.actors = [actor({ address: 'wheel', thread: 2, status: 'restarting', lastError: 'boom', ratePerSecond: 12.5 })];
+  const base = await startServer(t, source);
+  const response = await fetch(`${base}/api/actors`);
+  t.equal(response.status, 200);
+  t.match(response.headers.get('content-type'), /^application\/json/);
+  t.same(await response.json(), { actors: source.actors });
+});
+
+t.test('unknown path 404, other methods 405, both as JSON', async (t) => {
+  const base = await startServer(t, new FakeSource());
+  const missing = await fetch(`${base}/nothing?x=1`);
+  t.equal(missing.status, 404);
+  t.same(await missing.json(), { error: 'no such path: /nothing', paths: ['/healthz', '/metrics', '/api/actors'] });
+  for (const method of ['POST', 'PUT', 'DELETE']) {
+    const response = await fetch(`${base}/healthz`, { method, body: method === 'DELETE' ? null : 'x' });
+    t.equal(response.status, 405, method);
+    t.equal(response.headers.get('allow'), 'GET');
+    t.same(await response.json(), { error: `method ${method} is not allowed; the admin API is read-only: use GET` });
+  }
+});
+
+t.test('a taken port fails the start with a message naming the address and the flag', async (t) => {
+  const source = new FakeSource();
+  const first = await AdminServer.start({ host: '127.0.0.1', port: 0, source });
+  t.teardown(() => first.close());
+  await t.rejects(AdminServer.start({ host: '127.0.0.1', port: first.address.port, source }), {
+    message: new RegExp(`^admin HTTP server cannot listen on 127\\.0\\.0\\.1:${first.address.port}: .*EADDRINUSE.*choose another with --admin-port`),
+  });
+  await first.close();
+  await first.close(); // idempotent
+  await t.rejects(fetch(`http://127.0.0.1:${first.address.port}/healthz`), 'closed server refuses connections');
+});
