@@ -1,5 +1,5 @@
 import { isMainThread } from 'node:worker_threads';
-import { assert } from './assert.js';
+import { assert, AssertionFailure } from './assert.js';
 
 /**
  * Control blocks: named integer slots in a SharedArrayBuffer that any thread can read
@@ -76,6 +76,14 @@ function assertTimeout(timeout_ms: number): void {
   );
 }
 
+/**
+ * Slot methods sit on hot paths: their checks build a message only when they fail (a
+ * template literal passed to assert() would build a string on every call).
+ */
+function fail(message: string): never {
+  throw new AssertionFailure(message);
+}
+
 /** One 32-bit slot. Its methods are thin wrappers over Atomics on a fixed index. */
 export class I32Slot {
   constructor(
@@ -89,19 +97,19 @@ export class I32Slot {
   }
 
   store(value: number): void {
-    assert((value | 0) === value, `slot ${this.name} is i32; cannot store ${value}`);
+    if ((value | 0) !== value) fail(`slot ${this.name} is i32; cannot store ${value}`);
     Atomics.store(this.cells, this.index, value);
   }
 
   /** Adds delta (wrapping at 32 bits) and returns the previous value. */
   add(delta: number): number {
-    assert((delta | 0) === delta, `slot ${this.name} is i32; cannot add ${delta}`);
+    if ((delta | 0) !== delta) fail(`slot ${this.name} is i32; cannot add ${delta}`);
     return Atomics.add(this.cells, this.index, delta);
   }
 
   /** Stores replacement if the slot holds expected; returns the value it held before either way. */
   compareExchange(expected: number, replacement: number): number {
-    assert((replacement | 0) === replacement, `slot ${this.name} is i32; cannot store ${replacement}`);
+    if ((replacement | 0) !== replacement) fail(`slot ${this.name} is i32; cannot store ${replacement}`);
     return Atomics.compareExchange(this.cells, this.index, expected, replacement);
   }
 
@@ -155,26 +163,28 @@ export class I64Slot {
 
   load(): number {
     const value = Atomics.load(this.cells, this.index);
-    assert(value >= min_safe_bigint && value <= max_safe_bigint, `slot ${this.name} holds ${value}, outside the safe integer range`);
+    if (value < min_safe_bigint || value > max_safe_bigint) fail(`slot ${this.name} holds ${value}, outside the safe integer range`);
     return Number(value);
   }
 
   store(value: number): void {
-    assert(Number.isSafeInteger(value), `slot ${this.name} is i64 read as number; cannot store ${value} (not a safe integer)`);
+    if (!Number.isSafeInteger(value)) fail(`slot ${this.name} is i64 read as number; cannot store ${value} (not a safe integer)`);
     Atomics.store(this.cells, this.index, BigInt(value));
   }
 
   /** Adds delta and returns the previous value. */
   add(delta: number): number {
-    assert(Number.isSafeInteger(delta), `slot ${this.name}: cannot add ${delta} (not a safe integer)`);
+    if (!Number.isSafeInteger(delta)) fail(`slot ${this.name}: cannot add ${delta} (not a safe integer)`);
     const previous = Number(Atomics.add(this.cells, this.index, BigInt(delta)));
-    assert(Number.isSafeInteger(previous + delta), `slot ${this.name} overflowed the safe integer range`);
+    if (!Number.isSafeInteger(previous + delta)) fail(`slot ${this.name} overflowed the safe integer range`);
     return previous;
   }
 
   /** Stores replacement if the slot holds expected; returns the value it held before either way. */
   compareExchange(expected: number, replacement: number): number {
-    assert(Number.isSafeInteger(expected) && Number.isSafeInteger(replacement), `slot ${this.name}: compareExchange takes safe integers`);
+    if (!Number.isSafeInteger(expected) || !Number.isSafeInteger(replacement)) {
+      fail(`slot ${this.name}: compareExchange takes safe integers, got ${expected} and ${replacement}`);
+    }
     return Number(Atomics.compareExchange(this.cells, this.index, BigInt(expected), BigInt(replacement)));
   }
 }

@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { assert, AssertionFailure } from './assert.js';
 import type { I32Slot, I64Slot } from './control_block.js';
 import {
   closeRing,
@@ -77,7 +77,9 @@ export class RingReader {
    * handed out again by the next drain().
    */
   drain(onRecord: (view: Uint8Array) => void, records_max = drain_records_max_default): number {
-    assert(Number.isInteger(records_max) && records_max >= 1, `records_max must be a positive integer, got ${records_max}`);
+    if (!(Number.isInteger(records_max) && records_max >= 1)) {
+      throw new AssertionFailure(`records_max must be a positive integer, got ${records_max}`);
+    }
     let read_position = this.read_position;
     let published_position = read_position;
     let write_position = this.write_position_slot.load();
@@ -96,10 +98,12 @@ export class RingReader {
           continue;
         }
         const slot_bytes = recordSlotBytes(length);
-        assert(
-          length <= this.record_bytes_max && read_position + slot_bytes <= write_position,
-          `ring corrupt: record of ${length} bytes at position ${read_position} runs past write position ${write_position}`,
-        );
+        // Checked for every record, so the message is built only when it fails.
+        if (length > this.record_bytes_max || read_position + slot_bytes > write_position) {
+          throw new AssertionFailure(
+            `ring corrupt: record of ${length} bytes at position ${read_position} runs past write position ${write_position}`,
+          );
+        }
         const start = offset + record_header_bytes;
         onRecord(this.data.subarray(start, start + length));
         read_position += slot_bytes;

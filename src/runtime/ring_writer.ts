@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { assert, AssertionFailure } from './assert.js';
 import type { I32Slot, I64Slot } from './control_block.js';
 import { MqError } from './errors.js';
 import {
@@ -17,9 +17,10 @@ import { waitUntil, waitUntilAsync, wakeIfWaiting, type RingSideStats } from './
  * RingWriter may exist per ring buffer (checked through the writer_claimed slot). It runs
  * concurrently with the RingReader on another thread and shares only the ring buffer.
  *
- * Hot path: a write is one copy of the caller's bytes into shared memory, one Atomics
- * store of write_position and one Atomics load of reader_waiting. The read position is
- * loaded only when the cached copy says the ring is full.
+ * Hot path: a write is one copy of the caller's bytes into shared memory, then publishing
+ * is one Atomics store of write_position and one Atomics load of reader_waiting, once per
+ * record (tryWrite, commit) or once per batch (tryAppend / commitAppend, then publish).
+ * The read position is loaded only when the cached copy says the ring is full.
  */
 export class RingWriter {
   readonly capacity_bytes: number;
@@ -37,8 +38,10 @@ export class RingWriter {
   private readonly reader_waiting_slot: I32Slot;
   private readonly closed_slot: I32Slot;
 
-  /** This thread's copy of write_position (it is the only writer of that slot). */
+  /** Where the next record goes: includes appended records not yet published. */
   private write_position: number;
+  /** The value last stored in the write_position slot (this thread is its only writer). */
+  private published_position: number;
   /** A possibly stale read_position: the reader only moves it forward, so stale means "less free". */
   private read_position_cached: number;
   /** Data offset of the reserved record's length field, or -1 when nothing is reserved. */
@@ -66,16 +69,39 @@ export class RingWriter {
       'this ring already has a writer: a ring is single-producer; create one ring per writing thread',
     );
     this.write_position = this.write_position_slot.load();
+    this.published_position = this.write_position;
     this.read_position_cached = this.read_position_slot.load();
   }
 
-  /** Writes one record (one copy of `bytes`); false when the ring is full (backpressure). */
+  /** Writes one record (one copy of `bytes`) and publishes it; false when the ring is full (backpressure). */
   tryWrite(bytes: Uint8Array): boolean {
+    if (!this.tryAppend(bytes)) return false;
+    this.publish();
+    return true;
+  }
+
+  /**
+   * Writes one record without publishing it: the reader sees it at the next publish() (or
+   * any publishing call). Publishing once per batch saves an Atomics store per record and
+   * keeps the shared cache line still while the batch is written. When the ring is full,
+   * what was appended is published first (the reader could never make room otherwise) and
+   * the answer is false.
+   */
+  tryAppend(bytes: Uint8Array): boolean {
     const offset = this.reserveOffset(bytes.length);
     if (offset < 0) return false;
     this.data.set(bytes, offset);
-    this.commit();
+    this.commitAppend();
     return true;
+  }
+
+  /** Makes every appended record visible to the reader, and wakes the reader if it sleeps. */
+  publish(): void {
+    if (this.write_position === this.published_position) return;
+    this.published_position = this.write_position;
+    // The Atomics store publishes the plain writes before it (lengths, bytes, wrap markers).
+    this.write_position_slot.store(this.write_position);
+    wakeIfWaiting(this.reader_waiting_slot, this.stats);
   }
 
   /**
@@ -139,17 +165,19 @@ export class RingWriter {
    * it sleeps.
    */
   commit(length = this.reserved_length): void {
-    assert(this.reserved_offset >= 0, 'commit() without a reservation: call tryReserve() first');
-    assert(
-      Number.isInteger(length) && length >= 0 && length <= this.reserved_length,
-      `commit length ${length} must be within the reserved ${this.reserved_length} bytes`,
-    );
+    this.commitAppend(length);
+    this.publish();
+  }
+
+  /** commit() without publishing: like tryAppend, visible at the next publish(). */
+  commitAppend(length = this.reserved_length): void {
+    assert(this.reserved_offset >= 0, 'commit without a reservation: call tryReserve() first');
+    if (!(Number.isInteger(length) && length >= 0 && length <= this.reserved_length)) {
+      throw new AssertionFailure(`commit length ${length} must be within the reserved ${this.reserved_length} bytes`);
+    }
     this.words[this.reserved_offset >>> 2] = length;
     this.write_position += this.reserved_skip_bytes + recordSlotBytes(length);
     this.reserved_offset = -1;
-    // The Atomics store publishes the plain writes above (length, bytes, wrap marker).
-    this.write_position_slot.store(this.write_position);
-    wakeIfWaiting(this.reader_waiting_slot, this.stats);
   }
 
   /** Drops the open reservation; the reader never sees it. */
@@ -166,7 +194,7 @@ export class RingWriter {
     return this.closed_slot.load() === 1;
   }
 
-  /** Bytes written and not yet consumed (reads the reader's position). */
+  /** Bytes written (published or not) and not yet consumed (reads the reader's position). */
   usedBytes(): number {
     return this.write_position - this.read_position_slot.load();
   }
@@ -174,7 +202,10 @@ export class RingWriter {
   /** Data offset where the record's bytes go, or -1 when full. Throws for closed or oversize. */
   private reserveOffset(length: number): number {
     assert(this.reserved_offset < 0, 'a reservation is already open: commit() or cancelReservation() it first');
-    assert(Number.isInteger(length) && length >= 0, `record length must be a non-negative integer, got ${length}`);
+    // Checks on the hot path build their message only when they fail.
+    if (!(Number.isInteger(length) && length >= 0)) {
+      throw new AssertionFailure(`record length must be a non-negative integer, got ${length}`);
+    }
     if (length > this.record_bytes_max) {
       throw new MqError(
         'MESSAGE_TOO_LARGE',
@@ -194,7 +225,10 @@ export class RingWriter {
     const end_position = this.write_position + skip_bytes + slot_bytes;
     if (end_position - this.read_position_cached > this.capacity_bytes) {
       this.read_position_cached = this.read_position_slot.load();
-      if (end_position - this.read_position_cached > this.capacity_bytes) return -1;
+      if (end_position - this.read_position_cached > this.capacity_bytes) {
+        this.publish();
+        return -1;
+      }
     }
     if (skip_bytes > 0) this.words[offset >>> 2] = wrap_marker;
     this.reserved_offset = skip_bytes > 0 ? 0 : offset;

@@ -157,6 +157,30 @@ t.test('in-place writes: reserve, fill, commit what was used', (t) => {
   t.end();
 });
 
+t.test('appended records stay invisible until publish; a full ring publishes them itself', (t) => {
+  const sab = createRing({ capacity_bytes: 256 });
+  const writer = new RingWriter(sab);
+  const reader = new RingReader(sab);
+  const parts = ringParts(sab);
+  t.equal(writer.tryAppend(bytesOf(60, 1)), true);
+  writer.tryReserve(60)!.set(bytesOf(60, 2));
+  writer.commitAppend();
+  t.equal(parts.writePosition(), 0, 'nothing published yet');
+  t.equal(reader.hasData(), false);
+  writer.publish();
+  t.equal(parts.writePosition(), 128);
+  t.same(drainAll(reader), [bytesOf(60, 1), bytesOf(60, 2)]);
+
+  for (let i = 0; i < 4; i++) t.equal(writer.tryAppend(bytesOf(60, 10 + i)), true);
+  t.equal(parts.writePosition(), 128, 'a batch of four still unpublished');
+  t.equal(writer.tryAppend(bytesOf(60, 14)), false, 'full');
+  t.equal(parts.writePosition(), 128 + 256, 'finding the ring full published the batch, so the reader can make room');
+  t.equal(drainAll(reader).length, 4);
+  writer.publish();
+  t.equal(parts.writePosition(), 128 + 256, 'publishing with nothing appended changes nothing');
+  t.end();
+});
+
 t.test('drain honours records_max and hands a throwing record out again', (t) => {
   const sab = createRing({ capacity_bytes: 1024 });
   const writer = new RingWriter(sab);
