@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { assert } from '../runtime/assert.js';
+import { MqError } from '../runtime/errors.js';
+import { MappedFile, type MapMode } from './mapped_file.js';
+import { parseSegmentFileName, segmentFileName } from './storage_paths.js';
+
+/**
+ * The segments of one log (the CommitLog, or one ConsumeQueue) in one directory: fixed-size
+ * files named by their start offset, back to back, each start a multiple of the segment size.
+ * Because of that rule, the segment holding an offset is found by arithmetic, and a reader on
+ * another thread can map a segment it has not seen yet by name alone.
+ *
+ * Ownership: a read-write set belongs to the log's one writer; read-only sets to readers,
+ * one per reader thread (each maps the files itself).
+ */
+export class SegmentSet {
+  private readonly segments = new Map<number, MappedFile>();
+  private first_start: number | undefined;
+  private last_start: number | undefined;
+
+  constructor(
+    readonly dir: string,
+    readonly segment_bytes: number,
+    readonly mode: MapMode,
+  ) {}
+
+  /** Maps the existing segments (read-write) or checks the directory (read-only, lazy). */
+  load(): this {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const starts = fs.readdirSync(this.dir)
+      .map((name) => parseSegmentFileName(name))
+      .filter((start): start is number => start !== undefined)
+      .sort((a, b) => a - b);
+    for (const [index, start] of starts.entries()) {
+      if (start % this.segment_bytes !== 0) {
+        throw new MqError('INTERNAL', `segment ${path.join(this.dir, segmentFileName(start))} does not start at a multiple of the segment size ${this.segment_bytes}: wrong configuration for this data dir`);
+      }
+      const previous = starts[index - 1];
+      if (previous !== undefined && start !== previous + this.segment_bytes) {
+        throw new MqError('INTERNAL', `segments of ${this.dir} have a gap between ${previous} and ${start}: files are missing`);
+      }
+    }
+    this.first_start = starts[0];
+    this.last_start = starts[starts.length - 1];
+    if (this.mode === 'read-write') for (const start of starts) this.segments.set(start, this.openSegment(start));
+    return this;
+  }
+
+  get empty(): boolean {
+    return this.first_start === undefined;
+  }
+
+  /** Offset where the oldest kept segment starts (0 when empty). */
+  get min_offset(): number {
+    return this.first_start ?? 0;
+  }
+
+  get last(): MappedFile | undefined {
+    return this.last_start === undefined ? undefined : this.get(this.last_start);
+  }
+
+  startOf(offset: number): number {
+    return offset - (offset % this.segment_bytes);
+  }
+
+  /** The segment holding `offset`, or undefined if none was written there (or it was deleted). */
+  find(offset: number): MappedFile | undefined {
+    const start = this.startOf(offset);
+    const known = this.segments.get(start);
+    if (known !== undefined) return known;
+    if (this.mode === 'read-write') return undefined;
+    // A reader maps segments on first use; the writer may have created it after our load.
+    const file = path.join(this.dir, segmentFileName(start));
+    if (!fs.existsSync(file)) return undefined;
+    const segment = this.openSegment(start);
+    this.segments.set(start, segment);
+    return segment;
+  }
+
+  /** Adds the segment that starts where the last one ends (the writer only). */
+  addNext(segment: MappedFile): void {
+    assert(this.mode === 'read-write', 'only the writer adds segments');
+    const expected = this.last_start === undefined ? segment.start_offset : this.last_start + this.segment_bytes;
+    assert(segment.start_offset === expected && segment.size_bytes === this.segment_bytes, `segment ${segment.path} is not the next one (${expected})`);
+    this.segments.set(segment.start_offset, segment);
+    this.first_start ??= segment.start_offset;
+    this.last_start = segment.start_offset;
+  }
+
+  /** Creates the next segment here, synchronously (used when none was prepared ahead). */
+  createNext(start_offset: number): MappedFile {
+    const segment = MappedFile.create(this.pathOf(start_offset), start_offset, this.segment_bytes);
+    this.addNext(segment);
+    return segment;
+  }
+
+  pathOf(start_offset: number): string {
+    return path.join(this.dir, segmentFileName(start_offset));
+  }
+
+  /** Removes every segment that starts after the one holding `offset` (recovery's cut). */
+  removeAfter(offset: number): number {
+    assert(this.mode === 'read-write', 'only the writer truncates');
+    const keep_last = this.startOf(offset);
+    let removed = 0;
+    for (const [start, segment] of [...this.segments]) {
+      if (start <= keep_last) continue;
+      segment.destroy();
+      this.segments.delete(start);
+      removed++;
+    }
+    if (this.last_start !== undefined && this.last_start > keep_last) this.last_start = this.segments.has(keep_last) ? keep_last : undefined;
+    if (this.last_start === undefined) this.first_start = undefined;
+    return removed;
+  }
+
+  /** Deletes whole segments that end at or before `offset` (retention), oldest first, keeping
+   *  at least the last segment. Returns the new min offset. */
+  removeBefore(offset: number): number {
+    while (this.first_start !== undefined && this.first_start !== this.last_start && this.first_start + this.segment_bytes <= offset) {
+      const start = this.first_start;
+      const segment = this.segments.get(start);
+      if (segment !== undefined) segment.destroy();
+      else fs.rmSync(this.pathOf(start), { force: true });
+      this.segments.delete(start);
+      this.first_start = start + this.segment_bytes;
+    }
+    return this.min_offset;
+  }
+
+  /** Segments whose start is in [from, to). */
+  range(from_offset: number, to_offset: number): MappedFile[] {
+    const result: MappedFile[] = [];
+    for (let start = this.startOf(from_offset); start < to_offset; start += this.segment_bytes) {
+      const segment = this.find(start);
+      if (segment !== undefined) result.push(segment);
+    }
+    return result;
+  }
+
+  close(): void {
+    for (const segment of this.segments.values()) segment.close();
+    this.segments.clear();
+  }
+
+  private get(start: number): MappedFile | undefined {
+    return this.segments.get(start) ?? this.find(start);
+  }
+
+  private openSegment(start: number): MappedFile {
+    return MappedFile.open(this.pathOf(start), start, this.segment_bytes, this.mode);
+  }
+}
