@@ -22,6 +22,15 @@ export class CpuPool {
     return (await this.piscina().run(task, { transferList })) as number;
   }
 
+  /**
+   * Runs a task from another module on the pool: `module` default-exports a function of the
+   * task (the same contract as Piscina's filename option). Lets other layers ship their own
+   * CPU tasks (e.g. index rebuilds) without this runtime knowing their words.
+   */
+  async run<T, R>(module: URL, task: T, transfer: ArrayBuffer[] = []): Promise<R> {
+    return (await this.piscina().run(task, { filename: module.href, transferList: transfer })) as R;
+  }
+
   async destroy(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
