@@ -1,0 +1,60 @@
+/**
+ * Request codes: the number in every envelope that says which API a frame belongs to.
+ *
+ * These numbers are the wire format: they never change and are never reused. Where
+ * RocketMQ's remoting protocol has the same request, its number is kept (SEND 10, PULL 11,
+ * ... REGISTER_BROKER 103), so packet captures read familiarly; HELLO has no RocketMQ
+ * counterpart and takes 1. A new API takes a new number; a changed API keeps its number and
+ * gets a new protocol version (schemas/index.ts).
+ *
+ * Responses are not separate codes: a response envelope carries its request's code and
+ * correlation id with the response flag set, and its status is OK, or ERROR when the error
+ * flag is set too (then the body is an ErrorResponse). See envelope.ts.
+ */
+
+export const request_codes = {
+  /** Handshake: first frame on every connection; picks the protocol version. */
+  HELLO: 1,
+  /** Producer -> broker: one message. */
+  SEND: 10,
+  /** Consumer -> broker: messages of one queue from an offset (long-poll). */
+  PULL: 11,
+  /** Consumer -> broker: a group's committed offset of one queue. */
+  QUERY_CONSUMER_OFFSET: 14,
+  /** Consumer -> broker: commit a group's offset of one queue. */
+  COMMIT_CONSUMER_OFFSET: 15,
+  /** Admin -> broker: create or update a topic. */
+  CREATE_TOPIC: 17,
+  /** Client -> broker: the next offset a queue will assign. */
+  GET_MAX_OFFSET: 30,
+  /** Client -> broker: the oldest offset a queue still holds. */
+  GET_MIN_OFFSET: 31,
+  /** Client -> broker: the client's producer and consumer groups (liveness and membership). */
+  HEARTBEAT: 34,
+  /** Broker -> namesrv: full registration with topic configs. */
+  REGISTER_BROKER: 103,
+  /** Broker -> namesrv: leaving the cluster. */
+  UNREGISTER_BROKER: 104,
+  /** Client -> namesrv: the route of one topic. */
+  GET_ROUTE: 105,
+  /** Producer -> broker: several messages of one topic in one request. */
+  SEND_BATCH: 320,
+  /** Broker -> namesrv: periodic liveness without topic configs. */
+  BROKER_HEARTBEAT: 904,
+} as const;
+
+export type RequestCodeName = keyof typeof request_codes;
+export type RequestCode = (typeof request_codes)[RequestCodeName];
+
+const names_by_code = new Map<number, RequestCodeName>(
+  (Object.entries(request_codes) as [RequestCodeName, RequestCode][]).map(([name, code]) => [code, name]),
+);
+
+export function isKnownRequestCode(code: number): code is RequestCode {
+  return names_by_code.has(code);
+}
+
+/** The code's name, or undefined for a code this protocol does not know. */
+export function requestCodeName(code: number): RequestCodeName | undefined {
+  return names_by_code.get(code);
+}

@@ -1,0 +1,98 @@
+/**
+ * Every API's codecs, per protocol version.
+ *
+ * How a version is added (KafkaJS style): each schema file keeps its `*_v1` codecs and gains
+ * `*_v2` ones only for the records that change (a v2 schema is written as the v1 schema with
+ * the change); a `schemas_v2` table below starts as `{ ...schemas_v1.apis, SEND: {...v2} }`;
+ * `schemas_by_version` gets the entry, and the handshake then offers it. Old versions stay
+ * until no deployed peer speaks them. Request codes never change across versions.
+ */
+import type { AvroCodec } from '../avro_codec.js';
+import { request_codes, requestCodeName, type RequestCodeName } from '../codes.js';
+import { failed, ok, ProtocolError, type Result } from '../protocol_error.js';
+import {
+  broker_heartbeat_request_v1,
+  broker_heartbeat_response_v1,
+  register_broker_request_v1,
+  register_broker_response_v1,
+  unregister_broker_request_v1,
+  unregister_broker_response_v1,
+} from './broker_registration.js';
+import {
+  commit_consumer_offset_request_v1,
+  commit_consumer_offset_response_v1,
+  query_consumer_offset_request_v1,
+  query_consumer_offset_response_v1,
+} from './consumer_offset.js';
+import { create_topic_request_v1, create_topic_response_v1 } from './create_topic.js';
+import { error_response_v1, type ErrorResponse } from './error.js';
+import { hello_ack_v1, hello_v1 } from './handshake.js';
+import { heartbeat_request_v1, heartbeat_response_v1 } from './heartbeat.js';
+import { pull_request_v1, pull_response_v1 } from './pull.js';
+import { get_offset_request_v1, get_offset_response_v1 } from './queue_offset.js';
+import { get_route_request_v1, topic_route_data_v1 } from './route.js';
+import { send_request_v1, send_result_v1 } from './send.js';
+import { send_batch_request_v1, send_batch_response_v1 } from './send_batch.js';
+
+/** The request record and the OK-response record of one API. */
+export interface ApiCodecs<Request = unknown, Response = unknown> {
+  request: AvroCodec<Request>;
+  response: AvroCodec<Response>;
+}
+
+export interface ProtocolSchemas {
+  version: number;
+  apis: { readonly [name in RequestCodeName]: ApiCodecs };
+  /** The body of every error response. */
+  error: AvroCodec<ErrorResponse>;
+}
+
+export const schemas_v1 = {
+  version: 1,
+  apis: {
+    HELLO: { request: hello_v1, response: hello_ack_v1 },
+    SEND: { request: send_request_v1, response: send_result_v1 },
+    SEND_BATCH: { request: send_batch_request_v1, response: send_batch_response_v1 },
+    PULL: { request: pull_request_v1, response: pull_response_v1 },
+    QUERY_CONSUMER_OFFSET: { request: query_consumer_offset_request_v1, response: query_consumer_offset_response_v1 },
+    COMMIT_CONSUMER_OFFSET: { request: commit_consumer_offset_request_v1, response: commit_consumer_offset_response_v1 },
+    GET_MIN_OFFSET: { request: get_offset_request_v1, response: get_offset_response_v1 },
+    GET_MAX_OFFSET: { request: get_offset_request_v1, response: get_offset_response_v1 },
+    GET_ROUTE: { request: get_route_request_v1, response: topic_route_data_v1 },
+    HEARTBEAT: { request: heartbeat_request_v1, response: heartbeat_response_v1 },
+    REGISTER_BROKER: { request: register_broker_request_v1, response: register_broker_response_v1 },
+    UNREGISTER_BROKER: { request: unregister_broker_request_v1, response: unregister_broker_response_v1 },
+    BROKER_HEARTBEAT: { request: broker_heartbeat_request_v1, response: broker_heartbeat_response_v1 },
+    CREATE_TOPIC: { request: create_topic_request_v1, response: create_topic_response_v1 },
+  },
+  error: error_response_v1,
+} as const satisfies ProtocolSchemas;
+
+export const schemas_by_version: ReadonlyMap<number, ProtocolSchemas> = new Map([[1, schemas_v1]]);
+
+/** The protocol versions this build speaks (a contiguous range). */
+export const protocol_version_min = 1;
+export const protocol_version_max = 1;
+
+/** The codecs of the API with request `code` at protocol `version`. */
+export function apiCodecs(code: number, version: number): Result<ApiCodecs> {
+  const schemas = schemas_by_version.get(version);
+  if (schemas === undefined) {
+    return failed(
+      new ProtocolError(
+        'UNSUPPORTED_VERSION',
+        `protocol version ${version} is not spoken here (${protocol_version_min}..${protocol_version_max}); negotiate with HELLO first`,
+      ),
+    );
+  }
+  const name = requestCodeName(code);
+  if (name === undefined) {
+    return failed(
+      new ProtocolError(
+        'UNKNOWN_REQUEST_CODE',
+        `request code ${code} is unknown in protocol version ${version}; known codes: ${Object.values(request_codes).join(', ')}`,
+      ),
+    );
+  }
+  return ok(schemas.apis[name]);
+}

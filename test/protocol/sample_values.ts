@@ -1,0 +1,218 @@
+/**
+ * Realistic fixed values of every schema, for round trips and golden encodings. Fixed
+ * (no clock, no randomness) so that their encodings can be pinned as hex.
+ */
+import type {
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse,
+  CommitConsumerOffsetRequest,
+  CreateTopicRequest,
+  ErrorResponse,
+  GetOffsetRequest,
+  GetOffsetResponse,
+  GetRouteRequest,
+  HeartbeatRequest,
+  Hello,
+  HelloAck,
+  PullRequest,
+  PullResponse,
+  QueryConsumerOffsetRequest,
+  QueryConsumerOffsetResponse,
+  RegisterBrokerRequest,
+  RegisterBrokerResponse,
+  SendBatchRequest,
+  SendBatchResponse,
+  SendRequest,
+  SendResult,
+  TopicRouteData,
+  UnregisterBrokerRequest,
+} from '../../src/protocol/index.js';
+
+const born_ms = 1_767_225_600_123; // 2026-01-01T00:00:00.123Z
+
+export const hello: Hello = { versionMin: 1, versionMax: 1, clientId: 'app-host@4242', clientKind: 'PRODUCER' };
+export const hello_ack: HelloAck = { version: 1, serverId: 'broker-a@10911', frameBytesMax: 8650752 };
+
+export const send_request: SendRequest = {
+  topic: 'OrderEvents',
+  queueId: -1,
+  tag: 'created',
+  keys: ['order-1001', 'customer-77'],
+  properties: { traceId: 'abc123', region: 'eu-west' },
+  bornTimestamp: born_ms,
+  bornHost: '10.0.0.5:53122',
+  flags: 0,
+  delayMs: 30_000,
+  deliverAtMs: null,
+  reconsumeTimes: 0,
+  producerGroup: 'order-producers',
+  body: Buffer.from('{"orderId":1001,"total":"42.50"}'),
+};
+
+export const send_result: SendResult = {
+  status: 'SEND_OK',
+  msgId: '0A000005000029BF0000000000001F40',
+  brokerName: 'broker-a',
+  queueId: 3,
+  queueOffset: 1234,
+  commitLogOffset: 8_000_000_123,
+};
+
+export const send_batch_request: SendBatchRequest = {
+  messages: [
+    send_request,
+    { ...send_request, queueId: 2, tag: null, keys: [], properties: {}, delayMs: null, body: Buffer.from([0, 1, 2, 255]) },
+  ],
+};
+
+export const send_batch_response: SendBatchResponse = {
+  results: [send_result, { ...send_result, status: 'FLUSH_DISK_TIMEOUT', queueOffset: 1235, commitLogOffset: 8_000_000_300 }],
+};
+
+export const pull_request: PullRequest = {
+  consumerGroup: 'billing',
+  topic: 'OrderEvents',
+  queueId: 3,
+  queueOffset: 1200,
+  maxCount: 32,
+  maxBytes: 1_048_576,
+  tagExpression: 'created||paid',
+  longPollTimeoutMs: 15_000,
+  commitOffset: 1199,
+};
+
+export const pull_response: PullResponse = {
+  status: 'FOUND',
+  nextOffset: 1202,
+  minOffset: 0,
+  maxOffset: 1235,
+  messages: [
+    {
+      msgId: '0A000005000029BF0000000000001F40',
+      topic: 'OrderEvents',
+      queueId: 3,
+      queueOffset: 1200,
+      commitLogOffset: 7_999_000_000,
+      tag: 'created',
+      keys: ['order-999'],
+      properties: { traceId: 'zz9' },
+      bornTimestamp: born_ms,
+      bornHost: '10.0.0.5:53122',
+      storeTimestamp: born_ms + 3,
+      storeHost: '10.0.0.9:10911',
+      reconsumeTimes: 0,
+      flags: 0,
+      bodyCrc32: 3_735_928_559,
+      body: Buffer.from('first'),
+    },
+    {
+      msgId: '0A000005000029BF0000000000002000',
+      topic: 'OrderEvents',
+      queueId: 3,
+      queueOffset: 1201,
+      commitLogOffset: 7_999_000_200,
+      tag: null,
+      keys: [],
+      properties: {},
+      bornTimestamp: born_ms + 10,
+      bornHost: '10.0.0.6:40000',
+      storeTimestamp: born_ms + 12,
+      storeHost: '10.0.0.9:10911',
+      reconsumeTimes: 2,
+      flags: 1,
+      bodyCrc32: 0,
+      body: Buffer.alloc(0),
+    },
+  ],
+};
+
+export const query_consumer_offset_request: QueryConsumerOffsetRequest = {
+  group: 'billing',
+  topic: 'OrderEvents',
+  queueId: 3,
+};
+export const query_consumer_offset_response: QueryConsumerOffsetResponse = { offset: 1202 };
+export const commit_consumer_offset_request: CommitConsumerOffsetRequest = {
+  group: 'billing',
+  topic: 'OrderEvents',
+  queueId: 3,
+  offset: 1202,
+};
+
+export const get_offset_request: GetOffsetRequest = { topic: 'OrderEvents', queueId: 3 };
+export const get_offset_response: GetOffsetResponse = { offset: 1235 };
+
+export const get_route_request: GetRouteRequest = { topic: 'OrderEvents' };
+export const topic_route_data: TopicRouteData = {
+  topic: 'OrderEvents',
+  routeVersion: 17,
+  brokers: [
+    { cluster: 'DefaultCluster', brokerName: 'broker-a', addresses: { '0': '10.0.0.9:10911', '1': '10.0.0.10:10911' } },
+    { cluster: 'DefaultCluster', brokerName: 'broker-b', addresses: { '0': '10.0.0.11:10911' } },
+  ],
+  queues: [
+    { brokerName: 'broker-a', readQueues: 8, writeQueues: 8, perm: 6 },
+    { brokerName: 'broker-b', readQueues: 4, writeQueues: 4, perm: 4 },
+  ],
+};
+
+export const heartbeat_request: HeartbeatRequest = {
+  clientId: 'app-host@4242',
+  producerGroups: ['order-producers'],
+  consumerGroups: [
+    {
+      group: 'billing',
+      mode: 'CLUSTERING',
+      fromWhere: 'LAST',
+      subscriptions: [
+        { topic: 'OrderEvents', expression: 'created||paid' },
+        { topic: '%RETRY%billing', expression: '*' },
+      ],
+    },
+    { group: 'audit', mode: 'BROADCASTING', fromWhere: 'FIRST', subscriptions: [{ topic: 'OrderEvents', expression: '*' }] },
+  ],
+};
+
+export const register_broker_request: RegisterBrokerRequest = {
+  cluster: 'DefaultCluster',
+  brokerName: 'broker-a',
+  brokerId: 0,
+  address: '10.0.0.9:10911',
+  haAddress: '10.0.0.9:10912',
+  epoch: 3,
+  dataVersion: 42,
+  topics: [
+    { topic: 'OrderEvents', readQueues: 8, writeQueues: 8, perm: 6 },
+    { topic: '%RETRY%billing', readQueues: 1, writeQueues: 1, perm: 6 },
+  ],
+};
+export const register_broker_response: RegisterBrokerResponse = { masterAddress: null, masterHaAddress: null };
+
+export const broker_heartbeat_request: BrokerHeartbeatRequest = {
+  cluster: 'DefaultCluster',
+  brokerName: 'broker-a',
+  brokerId: 1,
+  address: '10.0.0.10:10911',
+  epoch: 3,
+  dataVersion: 42,
+};
+export const broker_heartbeat_response: BrokerHeartbeatResponse = {
+  registrationNeeded: false,
+  masterAddress: '10.0.0.9:10911',
+  masterHaAddress: '10.0.0.9:10912',
+};
+
+export const unregister_broker_request: UnregisterBrokerRequest = {
+  cluster: 'DefaultCluster',
+  brokerName: 'broker-a',
+  brokerId: 1,
+  address: '10.0.0.10:10911',
+};
+
+export const create_topic_request: CreateTopicRequest = { topic: 'OrderEvents', queues: 8, perm: 6 };
+
+export const error_response: ErrorResponse = {
+  code: 'TOPIC_NOT_FOUND',
+  message: 'topic "Nope" does not exist; create it with `mq-node admin topic create`',
+  retriable: false,
+};

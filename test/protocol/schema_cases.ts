@@ -1,0 +1,112 @@
+/** Every schema's codec with its sample value: the table the round-trip and fuzz tests walk. */
+import type { AvroCodec } from '../../src/protocol/index.js';
+import * as p from '../../src/protocol/index.js';
+import * as v from './sample_values.js';
+
+export interface SchemaCase {
+  name: string;
+  codec: AvroCodec<unknown>;
+  value: unknown;
+  encode: (value: never) => Buffer;
+  decode: (bytes: Uint8Array) => p.Result<unknown>;
+}
+
+function entry<T>(
+  name: string,
+  codec: AvroCodec<T>,
+  value: T,
+  encode: (value: T) => Buffer,
+  decode: (bytes: Uint8Array) => p.Result<T>,
+): SchemaCase {
+  return { name, codec: codec as AvroCodec<unknown>, value, encode: encode as (value: never) => Buffer, decode };
+}
+
+export const schema_cases: SchemaCase[] = [
+  entry('Hello', p.hello_v1, v.hello, p.encodeHello, p.decodeHello),
+  entry('HelloAck', p.hello_ack_v1, v.hello_ack, p.encodeHelloAck, p.decodeHelloAck),
+  entry('SendRequest', p.send_request_v1, v.send_request, p.encodeSendRequest, p.decodeSendRequest),
+  entry('SendResult', p.send_result_v1, v.send_result, p.encodeSendResult, p.decodeSendResult),
+  entry('SendBatchRequest', p.send_batch_request_v1, v.send_batch_request, p.encodeSendBatchRequest, p.decodeSendBatchRequest),
+  entry('SendBatchResponse', p.send_batch_response_v1, v.send_batch_response, p.encodeSendBatchResponse, p.decodeSendBatchResponse),
+  entry('PullRequest', p.pull_request_v1, v.pull_request, p.encodePullRequest, p.decodePullRequest),
+  entry('PullResponse', p.pull_response_v1, v.pull_response, p.encodePullResponse, p.decodePullResponse),
+  entry(
+    'QueryConsumerOffsetRequest',
+    p.query_consumer_offset_request_v1,
+    v.query_consumer_offset_request,
+    p.encodeQueryConsumerOffsetRequest,
+    p.decodeQueryConsumerOffsetRequest,
+  ),
+  entry(
+    'QueryConsumerOffsetResponse',
+    p.query_consumer_offset_response_v1,
+    v.query_consumer_offset_response,
+    p.encodeQueryConsumerOffsetResponse,
+    p.decodeQueryConsumerOffsetResponse,
+  ),
+  entry(
+    'CommitConsumerOffsetRequest',
+    p.commit_consumer_offset_request_v1,
+    v.commit_consumer_offset_request,
+    p.encodeCommitConsumerOffsetRequest,
+    p.decodeCommitConsumerOffsetRequest,
+  ),
+  entry(
+    'CommitConsumerOffsetResponse',
+    p.commit_consumer_offset_response_v1,
+    {},
+    p.encodeCommitConsumerOffsetResponse,
+    p.decodeCommitConsumerOffsetResponse,
+  ),
+  entry('GetOffsetRequest', p.get_offset_request_v1, v.get_offset_request, p.encodeGetOffsetRequest, p.decodeGetOffsetRequest),
+  entry('GetOffsetResponse', p.get_offset_response_v1, v.get_offset_response, p.encodeGetOffsetResponse, p.decodeGetOffsetResponse),
+  entry('GetRouteRequest', p.get_route_request_v1, v.get_route_request, p.encodeGetRouteRequest, p.decodeGetRouteRequest),
+  entry('TopicRouteData', p.topic_route_data_v1, v.topic_route_data, p.encodeTopicRouteData, p.decodeTopicRouteData),
+  entry('HeartbeatRequest', p.heartbeat_request_v1, v.heartbeat_request, p.encodeHeartbeatRequest, p.decodeHeartbeatRequest),
+  entry('HeartbeatResponse', p.heartbeat_response_v1, {}, p.encodeHeartbeatResponse, p.decodeHeartbeatResponse),
+  entry(
+    'RegisterBrokerRequest',
+    p.register_broker_request_v1,
+    v.register_broker_request,
+    p.encodeRegisterBrokerRequest,
+    p.decodeRegisterBrokerRequest,
+  ),
+  entry(
+    'RegisterBrokerResponse',
+    p.register_broker_response_v1,
+    v.register_broker_response,
+    p.encodeRegisterBrokerResponse,
+    p.decodeRegisterBrokerResponse,
+  ),
+  entry(
+    'BrokerHeartbeatRequest',
+    p.broker_heartbeat_request_v1,
+    v.broker_heartbeat_request,
+    p.encodeBrokerHeartbeatRequest,
+    p.decodeBrokerHeartbeatRequest,
+  ),
+  entry(
+    'BrokerHeartbeatResponse',
+    p.broker_heartbeat_response_v1,
+    v.broker_heartbeat_response,
+    p.encodeBrokerHeartbeatResponse,
+    p.decodeBrokerHeartbeatResponse,
+  ),
+  entry(
+    'UnregisterBrokerRequest',
+    p.unregister_broker_request_v1,
+    v.unregister_broker_request,
+    p.encodeUnregisterBrokerRequest,
+    p.decodeUnregisterBrokerRequest,
+  ),
+  entry(
+    'UnregisterBrokerResponse',
+    p.unregister_broker_response_v1,
+    {},
+    p.encodeUnregisterBrokerResponse,
+    p.decodeUnregisterBrokerResponse,
+  ),
+  entry('CreateTopicRequest', p.create_topic_request_v1, v.create_topic_request, p.encodeCreateTopicRequest, p.decodeCreateTopicRequest),
+  entry('CreateTopicResponse', p.create_topic_response_v1, {}, p.encodeCreateTopicResponse, p.decodeCreateTopicResponse),
+  entry('ErrorResponse', p.error_response_v1, v.error_response, p.encodeErrorResponse, p.decodeErrorResponse),
+];

@@ -1,0 +1,204 @@
+import t from 'tap';
+import * as p from '../../src/protocol/index.js';
+import { plain } from './plain.js';
+import { schema_cases } from './schema_cases.js';
+
+/**
+ * The wire encoding of each sample value (sample_values.ts), pinned. A failure here means
+ * the bytes on the wire changed: if that was intended, it needs a new protocol version
+ * (schemas/index.ts), not a new fixture.
+ */
+const golden_hex: Record<string, string> = {
+  Hello: '02021a6170702d686f7374403432343202',
+  HelloAck: '021c62726f6b65722d614031303931318080a008',
+  SendRequest: '164f726465724576656e747301020e6372656174656404146f726465722d3130303116637573746f6d65722d373700040e747261636549640c6162633132330c726567696f6e0e65752d7765737400f6a1d5edee661c31302e302e302e353a35333132320002e0d4030000021e6f726465722d70726f647563657273407b226f726465724964223a313030312c22746f74616c223a2234322e3530227d',
+  SendResult: '004030413030303030353030303032394246303030303030303030303030314634301062726f6b65722d6106a413f6c1b2cd3b',
+  SendBatchRequest: '04164f726465724576656e747301020e6372656174656404146f726465722d3130303116637573746f6d65722d373700040e747261636549640c6162633132330c726567696f6e0e65752d7765737400f6a1d5edee661c31302e302e302e353a35333132320002e0d4030000021e6f726465722d70726f647563657273407b226f726465724964223a313030312c22746f74616c223a2234322e3530227d164f726465724576656e747304000000f6a1d5edee661c31302e302e302e353a353331323200000000021e6f726465722d70726f64756365727308000102ff00',
+  SendBatchResponse: '04004030413030303030353030303032394246303030303030303030303030314634301062726f6b65722d6106a413f6c1b2cd3b024030413030303030353030303032394246303030303030303030303030314634301062726f6b65722d6106a613d8c4b2cd3b00',
+  PullRequest: '0e62696c6c696e67164f726465724576656e747306e01240808080011a637265617465647c7c70616964b0ea0102de12',
+  PullResponse: '00e41200a61304403041303030303035303030303239424630303030303030303030303031463430164f726465724576656e747306e01280b7b8cc3b020e6372656174656402126f726465722d39393900020e74726163654964067a7a3900f6a1d5edee661c31302e302e302e353a3533313232fca1d5edee661c31302e302e302e393a31303931310000defbedea1b0a6669727374403041303030303035303030303239424630303030303030303030303032303030164f726465724576656e747306e21290bab8cc3b0000008aa2d5edee661c31302e302e302e363a34303030308ea2d5edee661c31302e302e302e393a31303931310402000000',
+  QueryConsumerOffsetRequest: '0e62696c6c696e67164f726465724576656e747306',
+  QueryConsumerOffsetResponse: 'e412',
+  CommitConsumerOffsetRequest: '0e62696c6c696e67164f726465724576656e747306e412',
+  CommitConsumerOffsetResponse: '',
+  GetOffsetRequest: '164f726465724576656e747306',
+  GetOffsetResponse: 'a613',
+  GetRouteRequest: '164f726465724576656e7473',
+  TopicRouteData: '164f726465724576656e747322041c44656661756c74436c75737465721062726f6b65722d610402301c31302e302e302e393a313039313102311e31302e302e302e31303a3130393131001c44656661756c74436c75737465721062726f6b65722d620202301e31302e302e302e31313a31303931310000041062726f6b65722d6110100c1062726f6b65722d6208080800',
+  HeartbeatRequest: '1a6170702d686f73744034323432021e6f726465722d70726f64756365727300040e62696c6c696e67000004164f726465724576656e74731a637265617465647c7c706169641c2552455452592562696c6c696e67022a000a6175646974020202164f726465724576656e7473022a0000',
+  HeartbeatResponse: '',
+  RegisterBrokerRequest: '1c44656661756c74436c75737465721062726f6b65722d61001c31302e302e302e393a31303931311c31302e302e302e393a3130393132065404164f726465724576656e747310100c1c2552455452592562696c6c696e6702020c00',
+  RegisterBrokerResponse: '0000',
+  BrokerHeartbeatRequest: '1c44656661756c74436c75737465721062726f6b65722d61021e31302e302e302e31303a31303931310654',
+  BrokerHeartbeatResponse: '00021c31302e302e302e393a3130393131021c31302e302e302e393a3130393132',
+  UnregisterBrokerRequest: '1c44656661756c74436c75737465721062726f6b65722d61021e31302e302e302e31303a3130393131',
+  UnregisterBrokerResponse: '',
+  CreateTopicRequest: '164f726465724576656e7473100c',
+  CreateTopicResponse: '',
+  ErrorResponse: '1e544f5049435f4e4f545f464f554e449001746f70696320224e6f70652220646f6573206e6f742065786973743b20637265617465206974207769746820606d712d6e6f64652061646d696e20746f706963206372656174656000',
+};
+
+t.test('every schema round-trips its sample value field by field', async (t) => {
+  for (const schema_case of schema_cases) {
+    const bytes = schema_case.encode(schema_case.value as never);
+    const decoded = schema_case.decode(bytes);
+    t.ok(decoded.ok, `${schema_case.name} decodes`);
+    if (decoded.ok) t.same(plain(decoded.value), plain(schema_case.value), `${schema_case.name} fields are equal`);
+    // The codec and the named functions are the same thing.
+    t.equal(schema_case.codec.encode(schema_case.value).toString('hex'), bytes.toString('hex'), `${schema_case.name} codec`);
+    t.equal(schema_case.codec.protocol_version, 1, `${schema_case.name} belongs to protocol version 1`);
+  }
+});
+
+t.test('every schema encodes to its golden bytes', async (t) => {
+  t.equal(Object.keys(golden_hex).length, schema_cases.length, 'one fixture per schema');
+  for (const schema_case of schema_cases) {
+    t.equal(schema_case.encode(schema_case.value as never).toString('hex'), golden_hex[schema_case.name], schema_case.name);
+  }
+});
+
+t.test('golden bytes decode to the sample values (old bytes stay readable)', async (t) => {
+  for (const schema_case of schema_cases) {
+    const decoded = schema_case.decode(Buffer.from(golden_hex[schema_case.name]!, 'hex'));
+    t.ok(decoded.ok && t.same(plain(decoded.value), plain(schema_case.value)), schema_case.name);
+  }
+});
+
+t.test('a SendRequest body decodes as a view into the input, other fields as values', async (t) => {
+  const bytes = p.encodeSendRequest({ ...sampleSend(), body: Buffer.from('payload-bytes') });
+  const decoded = p.decodeSendRequest(bytes);
+  if (!decoded.ok) throw decoded.error;
+  t.equal(decoded.value.body.toString(), 'payload-bytes');
+  t.equal(decoded.value.body.buffer, bytes.buffer, 'same memory: no copy');
+  t.equal(decoded.value.body.byteOffset, bytes.byteOffset + bytes.length - 'payload-bytes'.length, 'the tail of the input');
+  t.equal(decoded.value.topic, 'OrderEvents');
+});
+
+t.test('values larger than the encode scratch buffer encode whole, and the scratch stays bounded', async (t) => {
+  const sizes = [100, 100 * 1024, p.encode_scratch_bytes_max + 1, 4 * 1024 * 1024, 10];
+  for (const size of sizes) {
+    const body = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 4093) body[i] = i % 251;
+    const bytes = p.encodeSendRequest({ ...sampleSend(), body });
+    const decoded = p.decodeSendRequest(bytes);
+    t.ok(decoded.ok && decoded.value.body.equals(body), `body of ${size} bytes`);
+    t.ok(bytes.equals(p.SendRequestType.toBuffer({ ...sampleSend(), body })), `same bytes as avsc's own encoder (${size})`);
+  }
+});
+
+t.test('a Uint8Array input decodes like a Buffer', async (t) => {
+  const bytes = p.encodeGetOffsetRequest({ topic: 'T', queueId: 7 });
+  const copy = new Uint8Array(bytes.length + 3).subarray(3);
+  copy.set(bytes);
+  const decoded = p.decodeGetOffsetRequest(copy);
+  t.ok(decoded.ok);
+  if (decoded.ok) t.same(plain(decoded.value), { queueId: 7, topic: 'T' });
+});
+
+t.test('encoding a value that breaks the schema throws INVALID_VALUE naming the fields', async (t) => {
+  const broken = { ...sampleSend(), queueId: 1.5, body: 'not a buffer' } as unknown as p.SendRequest;
+  t.throws(() => p.encodeSendRequest(broken), { code: 'INVALID_VALUE', message: /queueId = 1\.5.*body = "not a buffer"/ });
+  t.throws(() => p.encodeSendResult({ ...sampleResult(), status: 'MAYBE' } as unknown as p.SendResult), {
+    code: 'INVALID_VALUE',
+    message: /status = "MAYBE"/,
+  });
+  t.throws(() => p.encodeGetOffsetResponse({ offset: 2 ** 60 }), { code: 'INVALID_VALUE', message: /offset/ });
+});
+
+t.test('optional fields may be left out when encoding and decode as null', async (t) => {
+  const value = sampleSend() as Partial<p.SendRequest>;
+  delete value.delayMs;
+  delete value.tag;
+  const decoded = p.decodeSendRequest(p.encodeSendRequest(value as p.SendRequest));
+  t.ok(decoded.ok);
+  if (decoded.ok) {
+    t.equal(decoded.value.delayMs, null);
+    t.equal(decoded.value.tag, null);
+  }
+});
+
+t.test('decoding reports MALFORMED_BODY for truncated, extended and wrong-type bytes', async (t) => {
+  const bytes = p.encodePullRequest({
+    consumerGroup: 'g',
+    topic: 't',
+    queueId: 1,
+    queueOffset: 5,
+    maxCount: 32,
+    maxBytes: 1024,
+    tagExpression: '*',
+    longPollTimeoutMs: 0,
+    commitOffset: null,
+  });
+  for (let cut = 0; cut < bytes.length; cut++) {
+    const decoded = p.decodePullRequest(bytes.subarray(0, cut));
+    t.equal(decoded.ok ? 'ok' : decoded.error.code, 'MALFORMED_BODY', `truncated to ${cut} bytes`);
+  }
+  const extended = p.decodePullRequest(Buffer.concat([bytes, Buffer.from([0])]));
+  t.equal(extended.ok ? 'ok' : extended.error.code, 'MALFORMED_BODY', 'one trailing byte');
+  t.match(extended.ok ? '' : extended.error.message, /trailing/);
+  const wrong = p.decodeHello(p.encodeErrorResponse({ code: 'X', message: 'y', retriable: true }));
+  t.equal(wrong.ok ? 'ok' : wrong.error.code, 'MALFORMED_BODY', 'an ErrorResponse is no Hello');
+});
+
+t.test('request codes are stable and named', async (t) => {
+  t.same(p.request_codes, {
+    HELLO: 1,
+    SEND: 10,
+    PULL: 11,
+    QUERY_CONSUMER_OFFSET: 14,
+    COMMIT_CONSUMER_OFFSET: 15,
+    CREATE_TOPIC: 17,
+    GET_MAX_OFFSET: 30,
+    GET_MIN_OFFSET: 31,
+    HEARTBEAT: 34,
+    REGISTER_BROKER: 103,
+    UNREGISTER_BROKER: 104,
+    GET_ROUTE: 105,
+    SEND_BATCH: 320,
+    BROKER_HEARTBEAT: 904,
+  });
+  t.equal(p.requestCodeName(10), 'SEND');
+  t.equal(p.requestCodeName(904), 'BROKER_HEARTBEAT');
+  t.equal(p.requestCodeName(12), undefined);
+  t.equal(p.isKnownRequestCode(320), true);
+  t.equal(p.isKnownRequestCode(0), false);
+  t.equal(p.isKnownRequestCode(-10), false);
+});
+
+t.test('apiCodecs finds every API of version 1 by code, and refuses unknown codes and versions', async (t) => {
+  for (const [name, code] of Object.entries(p.request_codes)) {
+    const found = p.apiCodecs(code, 1);
+    t.ok(found.ok, name);
+    if (found.ok) t.equal(found.value, p.schemas_v1.apis[name as p.RequestCodeName], `${name} codecs`);
+  }
+  const send = p.apiCodecs(p.request_codes.SEND, 1);
+  t.equal(send.ok && send.value.request.name, 'mq.SendRequest');
+  const unknown_code = p.apiCodecs(999, 1);
+  t.equal(unknown_code.ok ? 'ok' : unknown_code.error.code, 'UNKNOWN_REQUEST_CODE');
+  const unknown_version = p.apiCodecs(p.request_codes.SEND, 2);
+  t.equal(unknown_version.ok ? 'ok' : unknown_version.error.code, 'UNSUPPORTED_VERSION');
+  t.equal(p.schemas_by_version.get(1), p.schemas_v1);
+  t.equal(p.schemas_v1.error, p.error_response_v1);
+});
+
+function sampleSend(): p.SendRequest {
+  return {
+    topic: 'OrderEvents',
+    queueId: 0,
+    tag: 'a',
+    keys: [],
+    properties: {},
+    bornTimestamp: 1,
+    bornHost: 'h:1',
+    flags: 0,
+    delayMs: null,
+    deliverAtMs: null,
+    reconsumeTimes: 0,
+    producerGroup: null,
+    body: Buffer.alloc(0),
+  };
+}
+
+function sampleResult(): p.SendResult {
+  return { status: 'SEND_OK', msgId: 'm', brokerName: 'b', queueId: 0, queueOffset: 0, commitLogOffset: 0 };
+}
