@@ -23,6 +23,22 @@ export interface Actor<M extends { kind: string }, R> {
   inspect?(): Record<string, unknown>;
 }
 
+/**
+ * A reply that comes later without holding up the mailbox. Returning a promise from
+ * `receive` makes the actor wait for it before the next message (one message at a time);
+ * returning `deferReply(promise)` instead answers the ask when the promise settles while the
+ * actor goes on with its next messages. For waits that are not the actor's own work: a
+ * writer that acknowledges a record once a flush, done elsewhere, covers it (group commit).
+ */
+export class DeferredReply<R> {
+  constructor(readonly reply: Promise<R>) {}
+}
+
+export function deferReply<R>(reply: Promise<R>): R {
+  // Typed as R so that `receive` keeps its declared reply type; the cell recognises the class.
+  return new DeferredReply(reply) as unknown as R;
+}
+
 /** What an actor may use of the runtime. */
 export interface ActorContext {
   readonly address: string;

@@ -1,4 +1,4 @@
-import type { Actor, ActorContext, AnyActorDefinition } from './actor.js';
+import { DeferredReply, type Actor, type ActorContext, type AnyActorDefinition } from './actor.js';
 import type { ActorStats } from './actor_stats.js';
 import { BoundedQueue } from './bounded_queue.js';
 import { MqError } from './errors.js';
@@ -128,6 +128,14 @@ export class ActorCell {
     } catch (error) {
       this.account(started_ms);
       this.handlerFailed(delivery, error);
+      return;
+    }
+    if (result instanceof DeferredReply) {
+      this.account(started_ms);
+      (result as DeferredReply<unknown>).reply.then(
+        (value) => this.host.reply(delivery, value, this),
+        (error: unknown) => this.host.fail(delivery, error instanceof MqError ? error : new MqError('INTERNAL', `deferred reply of '${this.address}' failed: ${describe(error)}`)),
+      );
       return;
     }
     if (isThenable(result)) {

@@ -1,7 +1,8 @@
 /**
  * Hostile input: bytes a peer controls must never crash, hang or balloon a process.
- * Each case asserts the typed error it gets, and the cases that used to spin are bounded
- * by a short tap timeout as well as a measured elapsed time.
+ * Each case asserts the typed error it gets. The cases that make unguarded avsc spin (seconds
+ * to forever) run under a 2 s tap timeout, so a regression fails the test instead of hanging;
+ * no elapsed time is asserted, which would be flaky on a shared machine.
  */
 import t from 'tap';
 import fc from 'fast-check';
@@ -82,21 +83,18 @@ t.test('the trap, on raw avsc: a block count is trusted and looped over before a
   t.equal(items_read, 0, 'the guard never calls into avsc');
 });
 
-t.test('a frame declaring 2^40 header entries is refused within milliseconds', { timeout: 2000 }, async (t) => {
+t.test('a frame declaring 2^40 header entries is refused without spinning', { timeout: 2000 }, async (t) => {
   const decoder = new p.FrameDecoder();
-  const started_ms = performance.now();
   const results = decoder.push(Buffer.concat([frameOf(hostileHeaders(2 ** 40)), p.encodeFrame(goodEnvelope())]));
-  const elapsed_ms = performance.now() - started_ms;
   t.equal(results.length, 2);
   t.equal(results[0]?.ok === false && results[0].error.code, 'MALFORMED_FRAME');
   t.equal(results[0]?.ok === false && results[0].error.fatal, false);
   t.match(results[0]?.ok === false && results[0].error.message, /map block declares 1099511627776 items/);
   t.equal(results[0]?.ok === false && results[0].error.correlationId, 1, 'the request can still be answered');
   t.equal(results[1]?.ok, true, 'the next frame is still found');
-  t.ok(elapsed_ms < 100, `elapsed ${elapsed_ms.toFixed(2)} ms`);
 });
 
-t.test('hostile counts in request bodies are refused within milliseconds', { timeout: 2000 }, async (t) => {
+t.test('hostile counts in request bodies are refused without spinning', { timeout: 2000 }, async (t) => {
   const cases: [string, (bytes: Uint8Array) => p.Result<unknown>, Buffer][] = [
     ['SendBatchRequest messages', p.decodeSendBatchRequest, long(2 ** 40)],
     ['SendBatchRequest negative block', p.decodeSendBatchRequest, Buffer.concat([long(-(2 ** 40)), long(1), Buffer.from([0])])],
@@ -108,11 +106,8 @@ t.test('hostile counts in request bodies are refused within milliseconds', { tim
     ['SendRequest negative topic length', p.decodeSendRequest, long(-5)],
   ];
   for (const [name, decode, bytes] of cases) {
-    const started_ms = performance.now();
     const decoded = decode(bytes);
-    const elapsed_ms = performance.now() - started_ms;
     t.equal(decoded.ok ? 'ok' : decoded.error.code, 'MALFORMED_BODY', name);
-    t.ok(elapsed_ms < 100, `${name}: ${elapsed_ms.toFixed(2)} ms`);
   }
 });
 
