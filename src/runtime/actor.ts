@@ -48,6 +48,20 @@ export interface ActorContext {
   readonly clock: Clock;
   /** A reference to another actor by address (on this thread or another). */
   actorOf<M extends { kind: string }, R>(address: string, protocol: ActorProtocol<M, R>): ActorRef<M, R>;
+  /** Spawns another actor (through the main thread's ActorSystem). Rejects with BAD_REQUEST
+   *  if the address is taken: two actors racing to create the same one can both go on. */
+  spawn<M extends { kind: string }, R, A>(options: ActorSpawnOptions<M, R, A>): Promise<ActorRef<M, R>>;
+}
+
+export interface ActorSpawnOptions<M extends { kind: string }, R, A> {
+  address: string;
+  /** Module that exports `actor` (an ActorDefinition). */
+  module: URL | string;
+  protocol: ActorProtocol<M, R>;
+  args?: A;
+  /** Worker thread (1..threads); default: the one hosting the fewest actors. */
+  thread?: number;
+  mailbox_messages_max?: number;
 }
 
 /** An actor kind. A module that defines one exports it as `actor`, so that a worker thread

@@ -5,7 +5,7 @@ import type { ActorRef } from './actor_ref.js';
 import type { ActorStats } from './actor_stats.js';
 import { assert } from './assert.js';
 import { CpuPool } from './cpu_pool.js';
-import { MqError } from './errors.js';
+import { MqError, toMqError } from './errors.js';
 import type { HostEvent } from './host_control.js';
 import { runtime_limits, type RuntimeLimits } from './limits.js';
 import { logger, type Logger } from './log.js';
@@ -77,7 +77,17 @@ export class ActorSystem extends EventEmitter {
     this.limits = { ...runtime_limits, ...options.limits };
     this.log = logger('actor-system', { system: options.name ?? 'mq-node' });
     this.router = new Router({ thread: 0, limits: this.limits, log: this.log });
-    this.pool = new ThreadPool(this.router, this.limits, this.log);
+    this.pool = new ThreadPool(this.router, this.limits, this.log, {
+      spawn: async (spec) => {
+        try {
+          await this.spawnByName({ ...spec, protocol_name: spec.protocol });
+          return { ok: true };
+        } catch (thrown) {
+          const error = toMqError(thrown);
+          return { ok: false, code: error.code, message: error.message, retriable: error.retriable };
+        }
+      },
+    });
     this.cpu = new CpuPool();
     this.pool.on('event', (event: HostEvent) => this.onHostEvent(event));
     this.pool.on('exit', (thread: number, code: number) => {
@@ -107,6 +117,11 @@ export class ActorSystem extends EventEmitter {
   }
 
   async spawn<M extends { kind: string }, R, A>(options: SpawnOptions<M, R, A>): Promise<ActorRef<M, R>> {
+    await this.spawnByName({ ...options, protocol_name: options.protocol.name });
+    return this.router.actorOf(options.address, options.protocol);
+  }
+
+  private async spawnByName(options: Omit<SpawnOptions<{ kind: string }, unknown, unknown>, 'protocol'> & { protocol_name: string }): Promise<void> {
     if (this.stopping) throw new MqError('SHUTTING_DOWN', `cannot spawn '${options.address}': the actor system is stopping`);
     if (this.records.has(options.address)) throw new MqError('BAD_REQUEST', `an actor with the address '${options.address}' already exists`);
     const thread = options.thread ?? this.leastLoadedThread();
@@ -126,8 +141,8 @@ export class ActorSystem extends EventEmitter {
     this.records.set(record.address, record);
     try {
       const started = await this.startOnThread(record);
-      if (started.protocol !== options.protocol.name) {
-        throw new MqError('BAD_REQUEST', `actor '${record.address}' speaks protocol '${started.protocol}', not '${options.protocol.name}'`);
+      if (started.protocol !== options.protocol_name) {
+        throw new MqError('BAD_REQUEST', `actor '${record.address}' speaks protocol '${started.protocol}', not '${options.protocol_name}'`);
       }
     } catch (error) {
       this.records.delete(record.address);
@@ -136,7 +151,6 @@ export class ActorSystem extends EventEmitter {
     }
     this.spawn_order.push(record.address);
     await this.broadcastPlacement(record);
-    return this.router.actorOf(record.address, options.protocol);
   }
 
   /** A reference from the main thread to an actor spawned earlier. */

@@ -43,7 +43,29 @@ export interface HostStartData {
   control_port: MessagePort;
   /** Data channel to the main thread (thread 0). */
   main_data_port: MessagePort;
+  /** Comlink's channel for SystemControl (the main thread's services to actors). */
+  system_port: MessagePort;
   limits: RuntimeLimits;
+}
+
+/** What the main thread offers actors on workers, through Comlink (control plane only). */
+export interface SystemControl {
+  /** Spawns an actor like ActorSystem.spawn; `protocol` is the protocol's name, checked
+   *  against the definition's. Resolves once every thread knows where the actor lives.
+   *  Failures come back as a value: Comlink turns a thrown MqError into a plain Error and
+   *  its `code` would be lost. */
+  spawn(spec: RemoteSpawnSpec): Promise<ControlResult>;
+}
+
+export type ControlResult = { ok: true } | { ok: false; code: string; message: string; retriable: boolean };
+
+export interface RemoteSpawnSpec {
+  address: string;
+  module: string;
+  protocol: string;
+  args: unknown;
+  thread?: number;
+  mailbox_messages_max?: number;
 }
 
 /** Messages a worker posts on its parentPort to the main thread (events, never data). */

@@ -7,7 +7,8 @@ import * as Comlink from 'comlink';
 import nodeEndpointModule from 'comlink/dist/umd/node-adapter.js';
 import type { AnyActorDefinition } from './actor.js';
 import { assert } from './assert.js';
-import type { HostControl, HostEvent, HostStartData, SpawnSpec } from './host_control.js';
+import { isMqErrorCode, MqError } from './errors.js';
+import type { HostControl, HostEvent, HostStartData, SpawnSpec, SystemControl } from './host_control.js';
 import { logger } from './log.js';
 import { Router } from './router.js';
 
@@ -15,11 +16,24 @@ const nodeEndpoint = nodeEndpointModule as unknown as typeof nodeEndpointModule.
 const start = workerData as HostStartData;
 const log = logger('actor-host', { thread: start.thread });
 
+const system = Comlink.wrap<SystemControl>(nodeEndpoint(start.system_port));
+
 const router = new Router({
   thread: start.thread,
   limits: start.limits,
   log,
   onEvent: (event: HostEvent) => parentPort?.postMessage(event),
+  spawn: async (options) => {
+    const result = await system.spawn({
+    address: options.address,
+    module: options.module.toString(),
+    protocol: options.protocol.name,
+    args: options.args,
+    ...(options.thread === undefined ? {} : { thread: options.thread }),
+    ...(options.mailbox_messages_max === undefined ? {} : { mailbox_messages_max: options.mailbox_messages_max }),
+    });
+    if (!result.ok) throw new MqError(isMqErrorCode(result.code) ? result.code : 'INTERNAL', result.message, { retriable: result.retriable });
+  },
 });
 router.connectPeer(0, start.main_data_port);
 

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { ActorContext, AnyActorDefinition } from './actor.js';
+import type { ActorContext, ActorSpawnOptions, AnyActorDefinition } from './actor.js';
 import { ActorCell, type CellHost, type Delivery } from './actor_cell.js';
 import { avroCodec, type ActorProtocol, type Codec } from './actor_protocol.js';
 import { ActorRef, type MessageSender } from './actor_ref.js';
@@ -52,6 +52,8 @@ export interface RouterOptions {
   log: Logger;
   clock?: Clock;
   onEvent?: (event: RouterEvent) => void;
+  /** How actors of this thread spawn others (asks the main thread's ActorSystem). */
+  spawn?: (options: ActorSpawnOptions<{ kind: string }, unknown, unknown>) => Promise<void>;
 }
 
 /**
@@ -69,6 +71,7 @@ export class Router implements MessageSender, CellHost {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly on_event: (event: RouterEvent) => void;
+  private readonly spawner: RouterOptions['spawn'];
   private readonly cells = new Map<number, ActorCell>();
   private readonly placements = new Map<string, Placement>();
   private readonly peers = new Map<number, Peer>();
@@ -88,6 +91,7 @@ export class Router implements MessageSender, CellHost {
     this.log = options.log;
     this.clock = options.clock ?? system_clock;
     this.on_event = options.onEvent ?? (() => {});
+    this.spawner = options.spawn;
     this.pending = new PendingAsks(this.limits.pending_asks_max);
   }
 
@@ -133,6 +137,11 @@ export class Router implements MessageSender, CellHost {
       log: this.log.child({ actor: spec.address }),
       clock: this.clock,
       actorOf: (address, protocol) => this.actorOf(address, protocol),
+      spawn: async (options) => {
+        if (this.spawner === undefined) throw new MqError('BAD_REQUEST', 'actors on this thread cannot spawn others');
+        await this.spawner(options as ActorSpawnOptions<{ kind: string }, unknown, unknown>);
+        return this.actorOf(options.address, options.protocol);
+      },
     };
     const cell = new ActorCell(spec, context, this, this.limits);
     this.cells.set(spec.id, cell);

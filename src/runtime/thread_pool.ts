@@ -3,7 +3,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpointModule from 'comlink/dist/umd/node-adapter.js';
 import { MqError } from './errors.js';
-import type { HostControl, HostEvent, HostStartData } from './host_control.js';
+import type { HostControl, HostEvent, HostStartData, SystemControl } from './host_control.js';
 import type { RuntimeLimits } from './limits.js';
 import type { Logger } from './log.js';
 import type { Router } from './router.js';
@@ -34,6 +34,7 @@ export class ThreadPool extends EventEmitter {
     private readonly main_router: Router,
     private readonly limits: RuntimeLimits,
     private readonly log: Logger,
+    private readonly system_control: SystemControl,
   ) {
     super();
   }
@@ -54,8 +55,10 @@ export class ThreadPool extends EventEmitter {
   async startWorker(thread: number): Promise<void> {
     const control_channel = new MessageChannel();
     const data_channel = new MessageChannel();
-    const start_data: HostStartData = { thread, control_port: control_channel.port2, main_data_port: data_channel.port2, limits: this.limits };
-    const worker = new Worker(host_worker_url, { workerData: start_data, transferList: [control_channel.port2, data_channel.port2] });
+    const system_channel = new MessageChannel();
+    Comlink.expose(this.system_control, nodeEndpoint(system_channel.port1));
+    const start_data: HostStartData = { thread, control_port: control_channel.port2, main_data_port: data_channel.port2, system_port: system_channel.port2, limits: this.limits };
+    const worker = new Worker(host_worker_url, { workerData: start_data, transferList: [control_channel.port2, data_channel.port2, system_channel.port2] });
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     const handle: WorkerHandle = { thread, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control_channel.port1)), exited, alive: true };
     this.handles.set(thread, handle);
@@ -64,6 +67,7 @@ export class ThreadPool extends EventEmitter {
     void exited.then((code) => {
       handle.alive = false;
       control_channel.port1.close();
+      system_channel.port1.close();
       if (!this.stopping && this.handles.get(thread) === handle) this.emit('exit', thread, code);
     });
     this.main_router.connectPeer(thread, data_channel.port1);

@@ -55,3 +55,17 @@ t.test('same-thread actors talk by queue push', async (t) => {
   const summary = await relay.ask({ kind: 'relay', to: 'echo/a', count: 1_000, payload_bytes: 8 }, { timeout_ms: 30_000 });
   t.equal(summary.seq, 1_000);
 });
+
+t.test('an actor spawns another one and talks to it at once', async (t) => {
+  const system = await startSystem(t);
+  const parent = await system.spawn({ address: 'echo/parent', module: echo_module_url, protocol: echo_protocol, thread: 1 });
+  const reply = await parent.ask({ kind: 'spawn_child', address: 'echo/child', thread: 2 }, { timeout_ms: 20_000 });
+  t.equal(reply.sender, 2, 'the child runs on the thread asked for');
+  t.equal(reply.seq, 42);
+  t.equal(reply.payload.toString(), 'echo/child');
+  const child = system.actorOf('echo/child', echo_protocol);
+  t.equal((await child.ask({ kind: 'echo', sender: 0, seq: 1, payload: Buffer.from('x') })).thread, 2, 'the main thread reaches it too');
+  const again = await parent.ask({ kind: 'spawn_child', address: 'echo/child', thread: 2 }).then(() => 'spawned', (error: { code: string }) => error.code);
+  t.equal(again, 'BAD_REQUEST', 'a taken address is refused');
+  t.same((await system.listActors()).map((entry) => entry.address), ['sys/probe/1', 'sys/probe/2', 'echo/parent', 'echo/child']);
+});
