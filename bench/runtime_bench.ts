@@ -10,7 +10,9 @@ import {
 } from './lib/runtime_bench_protocol.js';
 import { formatTable, type Column } from './lib/table.js';
 import { nowMs, perSecond, until, type CaseBudget } from './lib/timing.js';
-import { WorkerLink, type Finished } from './lib/worker_link.js';
+import { WorkerLink } from './lib/worker_link.js';
+import { ActorSystem } from '../src/runtime/actor_system.js';
+import { bench_sink_module_url, bench_sink_protocol } from './lib/bench_sink_messages.js';
 
 /**
  * Cross-thread messages per second, main thread to one worker, by transport:
@@ -50,13 +52,14 @@ export const default_budget: CaseBudget = {
 
 /** One open connection to a fresh bench worker. */
 interface Session {
-  readonly link: WorkerLink;
   /** The worker's progress, written by the worker, read here without a message. */
   readonly progress: BenchProgress;
   /** Sends `count` messages, waiting (bounded) whenever flow control says so. */
   send(count: number): Promise<void>;
-  /** Tells the worker that sending is over. */
-  finish(): void;
+  /** Ends the sending and returns how many messages the receiving side counted in all. */
+  finishAndCount(timeout_ms: number): Promise<number>;
+  /** Ends the receiving thread. */
+  dispose(): Promise<void>;
   /** Times the sending (main) thread had to wait for room; null where it never blocks that way. */
   senderSleeps(): number | null;
 }
@@ -127,7 +130,6 @@ function perMessageCase(payload_bytes: number): RuntimeBenchCase {
       const payload = payloadOf(payload_bytes);
       let sent = 0;
       return {
-        link,
         progress,
         async send(count) {
           for (let i = 0; i < count; i++) {
@@ -136,7 +138,7 @@ function perMessageCase(payload_bytes: number): RuntimeBenchCase {
             sent++;
           }
         },
-        finish: () => link.worker.postMessage({ kind: 'finish' }),
+        ...workerEnd(link, () => link.worker.postMessage({ kind: 'finish' })),
         senderSleeps: () => null,
       };
     },
@@ -159,7 +161,6 @@ function batchedCase(payload_bytes: number, batch_messages: number): RuntimeBenc
         link.free_buffers.push(buffer);
       }
       return {
-        link,
         progress,
         async send(count) {
           for (let batch = 0; batch < count / batch_messages; batch++) {
@@ -177,7 +178,7 @@ function batchedCase(payload_bytes: number, batch_messages: number): RuntimeBenc
             link.worker.postMessage(buffer, [buffer]);
           }
         },
-        finish: () => link.worker.postMessage({ kind: 'finish' }),
+        ...workerEnd(link, () => link.worker.postMessage({ kind: 'finish' })),
         senderSleeps: () => null,
       };
     },
@@ -201,7 +202,6 @@ function ringCase(payload_bytes: number, publish_every_messages: number): Runtim
       const { link, progress } = startWorker('ring', ring, budget);
       const payload = payloadOf(payload_bytes);
       return {
-        link,
         progress,
         async send(count) {
           for (let i = 0; i < count; i++) {
@@ -211,8 +211,61 @@ function ringCase(payload_bytes: number, publish_every_messages: number): Runtim
           }
           writer.publish();
         },
-        finish: () => writer.close(),
+        ...workerEnd(link, () => writer.close()),
         senderSleeps: () => writer.stats.sleeps,
+      };
+    },
+  };
+}
+
+/** The end of a raw bench worker's session: tell it to finish, read its final count. */
+function workerEnd(link: WorkerLink, finish: () => void): Pick<Session, 'finishAndCount' | 'dispose'> {
+  return {
+    async finishAndCount(timeout_ms) {
+      finish();
+      return (await link.final(timeout_ms)).messages;
+    },
+    dispose: async () => void (await link.worker.terminate()),
+  };
+}
+
+/** Tells between marks; the sender keeps at most two marked windows in flight, far below the
+ *  sink's mailbox bound, so flow control never turns into BUSY. */
+const actor_window_messages = 8_192;
+
+/**
+ * The actor system's own path: `tell` from the main thread to an actor on a worker thread.
+ * Each message is Avro-encoded into the main thread's outbox and a turn's worth leaves in one
+ * transferred buffer; the sink's thread decodes each into its mailbox.
+ */
+function actorTellCase(payload_bytes: number): RuntimeBenchCase {
+  return {
+    name: `actor tell across threads, ${payload_bytes} B`,
+    transport: 'actor_tell',
+    payload_bytes,
+    batch_messages: null,
+    async open() {
+      const system = await ActorSystem.start({ threads: 1, limits: { mailbox_messages_max: 4 * actor_window_messages } });
+      const progress = bench_progress_block.create();
+      const sink = await system.spawn({ address: 'bench/sink', module: bench_sink_module_url, protocol: bench_sink_protocol, args: { progress: progress.sab }, thread: 1 });
+      const payload = Buffer.from(payloadOf(payload_bytes));
+      let since_mark = 0;
+      let previous_mark: Promise<number> = Promise.resolve(0);
+      return {
+        progress,
+        async send(count) {
+          for (let i = 0; i < count; i++) {
+            if (!sink.tell({ kind: 'data', payload })) throw new Error('the sink refused a tell');
+            if (++since_mark === actor_window_messages) {
+              since_mark = 0;
+              await previous_mark;
+              previous_mark = sink.ask({ kind: 'mark' }, { timeout_ms: 30_000 });
+            }
+          }
+        },
+        finishAndCount: (timeout_ms) => sink.ask({ kind: 'mark' }, { timeout_ms }),
+        dispose: () => system.stop(),
+        senderSleeps: () => null,
       };
     },
   };
@@ -227,9 +280,7 @@ export const runtime_bench_cases: RuntimeBenchCase[] = payload_sizes_bytes.flatM
   ...batch_sizes_messages.map((batch_messages) => batchedCase(payload_bytes, batch_messages)),
   ringCase(payload_bytes, 1),
   ringCase(payload_bytes, ring_publish_every_messages),
-  // The actor system's own cross-thread `tell` goes here as another row, e.g.
-  // actorTellCase(payload_bytes): an actor on the main thread telling an actor on a host
-  // worker, acknowledged back, once src/runtime's actor system is in place.
+  actorTellCase(payload_bytes),
 ]);
 
 export async function measureCase(bench_case: RuntimeBenchCase, budget: CaseBudget): Promise<RuntimeCaseResult> {
@@ -253,10 +304,9 @@ export async function measureCase(bench_case: RuntimeBenchCase, budget: CaseBudg
     const sender_sleeps_after = session.senderSleeps();
     const sender_sleeps =
       sender_sleeps_after === null || sender_sleeps_before === null ? null : sender_sleeps_after - sender_sleeps_before;
-    session.finish();
-    const finished: Finished = await session.link.final(budget.stall_timeout_ms);
-    if (finished.messages !== sent) {
-      throw new Error(`${bench_case.name}: sent ${sent} messages but the worker counted ${finished.messages}`);
+    const counted = await session.finishAndCount(budget.stall_timeout_ms);
+    if (counted !== sent) {
+      throw new Error(`${bench_case.name}: sent ${sent} messages but the receiver counted ${counted}`);
     }
     const messages = sent - budget.warmup_messages;
     return {
@@ -273,7 +323,7 @@ export async function measureCase(bench_case: RuntimeBenchCase, budget: CaseBudg
       sender_sleeps,
     };
   } finally {
-    await session.link.worker.terminate();
+    await session.dispose();
   }
 }
 
