@@ -260,7 +260,9 @@ export class Router implements MessageSender, CellHost {
 
   fail(delivery: Delivery, error: MqError): void {
     if (delivery.correlation_id === 0) {
-      this.log.warn({ err: error, kind: delivery.message.kind }, 'a told message failed');
+      // A tell refused while its actor stops is expected during shutdown; anything else is news.
+      if (error.code === 'SHUTTING_DOWN') this.log.debug({ kind: delivery.message.kind }, 'a told message arrived while its actor stopped');
+      else this.log.warn({ err: error, kind: delivery.message.kind }, 'a told message failed');
       return;
     }
     if (delivery.reply_thread === this.thread) {

@@ -1,0 +1,211 @@
+import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
+import { MqError } from '../../runtime/errors.js';
+import { AbortMarker } from '../../storage/abort_marker.js';
+import { StoreCheckpoint } from '../../storage/checkpoint.js';
+import { CommitLog, queueKey, type SegmentSource } from '../../storage/commit_log.js';
+import { recoverCommitLog } from '../../storage/commit_log_recovery.js';
+import { DiskGuard } from '../../storage/disk_usage.js';
+import { MappedFile } from '../../storage/mapped_file.js';
+import { readQueueTails } from '../../storage/queue_tails.js';
+import type { RecordInput } from '../../storage/record.js';
+import { SegmentSet } from '../../storage/segment_set.js';
+import { store_control, type StoreControl } from '../../storage/store_control.js';
+import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/storage_paths.js';
+import { flush_address, flush_protocol } from '../flush/flush_messages.js';
+import { segment_allocator_address, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
+import type { StoreArgs } from '../store/store_args.js';
+import { commit_log_protocol, type AppendRecord, type CommitLogMessage, type CommitLogReply } from './commit_log_messages.js';
+
+interface FlushWaiter {
+  end_offset: number;
+  resolve(flushed: boolean): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The CommitLog writer: the one actor that appends. It owns the CommitLog (segments, write
+ * offset, queue-offset table) and publishes the write offset in the store control block.
+ *
+ * Start = recovery from durable state only (checkpoint, abort marker, the ConsumeQueues'
+ * tails, the records themselves), so a restart after a crash rebuilds the same state.
+ *
+ * Flush: async — the flush actor flushes on its own timer, hinted here when much is dirty;
+ * sync — every append tells the flush actor and its acknowledgement waits (deferred, the
+ * mailbox keeps going) until a flush covers its bytes: group commit, one fdatasync for all
+ * batches appended meanwhile.
+ */
+class CommitLogActor {
+  private log!: CommitLog;
+  private readonly control: StoreControl;
+  private readonly disk: DiskGuard;
+  private readonly waiters: FlushWaiter[] = [];
+  private readonly prepared = new Set<number>();
+  private flush_hint_outstanding = false;
+  private readonly flush;
+  private readonly allocator;
+
+  constructor(
+    private readonly context: ActorContext,
+    private readonly args: StoreArgs,
+  ) {
+    this.control = store_control.attach(args.control);
+    this.disk = new DiskGuard({ directory: args.data_dir, high_water_ratio: args.disk_high_water_ratio, log: context.log });
+    this.flush = context.actorOf(flush_address, flush_protocol);
+    this.allocator = context.actorOf(segment_allocator_address, segment_allocator_protocol);
+  }
+
+  start(): void {
+    const args = this.args;
+    const segments = new SegmentSet(commitLogDir(args.data_dir), args.commit_log_segment_bytes, 'read-write').load();
+    const checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log: this.context.log });
+    checkpoint.load();
+    const crashed = new AbortMarker(abortMarkerPath(args.data_dir)).exists();
+    const tails = readQueueTails(args.data_dir, args.consume_queue_entries_per_segment);
+    const queue_offsets = new Map(tails.map((tail) => [queueKey(tail.topic, tail.queue_id), tail.max_offset]));
+    // Scan from the oldest point any queue still needs: records past a queue's tail carry the
+    // queue offsets that the table must count.
+    let scan_from = checkpoint.state.commit_log_flushed_offset;
+    for (const tail of tails) scan_from = Math.min(scan_from, tail.coverage_end);
+    if (tails.length === 0) scan_from = segments.min_offset;
+    const recovery = recoverCommitLog(segments, scan_from, { zero_after_end: crashed }, (record) => {
+      const key = queueKey(record.topic, record.queue_id);
+      queue_offsets.set(key, Math.max(queue_offsets.get(key) ?? 0, record.queue_offset + 1));
+    });
+    // The segment being written must exist before the allocator prepares the next one, or a
+    // reader listing the directory would take the prepared segment for the start of the log.
+    if (segments.empty) segments.createNext(segments.startOf(recovery.end_offset));
+    if (recovery.damage !== undefined) this.context.log.warn({ end_offset: recovery.end_offset, damage: recovery.damage }, 'CommitLog cut at a damaged record');
+    const source: SegmentSource = { next: (start_offset) => this.nextSegment(segments, start_offset) };
+    this.log = new CommitLog(segments, { write_offset: recovery.end_offset, queue_offsets }, { ipv4: args.store_ipv4, port: args.store_port }, this.context.clock, source);
+    this.control.store('min_offset', segments.min_offset);
+    this.control.store('flush_offset', Math.min(this.control.load('flush_offset') || checkpoint.state.commit_log_flushed_offset, recovery.end_offset));
+    this.publish();
+    this.context.log.info({ end_offset: recovery.end_offset, scanned: recovery.records_scanned, crashed, queues: queue_offsets.size }, 'CommitLog recovered');
+    this.prepareAfter(recovery.end_offset);
+  }
+
+  receive(message: CommitLogMessage): CommitLogReply {
+    switch (message.kind) {
+      case 'append':
+        return this.append(message.records);
+      case 'flushed':
+        this.flushed(message.offset);
+        return this.status();
+      case 'status':
+        return this.status();
+    }
+  }
+
+  async stop(): Promise<void> {
+    // Everything appended is flushed before the writer goes (the flush actor stops after it).
+    await this.flush.ask({ kind: 'flush_now' }, { timeout_ms: this.args.flush_timeout_ms * 10 }).catch((error: unknown) => {
+      this.context.log.error({ err: error }, 'final flush failed');
+    });
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(this.control.load('flush_offset') >= waiter.end_offset);
+    }
+    this.log?.close();
+  }
+
+  inspect(): Record<string, unknown> {
+    return { write_offset: this.log?.offset, flush_offset: this.control.load('flush_offset'), flush_waiters: this.waiters.length, prepared_segments: [...this.prepared] };
+  }
+
+  private append(records: AppendRecord[]): CommitLogReply {
+    this.disk.checkWritable();
+    if (records.length === 0) throw new MqError('BAD_REQUEST', 'an append batch holds no record');
+    const results = this.log.appendBatch(records.map(toRecordInput));
+    const end_offset = this.publish();
+    if (this.args.flush_mode === 'async') {
+      if (!this.flush_hint_outstanding && end_offset - this.control.load('flush_offset') >= this.args.flush_dirty_bytes) {
+        this.flush_hint_outstanding = true;
+        this.flush.tell({ kind: 'flush' });
+      }
+      return { status: 'PUT_OK', results, write_offset: end_offset };
+    }
+    this.flush.tell({ kind: 'flush' });
+    return deferReply(this.whenFlushed(end_offset).then((flushed) => ({ status: flushed ? 'PUT_OK' : 'FLUSH_DISK_TIMEOUT', results, write_offset: end_offset })));
+  }
+
+  /** Publishes the write offset to every thread and wakes whoever follows it. */
+  private publish(): number {
+    const end_offset = this.log.offset;
+    this.control.store('write_offset', end_offset);
+    this.control.add('write_seq', 1);
+    this.control.notify('write_seq');
+    return end_offset;
+  }
+
+  private whenFlushed(end_offset: number): Promise<boolean> {
+    if (this.control.load('flush_offset') >= end_offset) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter: FlushWaiter = {
+        end_offset,
+        resolve,
+        timer: setTimeout(() => {
+          const index = this.waiters.indexOf(waiter);
+          if (index >= 0) this.waiters.splice(index, 1);
+          resolve(false);
+        }, this.args.flush_timeout_ms),
+      };
+      this.waiters.push(waiter); // appends end in increasing order: the array stays sorted
+    });
+  }
+
+  private flushed(offset: number): void {
+    this.flush_hint_outstanding = false;
+    let covered = 0;
+    while (covered < this.waiters.length && (this.waiters[covered] as FlushWaiter).end_offset <= offset) covered++;
+    for (const waiter of this.waiters.splice(0, covered)) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(true);
+    }
+  }
+
+  private nextSegment(segments: SegmentSet, start_offset: number): MappedFile {
+    const segment = this.prepared.delete(start_offset)
+      ? MappedFile.open(segments.pathOf(start_offset), start_offset, this.args.commit_log_segment_bytes, 'read-write')
+      : MappedFile.create(segments.pathOf(start_offset), start_offset, this.args.commit_log_segment_bytes);
+    segments.addNext(segment);
+    this.prepareAfter(start_offset + 1);
+    return segment;
+  }
+
+  /** Asks the allocator for the segment after the one holding `offset`; its answer (when
+   *  the segment is ready) marks it prepared, between two of this actor's messages. */
+  private prepareAfter(offset: number): void {
+    if (!this.args.preallocate) return;
+    const next_start = offset - (offset % this.args.commit_log_segment_bytes) + this.args.commit_log_segment_bytes;
+    this.allocator.ask({ kind: 'prepare', start_offset: next_start }, { timeout_ms: 600_000 }).then(
+      (start_offset) => this.prepared.add(start_offset),
+      (error: unknown) => this.context.log.warn({ err: error, start_offset: next_start }, 'segment not prepared ahead; the roll will create it'),
+    );
+  }
+
+  private status(): CommitLogReply {
+    return { status: 'PUT_OK', results: [], write_offset: this.log.offset };
+  }
+}
+
+function toRecordInput(record: AppendRecord): RecordInput {
+  return {
+    topic: record.topic,
+    queue_id: record.queue_id,
+    body: record.body,
+    properties: record.properties,
+    tag_hash: record.tag_hash,
+    flags: record.flags,
+    sys_flags: record.sys_flags,
+    born_timestamp: record.born_timestamp,
+    born_host: { ipv4: record.born_ipv4, port: record.born_port },
+    reconsume_times: record.reconsume_times,
+    prepared_transaction_offset: record.prepared_transaction_offset,
+  };
+}
+
+export const actor = defineActor<CommitLogMessage, CommitLogReply, StoreArgs>({
+  name: 'commit_log',
+  protocol: commit_log_protocol,
+  create: (context, args) => new CommitLogActor(context, args),
+});

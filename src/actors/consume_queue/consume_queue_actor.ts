@@ -1,0 +1,79 @@
+import { defineActor, type ActorContext } from '../../runtime/actor.js';
+import { ConsumeQueue } from '../../storage/consume_queue.js';
+import { QueuePositions } from '../../storage/queue_positions.js';
+import { store_control } from '../../storage/store_control.js';
+import type { StoreArgs } from '../store/store_args.js';
+import { consume_queue_protocol, type ConsumeQueueArgs, type ConsumeQueueMessage, type ConsumeQueueStatus } from './consume_queue_messages.js';
+
+/** A queue's entries are made durable at least this often (and at stop). */
+const flush_interval_ms = 1_000;
+
+/**
+ * One ConsumeQueue (topic, queue): appends the entries the dispatch actor sends and
+ * publishes the queue's window in QueuePositions, from which readers on any thread read.
+ * Many of these live on one thread. Start truncates entries whose records the CommitLog no
+ * longer has (after a cut), so the queue never points past the log.
+ */
+class ConsumeQueueActor {
+  private readonly queue: ConsumeQueue;
+  private readonly positions: QueuePositions;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly context: ActorContext,
+    private readonly args: StoreArgs & ConsumeQueueArgs,
+  ) {
+    this.queue = new ConsumeQueue({ data_dir: args.data_dir, topic: args.topic, queue_id: args.queue_id, entries_per_segment: args.consume_queue_entries_per_segment });
+    this.positions = new QueuePositions(args.queue_positions);
+  }
+
+  start(): void {
+    this.queue.load();
+    const cut = this.queue.truncateToCommitLog(store_control.attach(this.args.control).load('write_offset'));
+    if (cut > 0) this.context.log.warn({ entries: cut }, 'dropped entries past the end of the CommitLog');
+    this.publish();
+    this.timer = setInterval(() => this.flush(), flush_interval_ms);
+  }
+
+  receive(message: ConsumeQueueMessage): ConsumeQueueStatus {
+    switch (message.kind) {
+      case 'append':
+        this.queue.appendBatch(message.first_queue_offset, message.entries);
+        this.publish();
+        return this.status();
+      case 'flush':
+        this.flush();
+        return this.status();
+      case 'status':
+        return this.status();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.queue.flush();
+    this.queue.close();
+  }
+
+  inspect(): Record<string, unknown> {
+    return { ...this.status() };
+  }
+
+  private publish(): void {
+    this.positions.publish(this.args.slot, this.queue.min_offset, this.queue.max_offset);
+  }
+
+  private flush(): void {
+    if (this.queue.flushed_offset < this.queue.max_offset) this.queue.flush();
+  }
+
+  private status(): ConsumeQueueStatus {
+    return { min_offset: this.queue.min_offset, max_offset: this.queue.max_offset, flushed_offset: this.queue.flushed_offset };
+  }
+}
+
+export const actor = defineActor<ConsumeQueueMessage, ConsumeQueueStatus, StoreArgs & ConsumeQueueArgs>({
+  name: 'consume_queue',
+  protocol: consume_queue_protocol,
+  create: (context, args) => new ConsumeQueueActor(context, args),
+});

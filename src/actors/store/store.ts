@@ -1,0 +1,164 @@
+import fs from 'node:fs';
+import type { ActorRef } from '../../runtime/actor_ref.js';
+import type { ActorSystem } from '../../runtime/actor_system.js';
+import { logger } from '../../runtime/log.js';
+import { AbortMarker } from '../../storage/abort_marker.js';
+import { StoreCheckpoint } from '../../storage/checkpoint.js';
+import { recoverCommitLog } from '../../storage/commit_log_recovery.js';
+import { ConsumeQueue } from '../../storage/consume_queue.js';
+import { rebuildConsumeQueuesInPool } from '../../storage/consume_queue_rebuild.js';
+import { QueuePositions } from '../../storage/queue_positions.js';
+import { readQueueTails } from '../../storage/queue_tails.js';
+import { SegmentSet } from '../../storage/segment_set.js';
+import { store_control } from '../../storage/store_control.js';
+import { StoreReader } from '../../storage/store_reader.js';
+import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/storage_paths.js';
+import { commit_log_address, commit_log_module_url, commit_log_protocol, type AppendRecord, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
+import { dispatch_address, dispatch_module_url, dispatch_protocol } from '../dispatch/dispatch_messages.js';
+import { flush_address, flush_module_url, flush_protocol } from '../flush/flush_messages.js';
+import { offset_store_address, offset_store_module_url, offset_store_protocol, type OffsetStoreMessage } from '../offset_store/offset_store_messages.js';
+import { segment_allocator_address, segment_allocator_module_url, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
+import type { StoreArgs } from './store_args.js';
+
+export const store_defaults = {
+  commit_log_segment_bytes: 1 << 30,
+  consume_queue_entries_per_segment: 300_000,
+  flush_mode: 'async',
+  flush_timeout_ms: 5_000,
+  flush_interval_ms: 500,
+  flush_dirty_bytes: 16 << 20,
+  disk_high_water_ratio: 0.9,
+  /** Queues lagging the CommitLog by more than this are rebuilt on the CPU pool at start,
+   *  before the actors run; a smaller lag is re-dispatched by the dispatch actor. */
+  rebuild_gap_bytes: 64 << 20,
+  preallocate: true,
+} as const;
+
+export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'control' | 'queue_positions'>> {
+  data_dir: string;
+  rebuild_gap_bytes?: number;
+  /** Thread of the CommitLog writer (default 1). */
+  writer_thread?: number;
+  /** Thread of flush, allocator, dispatch and offsets (default 2 when there are two threads). */
+  service_thread?: number;
+}
+
+/**
+ * The broker's store, as seen from the main thread: opens it (recovery, then the actors),
+ * appends through the CommitLog writer, reads through a StoreReader, closes it.
+ *
+ * Actors, in start order (stop runs backwards): segment allocator, flush, CommitLog writer,
+ * dispatch (which spawns one ConsumeQueue actor per queue), offset store. The abort marker
+ * exists from when the actors run until they all stopped cleanly.
+ */
+export class Store {
+  readonly args: StoreArgs;
+  readonly commit_log: ActorRef<CommitLogMessage, CommitLogReply>;
+  readonly offsets: ActorRef<OffsetStoreMessage, number>;
+  private readonly marker: AbortMarker;
+  private main_reader: StoreReader | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly system: ActorSystem,
+    args: StoreArgs,
+  ) {
+    this.args = args;
+    this.marker = new AbortMarker(abortMarkerPath(args.data_dir));
+    this.commit_log = system.actorOf(commit_log_address, commit_log_protocol);
+    this.offsets = system.actorOf(offset_store_address, offset_store_protocol);
+  }
+
+  static async open(system: ActorSystem, options: StoreOptions): Promise<Store> {
+    fs.mkdirSync(options.data_dir, { recursive: true });
+    const args: StoreArgs = {
+      commit_log_segment_bytes: options.commit_log_segment_bytes ?? store_defaults.commit_log_segment_bytes,
+      consume_queue_entries_per_segment: options.consume_queue_entries_per_segment ?? store_defaults.consume_queue_entries_per_segment,
+      flush_mode: options.flush_mode ?? store_defaults.flush_mode,
+      flush_timeout_ms: options.flush_timeout_ms ?? store_defaults.flush_timeout_ms,
+      flush_interval_ms: options.flush_interval_ms ?? store_defaults.flush_interval_ms,
+      flush_dirty_bytes: options.flush_dirty_bytes ?? store_defaults.flush_dirty_bytes,
+      disk_high_water_ratio: options.disk_high_water_ratio ?? store_defaults.disk_high_water_ratio,
+      store_ipv4: options.store_ipv4 ?? 0x7f000001,
+      store_port: options.store_port ?? 10911,
+      preallocate: options.preallocate ?? store_defaults.preallocate,
+      data_dir: options.data_dir,
+      control: store_control.create().sab,
+      queue_positions: QueuePositions.create().sab,
+    };
+    const store = new Store(system, args);
+    await rebuildLaggingQueues(system, args, options.rebuild_gap_bytes ?? store_defaults.rebuild_gap_bytes);
+    const writer_thread = options.writer_thread ?? 1;
+    const service_thread = options.service_thread ?? (system.threads > 1 ? 2 : 1);
+    await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: service_thread });
+    await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: service_thread });
+    await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: writer_thread });
+    await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: service_thread });
+    await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: service_thread });
+    store.marker.create();
+    return store;
+  }
+
+  /** Appends a batch as one write; under sync flush the answer waits for the flush. */
+  append(records: AppendRecord[], timeout_ms = this.args.flush_timeout_ms * 2): Promise<CommitLogReply> {
+    return this.commit_log.ask({ kind: 'append', records }, { timeout_ms });
+  }
+
+  /** A reader for the main thread. Other threads make their own from `args`. */
+  get reader(): StoreReader {
+    this.main_reader ??= new StoreReader(this.args);
+    return this.main_reader;
+  }
+
+  /** Stops the store's actors (ConsumeQueues and offsets first, the allocator last) and
+   *  removes the abort marker: the next start trusts the checkpoint. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.main_reader?.close();
+    const queues = (await this.system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
+    for (const address of [offset_store_address, dispatch_address, ...queues, commit_log_address, flush_address, segment_allocator_address]) {
+      await this.system.stopActor(address);
+    }
+    this.marker.remove();
+  }
+}
+
+/**
+ * Before the actors start: cut the CommitLog where recovery says it ends, and when the
+ * ConsumeQueues lag far behind it (or are gone), rebuild them on the CPU pool — segment
+ * scans in parallel off the actor threads — rather than through the dispatch actor.
+ */
+async function rebuildLaggingQueues(system: ActorSystem, args: StoreArgs, rebuild_gap_bytes: number): Promise<void> {
+  const log = logger('store');
+  const segments = new SegmentSet(commitLogDir(args.data_dir), args.commit_log_segment_bytes, 'read-write').load();
+  const checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log });
+  checkpoint.load();
+  const crashed = new AbortMarker(abortMarkerPath(args.data_dir)).exists();
+  const tails = readQueueTails(args.data_dir, args.consume_queue_entries_per_segment);
+  const covered = tails.length === 0 ? segments.min_offset : Math.min(...tails.map((tail) => tail.coverage_end));
+  const recovery = recoverCommitLog(segments, Math.min(checkpoint.state.commit_log_flushed_offset, covered), { zero_after_end: crashed });
+  segments.close();
+  const from_offset = Math.max(covered, segments.min_offset);
+  if (recovery.end_offset - from_offset <= rebuild_gap_bytes && tails.length > 0) return;
+  if (recovery.end_offset <= from_offset) return;
+  const queues = new Map<string, ConsumeQueue>();
+  const queueFor = (topic: string, queue_id: number): ConsumeQueue => {
+    const key = `${topic}\u0000${queue_id}`;
+    let queue = queues.get(key);
+    if (queue === undefined) {
+      queue = new ConsumeQueue({ data_dir: args.data_dir, topic, queue_id, entries_per_segment: args.consume_queue_entries_per_segment }).load();
+      queues.set(key, queue);
+    }
+    return queue;
+  };
+  try {
+    const summary = await rebuildConsumeQueuesInPool(system.cpu, { commit_log_dir: commitLogDir(args.data_dir), segment_bytes: args.commit_log_segment_bytes, from_offset, to_offset: recovery.end_offset }, queueFor);
+    log.info({ from_offset, to_offset: recovery.end_offset, ...summary }, 'ConsumeQueues rebuilt on the CPU pool');
+  } finally {
+    for (const queue of queues.values()) {
+      queue.flush();
+      queue.close();
+    }
+  }
+}

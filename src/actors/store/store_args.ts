@@ -1,0 +1,26 @@
+/**
+ * What every store actor is spawned with. Plain data (structured-cloned into the worker);
+ * the SharedArrayBuffers are shared, not copied, so every thread sees the same positions.
+ */
+export interface StoreArgs {
+  data_dir: string;
+  commit_log_segment_bytes: number;
+  consume_queue_entries_per_segment: number;
+  flush_mode: 'async' | 'sync';
+  /** Sync flush: an append not covered by a flush within this answers FLUSH_DISK_TIMEOUT. */
+  flush_timeout_ms: number;
+  /** Async flush: how often the flush actor flushes what was written. */
+  flush_interval_ms: number;
+  /** Async flush: flush early once this much is written and not flushed. */
+  flush_dirty_bytes: number;
+  /** Append refused above this used ratio of the data disk. */
+  disk_high_water_ratio: number;
+  store_ipv4: number;
+  store_port: number;
+  /** store_control (store_control.ts). */
+  control: SharedArrayBuffer;
+  /** QueuePositions. */
+  queue_positions: SharedArrayBuffer;
+  /** Pre-allocate and warm the next CommitLog segment ahead of the writer. */
+  preallocate: boolean;
+}

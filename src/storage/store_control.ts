@@ -1,0 +1,25 @@
+import { defineControlBlock } from '../runtime/control_block.js';
+
+/**
+ * The CommitLog's positions, shared by every thread of the broker (readers learn from it how
+ * far they may read, the dispatch actor how far to follow, the writer when a flush covers an
+ * acknowledgement). Who writes each slot:
+ */
+export const store_control = defineControlBlock(
+  'store',
+  {
+    /** CommitLog writer only: the end of the last whole record; bytes below it are readable. */
+    write_offset: 'i64',
+    /** Flush actor only: bytes below it are on disk (fdatasync returned). */
+    flush_offset: 'i64',
+    /** CommitLog writer only: the oldest byte kept (retention moves it up). */
+    min_offset: 'i64',
+    /** CommitLog writer only: bumped (and notified) after each appended batch. */
+    write_seq: 'i32',
+    /** Flush actor only: bumped (and notified) after each flush. */
+    flush_seq: 'i32',
+  } as const,
+  { padding: 'cache_line' },
+);
+
+export type StoreControl = ReturnType<typeof store_control.create>;
