@@ -55,6 +55,8 @@ export interface BrokerSettings {
   flush: FlushMode;
   replication: BrokerReplication;
   autoCreateTopic: boolean;
+  /** Percent of the data disk in use above which appends are refused (reads go on). */
+  diskHighWater: number;
 }
 
 export interface BrokerConfig extends CommonConfig, BrokerSettings {
@@ -186,6 +188,7 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     flush: sources.get(flags.flush, role),
     replication: sources.get(flags.brokerReplication, role),
     autoCreateTopic: sources.get(flags.autoCreateTopic, role),
+    diskHighWater: sources.get(flags.diskHighWater, role),
   };
   if (role === 'broker') return { role, ...common, namesrv: sources.get(flags.namesrv, role), ...broker };
   return { role, ...common, namesrvPort: sources.get(flags.namesrvPort, role), ...broker };

@@ -165,6 +165,10 @@ export const flags = {
     flag: 'auto-create-topic', type: booleanType, roles: broker_roles, defaults: { broker: 'false', standalone: 'true' },
     placeholder: 'true|false', help: 'create a topic on its first send',
   }),
+  diskHighWater: spec({
+    flag: 'disk-high-water', type: integerType(50, 99), roles: broker_roles, defaults: { broker: '90', standalone: '90' },
+    placeholder: 'PERCENT', help: 'appends are refused while the data disk is fuller than this; reads go on',
+  }),
 } as const;
 
 export const all_flag_specs: readonly FlagSpec<unknown>[] = Object.values(flags);

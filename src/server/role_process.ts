@@ -1,5 +1,7 @@
 import { constants } from 'node:os';
 import { ActorSystem } from '../runtime/actor_system.js';
+import { Store } from '../actors/store/store.js';
+import type { NodeSystem } from './role.js';
 import { logger } from '../runtime/log.js';
 import type { NodeConfig } from './config.js';
 import { RunningNode } from './role.js';
@@ -29,7 +31,7 @@ export async function runRoleProcess(config: NodeConfig): Promise<void> {
   process.on('unhandledRejection', die('unhandled promise rejection'));
 
   const starting = RunningNode.start(config, {
-    startSystem: (options) => ActorSystem.start(options),
+    startSystem: (options) => startNodeSystem(config, options),
     log,
   });
   let shutting_down = false;
@@ -68,4 +70,37 @@ export async function runRoleProcess(config: NodeConfig): Promise<void> {
   if (shutting_down) return; // a signal came while starting: the handler is stopping the node
   process.stdout.write(`${JSON.stringify(node.ready)}\n`);
   log.info({ ready: node.ready, config }, 'ready');
+}
+
+/**
+ * The actor system of a node, with the broker's store when the role has one: the store opens
+ * (recovery) before the node serves, and closes (final flush, checkpoint, abort marker
+ * removed) before the actor system stops.
+ */
+async function startNodeSystem(config: NodeConfig, options: { threads: number; name: string }): Promise<NodeSystem> {
+  const system = await ActorSystem.start(options);
+  if (config.role === 'namesrv') return system;
+  let store: Store;
+  try {
+    store = await Store.open(system, {
+      data_dir: config.data,
+      flush_mode: config.flush,
+      disk_high_water_ratio: config.diskHighWater / 100,
+      store_port: config.port,
+    });
+  } catch (error) {
+    await system.stop();
+    throw error;
+  }
+  return {
+    listActors: () => system.listActors(),
+    health: () => system.health(),
+    stop: async () => {
+      try {
+        await store.close();
+      } finally {
+        await system.stop();
+      }
+    },
+  };
 }

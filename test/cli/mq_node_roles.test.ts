@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,11 +58,31 @@ async function checkCleanExit(t: Test, node: NodeProcess): Promise<void> {
   t.ok(log.some((entry) => entry.msg === 'stopped'), 'the log says it stopped');
 }
 
-t.test('standalone: ready line, admin endpoints, SIGTERM exits 0', async (t) => {
-  const node = await startNode(t, ['--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--data', join(dir, 'standalone'), '--host', '127.0.0.1', '--threads', '2']);
+/** A broker-type node runs its store: its actors are listed while it serves, and a clean stop
+ *  leaves a checkpoint and removes the abort marker (the next start trusts the checkpoint). */
+async function checkStore(t: Test, node: NodeProcess, data_dir: string): Promise<void> {
+  const { actors } = JSON.parse((await adminGet(node, '/api/actors')).body) as { actors: Array<{ address: string }> };
+  const addresses = actors.map((actor) => actor.address);
+  for (const address of ['store/segment_allocator', 'store/flush', 'store/commit_log', 'store/dispatch', 'store/offsets']) {
+    t.ok(addresses.includes(address), `${address} runs`);
+  }
+  t.ok(existsSync(join(data_dir, 'abort')), 'the abort marker exists while the node runs');
+}
+
+function checkStoreClosed(t: Test, data_dir: string): void {
+  t.notOk(existsSync(join(data_dir, 'abort')), 'a clean stop removed the abort marker');
+  t.ok(existsSync(join(data_dir, 'checkpoint')), 'a clean stop wrote the checkpoint');
+  t.ok(existsSync(join(data_dir, 'commitlog', '00000000000000000000')), 'the first CommitLog segment exists');
+}
+
+t.test('standalone: ready line, admin endpoints, store, SIGTERM exits 0', async (t) => {
+  const data_dir = join(dir, 'standalone');
+  const node = await startNode(t, ['--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--data', data_dir, '--host', '127.0.0.1', '--threads', '2']);
   checkReadyLine(t, node, 'standalone');
   await checkAdmin(t, node, 2);
+  await checkStore(t, node, data_dir);
   await checkCleanExit(t, node);
+  checkStoreClosed(t, data_dir);
 });
 
 t.test('namesrv: ready line, admin endpoints, SIGTERM exits 0', async (t) => {
@@ -78,8 +98,10 @@ t.test('broker (settings from env, logs at warn): ready line, admin endpoints, S
   });
   checkReadyLine(t, node, 'broker');
   await checkAdmin(t, node, 1);
+  await checkStore(t, node, join(dir, 'broker'));
   const exit = await node.signal('SIGTERM');
   t.equal(exit.code, 0);
+  checkStoreClosed(t, join(dir, 'broker'));
   t.equal(node.stderr(), '', 'no info lines at --log-level warn');
 });
 

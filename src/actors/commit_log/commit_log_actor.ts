@@ -41,6 +41,8 @@ class CommitLogActor {
   private readonly waiters: FlushWaiter[] = [];
   private readonly prepared = new Set<number>();
   private flush_hint_outstanding = false;
+  /** Start of the next segment already asked of the allocator (-1: none yet). */
+  private next_requested = -1;
   private readonly flush;
   private readonly allocator;
 
@@ -81,7 +83,7 @@ class CommitLogActor {
     this.control.store('flush_offset', Math.min(this.control.load('flush_offset') || checkpoint.state.commit_log_flushed_offset, recovery.end_offset));
     this.publish();
     this.context.log.info({ end_offset: recovery.end_offset, scanned: recovery.records_scanned, crashed, queues: queue_offsets.size }, 'CommitLog recovered');
-    this.prepareAfter(recovery.end_offset);
+    this.prepareNextIfHalfFull();
   }
 
   receive(message: CommitLogMessage): CommitLogReply {
@@ -117,6 +119,7 @@ class CommitLogActor {
     if (records.length === 0) throw new MqError('BAD_REQUEST', 'an append batch holds no record');
     const results = this.log.appendBatch(records.map(toRecordInput));
     const end_offset = this.publish();
+    this.prepareNextIfHalfFull();
     if (this.args.flush_mode === 'async') {
       if (!this.flush_hint_outstanding && end_offset - this.control.load('flush_offset') >= this.args.flush_dirty_bytes) {
         this.flush_hint_outstanding = true;
@@ -168,15 +171,23 @@ class CommitLogActor {
       ? MappedFile.open(segments.pathOf(start_offset), start_offset, this.args.commit_log_segment_bytes, 'read-write')
       : MappedFile.create(segments.pathOf(start_offset), start_offset, this.args.commit_log_segment_bytes);
     segments.addNext(segment);
-    this.prepareAfter(start_offset + 1);
     return segment;
   }
 
-  /** Asks the allocator for the segment after the one holding `offset`; its answer (when
-   *  the segment is ready) marks it prepared, between two of this actor's messages. */
-  private prepareAfter(offset: number): void {
+  /**
+   * Once the current segment is half written, asks the allocator for the next one (RocketMQ
+   * prepares ahead too): early enough that it is warm when the roll comes, late enough that
+   * an idle or short-lived node never warms a segment it will not use. The answer (when the
+   * segment is ready) marks it prepared, between two of this actor's messages.
+   */
+  private prepareNextIfHalfFull(): void {
     if (!this.args.preallocate) return;
-    const next_start = offset - (offset % this.args.commit_log_segment_bytes) + this.args.commit_log_segment_bytes;
+    const segment_bytes = this.args.commit_log_segment_bytes;
+    const offset = this.log.offset;
+    const current_start = offset - (offset % segment_bytes);
+    const next_start = current_start + segment_bytes;
+    if (next_start === this.next_requested || offset - current_start < segment_bytes / 2) return;
+    this.next_requested = next_start;
     this.allocator.ask({ kind: 'prepare', start_offset: next_start }, { timeout_ms: 600_000 }).then(
       (start_offset) => this.prepared.add(start_offset),
       (error: unknown) => this.context.log.warn({ err: error, start_offset: next_start }, 'segment not prepared ahead; the roll will create it'),
