@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import { MqError } from '../../runtime/errors.js';
 import { AbortMarker } from '../../storage/abort_marker.js';
@@ -43,6 +44,8 @@ class CommitLogActor {
   private flush_hint_outstanding = false;
   /** Start of the next segment already asked of the allocator (-1: none yet). */
   private next_requested = -1;
+  private segments!: SegmentSet;
+  private retention_timer: NodeJS.Timeout | undefined;
   private readonly flush;
   private readonly allocator;
 
@@ -59,6 +62,7 @@ class CommitLogActor {
   start(): void {
     const args = this.args;
     const segments = new SegmentSet(commitLogDir(args.data_dir), args.commit_log_segment_bytes, 'read-write').load();
+    this.segments = segments;
     const checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log: this.context.log });
     checkpoint.load();
     const crashed = new AbortMarker(abortMarkerPath(args.data_dir)).exists();
@@ -84,6 +88,7 @@ class CommitLogActor {
     this.publish();
     this.context.log.info({ end_offset: recovery.end_offset, scanned: recovery.records_scanned, crashed, queues: queue_offsets.size }, 'CommitLog recovered');
     this.prepareNextIfHalfFull();
+    this.retention_timer = setInterval(() => this.applyRetention(), args.retention_check_interval_ms);
   }
 
   receive(message: CommitLogMessage): CommitLogReply {
@@ -99,6 +104,7 @@ class CommitLogActor {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.retention_timer);
     // Everything appended is flushed before the writer goes (the flush actor stops after it).
     await this.flush.ask({ kind: 'flush_now' }, { timeout_ms: this.args.flush_timeout_ms * 10 }).catch((error: unknown) => {
       this.context.log.error({ err: error }, 'final flush failed');
@@ -192,6 +198,33 @@ class CommitLogActor {
       (start_offset) => this.prepared.add(start_offset),
       (error: unknown) => this.context.log.warn({ err: error, start_offset: next_start }, 'segment not prepared ahead; the roll will create it'),
     );
+  }
+
+  /**
+   * Deletes whole CommitLog segments, oldest first: those last written longer ago than the
+   * retention, and — while the disk is above its high-water mark — the oldest one per check
+   * whatever its age (RocketMQ's "clean immediately": a full disk must not stop the broker).
+   * The segment being written is never deleted. The new min offset is published; the
+   * ConsumeQueue actors drop their entries below it, readers see it through their windows.
+   * Runs on this thread between messages, so no append races it.
+   */
+  private applyRetention(): void {
+    const segments = this.segments;
+    const current_start = segments.startOf(this.log.offset);
+    const expired_before_ms = Date.now() - this.args.retention_ms;
+    let delete_before = segments.min_offset;
+    let pressured = this.disk.usage().refusing;
+    for (let start = segments.min_offset; start < current_start; start += this.args.commit_log_segment_bytes) {
+      const file = segments.pathOf(start);
+      const expired = fs.existsSync(file) && fs.statSync(file).mtimeMs < expired_before_ms;
+      if (!expired && !pressured) break;
+      pressured = false; // disk pressure takes one segment per check: the next check re-measures
+      delete_before = start + this.args.commit_log_segment_bytes;
+    }
+    if (delete_before === segments.min_offset) return;
+    const min_offset = segments.removeBefore(delete_before);
+    this.control.store('min_offset', min_offset);
+    this.context.log.info({ min_offset }, 'CommitLog segments deleted by retention');
   }
 
   private status(): CommitLogReply {

@@ -17,6 +17,7 @@ const flush_interval_ms = 1_000;
 class ConsumeQueueActor {
   private readonly queue: ConsumeQueue;
   private readonly positions: QueuePositions;
+  private readonly control;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -25,14 +26,16 @@ class ConsumeQueueActor {
   ) {
     this.queue = new ConsumeQueue({ data_dir: args.data_dir, topic: args.topic, queue_id: args.queue_id, entries_per_segment: args.consume_queue_entries_per_segment });
     this.positions = new QueuePositions(args.queue_positions);
+    this.control = store_control.attach(args.control);
   }
 
   start(): void {
     this.queue.load();
-    const cut = this.queue.truncateToCommitLog(store_control.attach(this.args.control).load('write_offset'));
+    const cut = this.queue.truncateToCommitLog(this.control.load('write_offset'));
     if (cut > 0) this.context.log.warn({ entries: cut }, 'dropped entries past the end of the CommitLog');
+    this.queue.removeBefore(this.control.load('min_offset'));
     this.publish();
-    this.timer = setInterval(() => this.flush(), flush_interval_ms);
+    this.timer = setInterval(() => this.housekeeping(), flush_interval_ms);
   }
 
   receive(message: ConsumeQueueMessage): ConsumeQueueStatus {
@@ -61,6 +64,14 @@ class ConsumeQueueActor {
 
   private publish(): void {
     this.positions.publish(this.args.slot, this.queue.min_offset, this.queue.max_offset);
+  }
+
+  /** Flushes, and follows the CommitLog's retention: entries whose records are gone go too. */
+  private housekeeping(): void {
+    this.flush();
+    const before = this.queue.min_offset;
+    this.queue.removeBefore(this.control.load('min_offset'));
+    if (this.queue.min_offset !== before) this.publish();
   }
 
   private flush(): void {

@@ -32,6 +32,8 @@ export const store_defaults = {
    *  before the actors run; a smaller lag is re-dispatched by the dispatch actor. */
   rebuild_gap_bytes: 64 << 20,
   preallocate: true,
+  retention_ms: 72 * 60 * 60 * 1000,
+  retention_check_interval_ms: 10_000,
 } as const;
 
 export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'control' | 'queue_positions'>> {
@@ -82,6 +84,8 @@ export class Store {
       store_ipv4: options.store_ipv4 ?? 0x7f000001,
       store_port: options.store_port ?? 10911,
       preallocate: options.preallocate ?? store_defaults.preallocate,
+      retention_ms: options.retention_ms ?? store_defaults.retention_ms,
+      retention_check_interval_ms: options.retention_check_interval_ms ?? store_defaults.retention_check_interval_ms,
       data_dir: options.data_dir,
       control: store_control.create().sab,
       queue_positions: QueuePositions.create().sab,

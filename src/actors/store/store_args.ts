@@ -23,4 +23,8 @@ export interface StoreArgs {
   queue_positions: SharedArrayBuffer;
   /** Pre-allocate and warm the next CommitLog segment ahead of the writer. */
   preallocate: boolean;
+  /** CommitLog segments last written longer ago than this are deleted (oldest first). */
+  retention_ms: number;
+  /** How often retention (and disk pressure) is checked. */
+  retention_check_interval_ms: number;
 }
