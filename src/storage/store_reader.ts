@@ -57,7 +57,15 @@ export class StoreReader {
     if (window === undefined) return { status: 'no_such_queue', records: [], next_queue_offset: 0, min_offset: 0, max_offset: 0 };
     const read = this.queueReader(topic, queue_id).read(queue_offset, window, options);
     const readable = this.control.load('write_offset');
-    const records = read.entries.map((entry) => {
+    // Retention may have deleted records since the queue published its window: entries below
+    // the CommitLog's min offset are a prefix of the read (a queue is in CommitLog order).
+    const min_offset = this.control.load('min_offset');
+    let first_kept = 0;
+    while (first_kept < read.entries.length && (read.entries[first_kept] as { commit_log_offset: number }).commit_log_offset < min_offset) first_kept++;
+    if (first_kept > 0 && first_kept === read.entries.length) {
+      return { status: 'offset_too_small', records: [], next_queue_offset: read.next_queue_offset, ...window };
+    }
+    const records = read.entries.slice(first_kept).map((entry) => {
       const record = this.commit_log.read(entry.commit_log_offset, readable);
       if (record.queue_id !== queue_id || record.queue_offset !== entry.queue_offset || record.total_size !== entry.size) {
         throw new MqError('INTERNAL', `ConsumeQueue ${topic}/${queue_id} entry ${entry.queue_offset} points at a record of queue ${record.queue_id} offset ${record.queue_offset}: the queue is damaged; delete its directory to have it rebuilt`);
