@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
+import type { ActorSpawnOptions } from './actor.js';
 import type { ActorProtocol } from './actor_protocol.js';
 import type { ActorRef } from './actor_ref.js';
 import type { ActorStats } from './actor_stats.js';
@@ -20,17 +21,8 @@ export interface ActorSystemOptions {
   limits?: Partial<RuntimeLimits>;
 }
 
-export interface SpawnOptions<M extends { kind: string }, R, A> {
-  address: string;
-  /** Module that exports `actor` (an ActorDefinition): loaded on the chosen thread. */
-  module: URL | string;
-  /** The protocol the caller will speak; checked against the definition's. */
-  protocol: ActorProtocol<M, R>;
-  args?: A;
-  /** Worker thread (1..threads); default: the one hosting the fewest actors. */
-  thread?: number;
-  mailbox_messages_max?: number;
-}
+/** Same options as an actor's own `context.spawn`. */
+export type SpawnOptions<M extends { kind: string }, R, A> = ActorSpawnOptions<M, R, A>;
 
 interface ActorRecord {
   id: number;

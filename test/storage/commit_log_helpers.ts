@@ -7,6 +7,7 @@ import { CommitLog, queueKey } from '../../src/storage/commit_log.js';
 import { recoverCommitLog } from '../../src/storage/commit_log_recovery.js';
 import type { RecordInput } from '../../src/storage/record.js';
 import { SegmentSet } from '../../src/storage/segment_set.js';
+export { prng } from '../helpers/prng.js';
 
 export function tempDir(t: Test): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'mq-store-'));
@@ -55,14 +56,3 @@ export function openCommitLog(dir: string, segment_bytes: number, options: { fro
   return { log, recovery, segments };
 }
 
-/** A deterministic PRNG (mulberry32) so failures replay. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { MqError } from '../../src/runtime/errors.js';
 import { DurableFile, durable_header_bytes } from '../../src/storage/durable_file.js';
 import { decodeOffsetTable, encodeOffsetTable, OffsetStore, type OffsetTable } from '../../src/storage/offset_store.js';
+import { prng } from '../helpers/prng.js';
 
 /** The offset store's rules in memory, its file round trip and its bounds. The kill -9 test is offset_store_kill.test.ts. */
 
@@ -17,17 +18,6 @@ function tempDir(t: Test): string {
 
 const quiet_log = pino({ level: 'silent' });
 
-/** A small deterministic PRNG (mulberry32) so that a failing table can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function snapshot(store: OffsetStore): Record<string, unknown> {
   return Object.fromEntries(store.groups().map((group) => [group, store.listGroup(group)]));

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { OffsetStore } from '../../src/storage/offset_store.js';
 import { offsetTableFor } from './fixtures/offset_table.js';
+import { prng } from '../helpers/prng.js';
 
 /**
  * Offsets survive a kill -9 at the last persisted value.
@@ -46,17 +47,6 @@ const kill_test_limits = {
   output_chars_max: 1 << 20,
 } as const;
 
-/** mulberry32: the random choices of a round replay from the seed printed in its name. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function snapshotOf(entries: ReturnType<typeof offsetTableFor>): string[] {
   return entries.map((e) => `${e.group}/${e.topic}/${e.queue_id}=${e.offset}`).sort();
