@@ -1,0 +1,180 @@
+import net from 'node:net';
+import {
+  checkHelloAck,
+  decodeErrorResponse,
+  decodeHelloAck,
+  encodeFrameChunks,
+  encodeHello,
+  FrameDecoder,
+  helloFor,
+  isError,
+  request_codes,
+  requestEnvelope,
+  type ClientKind,
+  type Envelope,
+} from '../../protocol/index.js';
+import { isMqErrorCode, MqError } from '../../runtime/errors.js';
+
+export const client_connection_limits = {
+  /** Requests waiting for a reply on one connection; more are refused with BUSY. */
+  in_flight_requests_max: 4_096,
+  request_timeout_ms_default: 3_000,
+  connect_timeout_ms: 3_000,
+} as const;
+
+interface Pending {
+  resolve(envelope: Envelope): void;
+  reject(error: MqError): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One connection from a client (producer, consumer, admin, broker to nameserver) to a
+ * server: the handshake, then requests as promises matched by correlation id, each with its
+ * own timeout. Closing rejects what is pending with SHUTTING_DOWN; a connection that drops
+ * rejects it with BROKER_UNAVAILABLE. Imports nothing of the broker: only the protocol.
+ */
+export class ClientConnection {
+  private readonly pending = new Map<number, Pending>();
+  private readonly decoder = new FrameDecoder();
+  private next_id = 1;
+  private closed_error: MqError | undefined;
+  private close_listeners: Array<(error: MqError) => void> = [];
+
+  private constructor(
+    private readonly socket: net.Socket,
+    readonly address: string,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => undefined); // reported through 'close'
+    socket.on('close', () => this.failAll(this.closed_error ?? new MqError('BROKER_UNAVAILABLE', `connection to ${address} closed`)));
+  }
+
+  /** Connects and performs the handshake. */
+  static async connect(address: string, options: { client_id: string; kind: ClientKind; timeout_ms?: number }): Promise<ClientConnection> {
+    const [host, port_text] = splitAddress(address);
+    const socket = net.connect({ host, port: Number(port_text) });
+    const timeout_ms = options.timeout_ms ?? client_connection_limits.connect_timeout_ms;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new MqError('BROKER_UNAVAILABLE', `could not connect to ${address} within ${timeout_ms} ms`));
+      }, timeout_ms);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new MqError('BROKER_UNAVAILABLE', `could not connect to ${address}: ${error.message}`));
+      });
+    });
+    const connection = new ClientConnection(socket, address);
+    try {
+      const ack = decodeHelloAck(await connection.request(request_codes.HELLO, encodeHello(helloFor(options.client_id, options.kind)), { timeout_ms }));
+      const version = ack.ok ? checkHelloAck(ack.value) : ack;
+      if (!version.ok) throw new MqError('BAD_REQUEST', `handshake with ${address} failed: ${version.error.message}`);
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    return connection;
+  }
+
+  get open(): boolean {
+    return this.closed_error === undefined && !this.socket.destroyed;
+  }
+
+  onClose(listener: (error: MqError) => void): void {
+    this.close_listeners.push(listener);
+  }
+
+  /** Sends a request; resolves with the reply's body, rejects with the server's MqError. */
+  async request(code: number, body: Uint8Array, options: { timeout_ms?: number; headers?: Record<string, string> } = {}): Promise<Uint8Array> {
+    const reply = await this.exchange(code, body, options);
+    return reply.body;
+  }
+
+  /** Sends without waiting for any reply. */
+  oneway(code: number, body: Uint8Array): void {
+    if (!this.open) throw this.closed_error ?? new MqError('BROKER_UNAVAILABLE', `connection to ${this.address} is closed`);
+    this.write(requestEnvelope(code, this.allocateId(), body, { oneway: true }));
+  }
+
+  /** Closes the connection; pending requests reject with SHUTTING_DOWN. */
+  close(): void {
+    this.closed_error ??= new MqError('SHUTTING_DOWN', `connection to ${this.address} closed by this client`);
+    this.socket.destroy();
+    this.failAll(this.closed_error);
+  }
+
+  private exchange(code: number, body: Uint8Array, options: { timeout_ms?: number; headers?: Record<string, string> }): Promise<Envelope> {
+    if (!this.open) return Promise.reject(this.closed_error ?? new MqError('BROKER_UNAVAILABLE', `connection to ${this.address} is closed`));
+    if (this.pending.size >= client_connection_limits.in_flight_requests_max) {
+      return Promise.reject(new MqError('BUSY', `${this.pending.size} requests already wait for ${this.address}; wait for replies first`));
+    }
+    const id = this.allocateId();
+    const timeout_ms = options.timeout_ms ?? client_connection_limits.request_timeout_ms_default;
+    return new Promise<Envelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new MqError('TIMEOUT', `no reply from ${this.address} within ${timeout_ms} ms (request code ${code})`));
+      }, timeout_ms);
+      this.pending.set(id, { resolve, reject, timer });
+      this.write(requestEnvelope(code, id, body, options.headers === undefined ? {} : { headers: options.headers }));
+    });
+  }
+
+  private write(envelope: Envelope): void {
+    const [head, body] = encodeFrameChunks(envelope);
+    this.socket.write(head);
+    if (body.length > 0) this.socket.write(body);
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const result of this.decoder.push(chunk)) {
+      if (!result.ok) {
+        this.closed_error = new MqError('INTERNAL', `bad frame from ${this.address}: ${result.error.message}`);
+        this.socket.destroy();
+        return;
+      }
+      const reply = result.envelope;
+      const waiting = this.pending.get(reply.correlationId);
+      if (waiting === undefined) continue; // timed out already
+      this.pending.delete(reply.correlationId);
+      clearTimeout(waiting.timer);
+      if (!isError(reply)) {
+        waiting.resolve(reply);
+        continue;
+      }
+      const failure = decodeErrorResponse(reply.body);
+      waiting.reject(failure.ok
+        ? new MqError(isMqErrorCode(failure.value.code) ? failure.value.code : 'INTERNAL', failure.value.message, { retriable: failure.value.retriable })
+        : new MqError('INTERNAL', `unreadable error reply from ${this.address}`));
+    }
+  }
+
+  private failAll(error: MqError): void {
+    for (const [id, waiting] of this.pending) {
+      clearTimeout(waiting.timer);
+      waiting.reject(error);
+      this.pending.delete(id);
+    }
+    const listeners = this.close_listeners;
+    this.close_listeners = [];
+    for (const listener of listeners) listener(error);
+  }
+
+  private allocateId(): number {
+    const id = this.next_id;
+    this.next_id = this.next_id >= 0x7fff_ffff ? 1 : this.next_id + 1;
+    return id;
+  }
+}
+
+function splitAddress(address: string): [string, string] {
+  const at = address.lastIndexOf(':');
+  if (at <= 0) throw new MqError('BAD_REQUEST', `address '${address}' is not host:port`);
+  return [address.slice(0, at), address.slice(at + 1)];
+}

@@ -1,0 +1,180 @@
+import type { Socket } from 'node:net';
+import {
+  acceptHello,
+  decodeHello,
+  encodeErrorResponse,
+  encodeFrameChunks,
+  encodeHelloAck,
+  errorEnvelope,
+  FrameDecoder,
+  isOneway,
+  request_codes,
+  responseEnvelope,
+  type Envelope,
+  type ProtocolError,
+} from '../../protocol/index.js';
+import { MqError, toMqError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/log.js';
+import { server_connection_limits } from './remoting_limits.js';
+import type { RequestRouter } from './request_router.js';
+
+export interface ServerConnectionOptions {
+  server_id: string;
+  frame_bytes_max: number;
+  router: RequestRouter;
+  log: Logger;
+  onClose: (connection: ServerConnection) => void;
+}
+
+/**
+ * One client connection on a server: reads frames, requires a HELLO first, hands each
+ * request to its handler and writes the reply. Replies go out in completion order, matched
+ * by correlation id, so one slow request does not hold up the others.
+ *
+ * Hostile input costs only this connection: a frame over the limit, a stream that cannot be
+ * resynchronised, or a missing HELLO closes it (logged); a malformed frame whose correlation
+ * id is readable, an unknown request code or a bad body is answered with an error reply and
+ * the connection goes on. Owned by the thread that owns its server.
+ */
+export class ServerConnection {
+  readonly id: string;
+  readonly remote: string;
+  private readonly decoder: FrameDecoder;
+  private version: number | undefined;
+  private in_flight = 0;
+  private closed = false;
+  private readonly handshake_timer: NodeJS.Timeout;
+  /** Set by the listener's owner (e.g. the client id from HELLO) for logs and admin views. */
+  client_id = '';
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: ServerConnectionOptions,
+  ) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.id = this.remote;
+    this.decoder = new FrameDecoder({ frame_bytes_max: options.frame_bytes_max });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.options.log.debug({ remote: this.remote, err: error }, 'connection error'));
+    socket.on('close', () => this.onClosed());
+    this.handshake_timer = setTimeout(() => this.refuse('no HELLO within the handshake time'), server_connection_limits.handshake_timeout_ms);
+  }
+
+  get open(): boolean {
+    return !this.closed;
+  }
+
+  /** Closes the connection (replies not yet written are dropped). */
+  close(): void {
+    this.socket.destroy();
+  }
+
+  /** Ends the connection after what is written has been sent. */
+  end(): void {
+    this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const result of this.decoder.push(chunk)) {
+      if (this.closed) return;
+      if (result.ok) this.onFrame(result.envelope);
+      else this.onBadFrame(result.error);
+    }
+  }
+
+  private onBadFrame(error: ProtocolError): void {
+    if (error.fatal || error.correlationId === undefined) {
+      this.refuse(`${error.code}: ${error.message}`);
+      return;
+    }
+    this.options.log.warn({ remote: this.remote, code: error.code, reason: error.message }, 'malformed frame answered with an error');
+    this.writeError({ code: 0, correlationId: error.correlationId }, new MqError('BAD_REQUEST', `malformed frame: ${error.message}`));
+  }
+
+  private onFrame(request: Envelope): void {
+    if (this.version === undefined) {
+      this.handshake(request);
+      return;
+    }
+    if (this.in_flight >= server_connection_limits.in_flight_requests_max) {
+      this.writeError(request, new MqError('BUSY', `more than ${server_connection_limits.in_flight_requests_max} requests in flight on this connection; wait for replies before sending more`));
+      return;
+    }
+    let handler;
+    try {
+      handler = this.options.router.handlerFor(request.code);
+    } catch (error) {
+      this.options.log.warn({ remote: this.remote, code: request.code }, 'unknown request code answered with an error');
+      this.writeError(request, toMqError(error));
+      return;
+    }
+    const oneway = isOneway(request);
+    this.in_flight++;
+    // The body is a view into the frame's buffer, which the decoder does not reuse: a
+    // handler may keep it for as long as it needs.
+    Promise.resolve()
+      .then(() => handler(request.body, { connection: this, code: request.code, headers: request.headers, oneway }))
+      .then(
+        (response) => {
+          if (!oneway) this.write(responseEnvelope(request, response));
+        },
+        (error: unknown) => {
+          const failure = toMqError(error);
+          if (failure.code === 'INTERNAL') this.options.log.error({ remote: this.remote, code: request.code, err: error }, 'request failed');
+          if (!oneway) this.writeError(request, failure);
+        },
+      )
+      .finally(() => {
+        this.in_flight--;
+      });
+  }
+
+  private handshake(request: Envelope): void {
+    if (request.code !== request_codes.HELLO) {
+      this.writeError(request, new MqError('BAD_REQUEST', 'the first request on a connection must be HELLO (the protocol handshake)'));
+      this.refuse('first request was not HELLO');
+      return;
+    }
+    const hello = decodeHello(request.body);
+    const accepted = hello.ok ? acceptHello(hello.value, { server_id: this.options.server_id, frame_bytes_max: this.options.frame_bytes_max }) : hello;
+    if (!accepted.ok) {
+      this.writeError(request, new MqError('BAD_REQUEST', accepted.error.message));
+      this.refuse(`handshake refused: ${accepted.error.message}`);
+      return;
+    }
+    clearTimeout(this.handshake_timer);
+    this.version = accepted.value.version;
+    this.client_id = hello.ok ? hello.value.clientId : '';
+    this.write(responseEnvelope(request, encodeHelloAck(accepted.value)));
+  }
+
+  private writeError(request: Pick<Envelope, 'code' | 'correlationId'>, error: MqError): void {
+    this.write(errorEnvelope(request, encodeErrorResponse({ code: error.code, message: error.message, retriable: error.retriable })));
+  }
+
+  private write(envelope: Envelope): void {
+    if (this.closed) return;
+    // Head and body go as two writes: a large body is not copied into a frame buffer.
+    const [head, body] = encodeFrameChunks(envelope, { frame_bytes_max: this.options.frame_bytes_max });
+    this.socket.write(head);
+    if (body.length > 0) this.socket.write(body);
+    if (this.socket.writableLength > server_connection_limits.write_buffer_bytes_max) {
+      this.refuse(`peer does not read its replies (${this.socket.writableLength} bytes waiting)`);
+    }
+  }
+
+  /** Closes this connection because of what the peer did; logged once. */
+  private refuse(reason: string): void {
+    if (this.closed) return;
+    this.options.log.warn({ remote: this.remote, client: this.client_id, reason }, 'closing connection');
+    this.socket.destroy();
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.handshake_timer);
+    this.options.onClose(this);
+  }
+}
