@@ -8,6 +8,7 @@ import { parseBenchArgs } from './lib/args.js';
 const bench_modules: Readonly<Record<string, string>> = {
   runtime: './runtime_bench.js',
   protocol: './protocol_bench.js',
+  store: './store_bench.js',
 };
 
 interface BenchModule {
