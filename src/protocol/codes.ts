@@ -29,8 +29,12 @@ export const request_codes = {
   GET_MAX_OFFSET: 30,
   /** Client -> broker: the oldest offset a queue still holds. */
   GET_MIN_OFFSET: 31,
+  /** Admin/client -> broker: one stored message by its message id. */
+  GET_MESSAGE: 33,
   /** Client -> broker: the client's producer and consumer groups (liveness and membership). */
   HEARTBEAT: 34,
+  /** Consumer -> broker: the live members of a consumer group (for rebalancing). */
+  GET_CONSUMER_LIST: 38,
   /** Broker -> namesrv: full registration with topic configs. */
   REGISTER_BROKER: 103,
   /** Broker -> namesrv: leaving the cluster. */

@@ -27,4 +27,6 @@ export * from './schemas/route.js';
 export * from './schemas/heartbeat.js';
 export * from './schemas/broker_registration.js';
 export * from './schemas/create_topic.js';
+export * from './schemas/message_lookup.js';
+export * from './schemas/consumer_list.js';
 export * from './schemas/error.js';

@@ -216,3 +216,7 @@ export const error_response: ErrorResponse = {
   message: 'topic "Nope" does not exist; create it with `mq-node admin topic create`',
   retriable: false,
 };
+
+export const get_message_request = { msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0' };
+export const get_consumer_list_request = { group: 'order-processors' };
+export const get_consumer_list_response = { clientIds: ['10.0.0.5@4242', '10.0.0.6@777'] };

@@ -109,4 +109,8 @@ export const schema_cases: SchemaCase[] = [
   entry('CreateTopicRequest', p.create_topic_request_v1, v.create_topic_request, p.encodeCreateTopicRequest, p.decodeCreateTopicRequest),
   entry('CreateTopicResponse', p.create_topic_response_v1, {}, p.encodeCreateTopicResponse, p.decodeCreateTopicResponse),
   entry('ErrorResponse', p.error_response_v1, v.error_response, p.encodeErrorResponse, p.decodeErrorResponse),
+  entry('GetMessageRequest', p.get_message_request_v1, v.get_message_request, p.encodeGetMessageRequest, p.decodeGetMessageRequest),
+  entry('GetMessageResponse', p.get_message_response_v1, v.pull_response.messages[0] as p.StoredMessage, p.encodeGetMessageResponse, p.decodeGetMessageResponse),
+  entry('GetConsumerListRequest', p.get_consumer_list_request_v1, v.get_consumer_list_request, p.encodeGetConsumerListRequest, p.decodeGetConsumerListRequest),
+  entry('GetConsumerListResponse', p.get_consumer_list_response_v1, v.get_consumer_list_response, p.encodeGetConsumerListResponse, p.decodeGetConsumerListResponse),
 ];

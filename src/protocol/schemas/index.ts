@@ -24,7 +24,9 @@ import {
   query_consumer_offset_request_v1,
   query_consumer_offset_response_v1,
 } from './consumer_offset.js';
+import { get_consumer_list_request_v1, get_consumer_list_response_v1 } from './consumer_list.js';
 import { create_topic_request_v1, create_topic_response_v1 } from './create_topic.js';
+import { get_message_request_v1, get_message_response_v1 } from './message_lookup.js';
 import { error_response_v1, type ErrorResponse } from './error.js';
 import { hello_ack_v1, hello_v1 } from './handshake.js';
 import { heartbeat_request_v1, heartbeat_response_v1 } from './heartbeat.js';
@@ -64,6 +66,8 @@ export const schemas_v1 = {
     UNREGISTER_BROKER: { request: unregister_broker_request_v1, response: unregister_broker_response_v1 },
     BROKER_HEARTBEAT: { request: broker_heartbeat_request_v1, response: broker_heartbeat_response_v1 },
     CREATE_TOPIC: { request: create_topic_request_v1, response: create_topic_response_v1 },
+    GET_MESSAGE: { request: get_message_request_v1, response: get_message_response_v1 },
+    GET_CONSUMER_LIST: { request: get_consumer_list_request_v1, response: get_consumer_list_response_v1 },
   },
   error: error_response_v1,
 } as const satisfies ProtocolSchemas;
