@@ -32,14 +32,16 @@ export class CommitLogReader {
   }
 
   /** Walks records from `from_offset` up to `to_offset`, skipping segment-end blanks. The
-   *  views are valid during the call only. Returns the offset after the last one visited. */
-  scan(from_offset: number, to_offset: number, visit: (record: RecordView, offset: number) => boolean | void): number {
+   *  views are valid during the call only. Returns the offset after the last one visited.
+   *  `verify_crc: false` skips the CRC (structure is still checked) for callers that follow
+   *  bytes this process wrote; what is served to clients is always CRC-checked. */
+  scan(from_offset: number, to_offset: number, visit: (record: RecordView, offset: number) => boolean | void, options: { verify_crc: boolean } = { verify_crc: true }): number {
     let offset = from_offset;
     while (offset < to_offset) {
       const segment = this.segments.find(offset);
       if (segment === undefined) break;
       const position = offset - segment.start_offset;
-      const check = checkRecord(segment.buffer, position, Math.min(segment.size_bytes, to_offset - segment.start_offset), segment.start_offset);
+      const check = checkRecord(segment.buffer, position, Math.min(segment.size_bytes, to_offset - segment.start_offset), segment.start_offset, options.verify_crc);
       if (check.kind === 'blank') {
         offset = segment.end_offset;
         continue;

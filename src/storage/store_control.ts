@@ -18,6 +18,9 @@ export const store_control = defineControlBlock(
     write_seq: 'i32',
     /** Flush actor only: bumped (and notified) after each flush. */
     flush_seq: 'i32',
+    /** Every ConsumeQueue actor, by Atomics.add only: bumped (and notified) after it publishes
+     *  new entries. Held long-poll pulls wait on it. */
+    dispatch_seq: 'i32',
   } as const,
   { padding: 'cache_line' },
 );

@@ -41,8 +41,11 @@ class ConsumeQueueActor {
   receive(message: ConsumeQueueMessage): ConsumeQueueStatus {
     switch (message.kind) {
       case 'append':
-        this.queue.appendBatch(message.first_queue_offset, message.entries);
-        this.publish();
+        if (this.queue.appendBatch(message.first_queue_offset, message.entries) > 0) {
+          this.publish();
+          this.control.add('dispatch_seq', 1);
+          this.control.notify('dispatch_seq');
+        }
         return this.status();
       case 'flush':
         this.flush();

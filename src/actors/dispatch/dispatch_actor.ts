@@ -94,10 +94,12 @@ class DispatchActor {
     if (this.position < readable) {
       const pending = new Map<string, PendingQueue>();
       const records: Array<{ topic: string; queue_id: number; queue_offset: number; offset: number; size: number; tag_hash: number }> = [];
+      // Structural checks only (magic, size, own offset): these bytes were written by this
+      // process's writer a moment ago; the CRC is checked by readers before serving them.
       this.position = this.reader.scan(this.position, readable, (record, offset) => {
         if (records.length === records_per_tick_max) return false;
         records.push({ topic: record.topic, queue_id: record.queue_id, queue_offset: record.queue_offset, offset, size: record.total_size, tag_hash: record.tag_hash });
-      });
+      }, { verify_crc: false });
       for (const record of records) {
         const key = queueKey(record.topic, record.queue_id);
         let queue = pending.get(key);
@@ -140,10 +142,13 @@ class DispatchActor {
     if (known !== undefined) return known;
     const slot = this.positions.claim(topic, queue_id);
     const address = consumeQueueAddress(topic, queue_id);
+    // On this (service) thread, never the writer's: the queues share dispatch's work, not
+    // the writer's CPU.
     const ref = await this.context.spawn({
       address,
       module: consume_queue_module_url,
       protocol: consume_queue_protocol,
+      thread: this.context.thread,
       args: { ...this.args, topic, queue_id, slot },
     }).catch((error: { code?: string }) => {
       // Spawned already (by an earlier life of this actor): use it.
