@@ -41,10 +41,22 @@ export const request_codes = {
   UNREGISTER_BROKER: 104,
   /** Client -> namesrv: the route of one topic. */
   GET_ROUTE: 105,
+  /** Admin -> namesrv: every broker group and broker it knows. */
+  GET_CLUSTER_INFO: 106,
+  /** Admin -> namesrv: the names of the topics it routes. */
+  GET_TOPIC_LIST: 206,
+  /** Admin -> namesrv: forget a topic's routes. */
+  DELETE_TOPIC_IN_NAMESRV: 216,
   /** Producer -> broker: several messages of one topic in one request. */
   SEND_BATCH: 320,
   /** Broker -> namesrv: periodic liveness without topic configs. */
   BROKER_HEARTBEAT: 904,
+  /** Client -> namesrv: push ROUTE_CHANGED on this connection when these topics' routes change. */
+  SUBSCRIBE_ROUTE: 1001,
+  /** Client -> namesrv: stop pushing ROUTE_CHANGED for these topics. */
+  UNSUBSCRIBE_ROUTE: 1002,
+  /** Namesrv -> client, one-way: a subscribed topic's route changed. */
+  ROUTE_CHANGED: 1003,
 } as const;
 
 export type RequestCodeName = keyof typeof request_codes;

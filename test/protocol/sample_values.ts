@@ -27,6 +27,16 @@ import type {
   TopicRouteData,
   UnregisterBrokerRequest,
 } from '../../src/protocol/index.js';
+import type {
+  ClusterInfo,
+  DeleteTopicRequest,
+  GetClusterInfoRequest,
+  GetTopicListRequest,
+  RouteChangedNotification,
+  SubscribeRouteRequest,
+  SubscribeRouteResponse,
+  TopicList,
+} from '../../src/protocol/index.js';
 
 const born_ms = 1_767_225_600_123; // 2026-01-01T00:00:00.123Z
 
@@ -220,3 +230,24 @@ export const error_response: ErrorResponse = {
 export const get_message_request = { msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0' };
 export const get_consumer_list_request = { group: 'order-processors' };
 export const get_consumer_list_response = { clientIds: ['10.0.0.5@4242', '10.0.0.6@777'] };
+
+export const get_cluster_info_request: GetClusterInfoRequest = {};
+export const cluster_info: ClusterInfo = {
+  dataVersion: 57,
+  groups: [
+    {
+      cluster: 'DefaultCluster',
+      brokerName: 'broker-a',
+      members: [
+        { brokerId: 0, address: '10.0.0.9:10911', haAddress: '10.0.0.9:10912', epoch: 3, dataVersion: 42, lastHeartbeatMs: born_ms },
+        { brokerId: 1, address: '10.0.0.10:10911', haAddress: '10.0.0.10:10912', epoch: 3, dataVersion: 42, lastHeartbeatMs: born_ms + 5 },
+      ],
+    },
+  ],
+};
+export const get_topic_list_request: GetTopicListRequest = { cluster: 'DefaultCluster' };
+export const topic_list: TopicList = { dataVersion: 57, topics: ['%RETRY%billing', 'OrderEvents'] };
+export const delete_topic_request: DeleteTopicRequest = { topic: 'OrderEvents' };
+export const subscribe_route_request: SubscribeRouteRequest = { topics: ['OrderEvents', '%RETRY%billing'] };
+export const subscribe_route_response: SubscribeRouteResponse = { subscribedTopics: 2 };
+export const route_changed_notification: RouteChangedNotification = { topic: 'OrderEvents', routeVersion: 57, brokerNames: ['broker-a', 'broker-b'] };

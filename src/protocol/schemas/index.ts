@@ -25,7 +25,9 @@ import {
   query_consumer_offset_response_v1,
 } from './consumer_offset.js';
 import { get_consumer_list_request_v1, get_consumer_list_response_v1 } from './consumer_list.js';
+import { cluster_info_v1, get_cluster_info_request_v1 } from './cluster_info.js';
 import { create_topic_request_v1, create_topic_response_v1 } from './create_topic.js';
+import { delete_topic_request_v1, delete_topic_response_v1 } from './delete_topic.js';
 import { get_message_request_v1, get_message_response_v1 } from './message_lookup.js';
 import { error_response_v1, type ErrorResponse } from './error.js';
 import { hello_ack_v1, hello_v1 } from './handshake.js';
@@ -33,6 +35,15 @@ import { heartbeat_request_v1, heartbeat_response_v1 } from './heartbeat.js';
 import { pull_request_v1, pull_response_v1 } from './pull.js';
 import { get_offset_request_v1, get_offset_response_v1 } from './queue_offset.js';
 import { get_route_request_v1, topic_route_data_v1 } from './route.js';
+import {
+  route_changed_ack_v1,
+  route_changed_notification_v1,
+  subscribe_route_request_v1,
+  subscribe_route_response_v1,
+  unsubscribe_route_request_v1,
+  unsubscribe_route_response_v1,
+} from './route_notification.js';
+import { get_topic_list_request_v1, topic_list_v1 } from './topic_list.js';
 import { send_request_v1, send_result_v1 } from './send.js';
 import { send_batch_request_v1, send_batch_response_v1 } from './send_batch.js';
 
@@ -61,6 +72,12 @@ export const schemas_v1 = {
     GET_MIN_OFFSET: { request: get_offset_request_v1, response: get_offset_response_v1 },
     GET_MAX_OFFSET: { request: get_offset_request_v1, response: get_offset_response_v1 },
     GET_ROUTE: { request: get_route_request_v1, response: topic_route_data_v1 },
+    GET_CLUSTER_INFO: { request: get_cluster_info_request_v1, response: cluster_info_v1 },
+    GET_TOPIC_LIST: { request: get_topic_list_request_v1, response: topic_list_v1 },
+    DELETE_TOPIC_IN_NAMESRV: { request: delete_topic_request_v1, response: delete_topic_response_v1 },
+    SUBSCRIBE_ROUTE: { request: subscribe_route_request_v1, response: subscribe_route_response_v1 },
+    UNSUBSCRIBE_ROUTE: { request: unsubscribe_route_request_v1, response: unsubscribe_route_response_v1 },
+    ROUTE_CHANGED: { request: route_changed_notification_v1, response: route_changed_ack_v1 },
     HEARTBEAT: { request: heartbeat_request_v1, response: heartbeat_response_v1 },
     REGISTER_BROKER: { request: register_broker_request_v1, response: register_broker_response_v1 },
     UNREGISTER_BROKER: { request: unregister_broker_request_v1, response: unregister_broker_response_v1 },
