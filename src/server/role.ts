@@ -1,5 +1,6 @@
 import { AdminServer } from '../admin/admin_server.js';
 import type { AdminSource, HealthReport } from '../admin/admin_source.js';
+import type { Store } from '../actors/store/store.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
 import { assert } from '../runtime/assert.js';
 import type { Logger } from '../runtime/log.js';
@@ -29,6 +30,8 @@ export interface Listener {
 export interface NodeSystem extends AdminSource {
   /** Drains mailboxes, stops the actors and terminates the worker threads. */
   stop(): Promise<void>;
+  /** The broker's store, for roles that have one. */
+  readonly store?: Store;
 }
 
 export interface NodeDependencies {

@@ -1,22 +1,29 @@
-import type { NodeConfig } from './config.js';
+import { assert } from '../runtime/assert.js';
+import { brokerListener } from './broker/broker_listener.js';
+import { formatHostPort, type NodeConfig } from './config.js';
 import type { Listener, NodeSystem } from './role.js';
 
 /**
  * The network listeners of each role, started in this order after the actor system:
  *
  *   namesrv     namesrv (config.port)
- *   broker      broker (config.port), ha (config.haPort)
- *   standalone  namesrv (config.namesrvPort), broker (config.port), ha (config.haPort)
+ *   broker      broker (config.port)
+ *   standalone  namesrv (config.namesrvPort), broker (config.port)
  *
- * The TCP servers behind them are not written yet, so every role has none for now and its
- * ready line lists only `admin`; each server plugs in here as a Listener when it exists.
+ * The nameserver and HA listeners plug in here as they are written.
  */
 export function listenersForRole(config: NodeConfig, system: NodeSystem): Listener[] {
-  void system;
   switch (config.role) {
     case 'namesrv':
-    case 'broker':
-    case 'standalone':
       return [];
+    case 'broker': {
+      assert(system.store !== undefined, 'a broker node runs a store');
+      const namesrv = config.namesrv.map((address) => formatHostPort(address));
+      return [brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv })];
+    }
+    case 'standalone': {
+      assert(system.store !== undefined, 'a standalone node runs a store');
+      return [brokerListener({ config, store: system.store, namesrv_addresses: () => [] })];
+    }
   }
 }

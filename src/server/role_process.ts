@@ -93,6 +93,7 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
     throw error;
   }
   return {
+    store,
     listActors: () => system.listActors(),
     health: () => system.health(),
     stop: async () => {

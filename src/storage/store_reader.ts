@@ -75,6 +75,13 @@ export class StoreReader {
     return { status: read.status, records, next_queue_offset: read.next_queue_offset, ...window };
   }
 
+  /** The record at a CommitLog offset (message lookup by id), CRC-checked. */
+  readRecord(commit_log_offset: number): RecordView {
+    const min_offset = this.control.load('min_offset');
+    if (commit_log_offset < min_offset) throw new MqError('BAD_REQUEST', `CommitLog offset ${commit_log_offset} was deleted by retention (oldest kept: ${min_offset})`);
+    return this.commit_log.read(commit_log_offset, this.control.load('write_offset'));
+  }
+
   close(): void {
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();

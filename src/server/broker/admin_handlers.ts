@@ -1,0 +1,60 @@
+import {
+  decodeCreateTopicRequest,
+  decodeGetConsumerListRequest,
+  decodeGetMessageRequest,
+  decodeHeartbeatRequest,
+  encodeCreateTopicResponse,
+  encodeGetConsumerListResponse,
+  encodeGetMessageResponse,
+  encodeHeartbeatResponse,
+  perm_read,
+  perm_write,
+} from '../../protocol/index.js';
+import { MqError } from '../../runtime/errors.js';
+import type { RequestContext } from '../remoting/request_router.js';
+import type { BrokerContext } from './broker_context.js';
+import { decodeMessageId, numberToIpv4 } from './message_id.js';
+import { storedMessageOf } from './stored_message.js';
+
+/** CREATE_TOPIC, GET_MESSAGE, HEARTBEAT and GET_CONSUMER_LIST. */
+export class AdminHandlers {
+  constructor(private readonly broker: BrokerContext) {}
+
+  readonly createTopic = (body: Uint8Array): Uint8Array => {
+    const request = decodeCreateTopicRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `CREATE_TOPIC body: ${request.error.message}`);
+    const perm = request.value.perm === 0 ? perm_read | perm_write : request.value.perm;
+    this.broker.topics.upsert(request.value.topic, request.value.queues, perm);
+    this.broker.onTopicsChanged();
+    return encodeCreateTopicResponse({});
+  };
+
+  readonly getMessage = (body: Uint8Array): Uint8Array => {
+    const request = decodeGetMessageRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `GET_MESSAGE body: ${request.error.message}`);
+    const location = decodeMessageId(request.value.msgId);
+    const store = this.broker.store.args;
+    if (location.store_ipv4 !== store.store_ipv4 || location.store_port !== (store.store_port & 0xffff)) {
+      throw new MqError('BAD_REQUEST', `message ${request.value.msgId} was stored by ${numberToIpv4(location.store_ipv4)}:${location.store_port}, not by this broker; ask that broker`);
+    }
+    const record = this.broker.store.reader.readRecord(location.commit_log_offset);
+    if (record.store_timestamp !== location.store_timestamp) {
+      throw new MqError('BAD_REQUEST', `no message ${request.value.msgId} here (the offset holds another message)`);
+    }
+    return encodeGetMessageResponse(storedMessageOf(record));
+  };
+
+  readonly heartbeat = (body: Uint8Array, context: RequestContext): Uint8Array => {
+    const request = decodeHeartbeatRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `HEARTBEAT body: ${request.error.message}`);
+    context.connection.client_id = request.value.clientId;
+    this.broker.groups.heartbeat(request.value.clientId, request.value.consumerGroups);
+    return encodeHeartbeatResponse({});
+  };
+
+  readonly consumerList = (body: Uint8Array): Uint8Array => {
+    const request = decodeGetConsumerListRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `GET_CONSUMER_LIST body: ${request.error.message}`);
+    return encodeGetConsumerListResponse({ clientIds: this.broker.groups.members(request.value.group) });
+  };
+}

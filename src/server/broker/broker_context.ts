@@ -1,0 +1,20 @@
+import type { Store } from '../../actors/store/store.js';
+import type { Logger } from '../../runtime/log.js';
+import type { ConsumerGroups } from './consumer_groups.js';
+import type { PullHold } from './pull_hold.js';
+import type { TopicConfigStore } from './topic_config_store.js';
+
+/** What the broker's request handlers share (all owned by the broker's main thread). */
+export interface BrokerContext {
+  broker_name: string;
+  store: Store;
+  topics: TopicConfigStore;
+  groups: ConsumerGroups;
+  pulls: PullHold;
+  auto_create_topic: boolean;
+  /** The queue count of an auto-created topic. */
+  default_queues: number;
+  log: Logger;
+  /** Called after a topic is created or changed: the nameservers must learn it. */
+  onTopicsChanged(): void;
+}

@@ -1,0 +1,101 @@
+import { request_codes } from '../../protocol/index.js';
+import type { Store } from '../../actors/store/store.js';
+import { logger } from '../../runtime/log.js';
+import { store_control } from '../../storage/store_control.js';
+import type { BrokerConfig, StandaloneConfig } from '../config.js';
+import { formatHostPort } from '../config.js';
+import { FrameServer } from '../remoting/frame_server.js';
+import { RequestRouter } from '../remoting/request_router.js';
+import type { Listener } from '../role.js';
+import { AdminHandlers } from './admin_handlers.js';
+import type { BrokerContext } from './broker_context.js';
+import { ConsumerGroups } from './consumer_groups.js';
+import { NamesrvRegistrar, registrar_limits } from './namesrv_registrar.js';
+import { PullHold } from './pull_hold.js';
+import { PullHandlers } from './pull_handlers.js';
+import { SendHandlers } from './send_handlers.js';
+import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
+
+export interface BrokerListenerOptions {
+  config: BrokerConfig | StandaloneConfig;
+  store: Store;
+  /** The nameservers to register with (read when registering: standalone's is known late). */
+  namesrv_addresses: () => readonly string[];
+  heartbeat_interval_ms?: number;
+}
+
+/**
+ * The broker's client port: the request handlers over the store, and the registration with
+ * the nameservers, which starts once the port is bound (its address is what gets registered).
+ * The connection handling runs on the main thread: a send costs one hop to the CommitLog
+ * writer's thread and one back; a pull none (it reads the mapped files here).
+ */
+export interface BrokerListener extends Listener {
+  /** Pulls held by long polling right now (metrics, tests). */
+  heldPulls(): number;
+}
+
+export function brokerListener(options: BrokerListenerOptions): BrokerListener {
+  const { config, store } = options;
+  const log = logger('broker', { broker: config.brokerName });
+  const topics = new TopicConfigStore(config.data, log).load();
+  const pulls = new PullHold(store_control.attach(store.args.control));
+  let registrar: NamesrvRegistrar | undefined;
+  const context: BrokerContext = {
+    broker_name: config.brokerName,
+    store,
+    topics,
+    groups: new ConsumerGroups(),
+    pulls,
+    auto_create_topic: config.autoCreateTopic,
+    default_queues: topic_config_limits.queues_default,
+    log,
+    onTopicsChanged: () => registrar?.registerNow(),
+  };
+  const send = new SendHandlers(context);
+  const pull = new PullHandlers(context);
+  const admin = new AdminHandlers(context);
+  const router = new RequestRouter()
+    .on(request_codes.SEND, send.send)
+    .on(request_codes.SEND_BATCH, send.sendBatch)
+    .on(request_codes.PULL, pull.pull)
+    .on(request_codes.GET_MIN_OFFSET, pull.minOffset)
+    .on(request_codes.GET_MAX_OFFSET, pull.maxOffset)
+    .on(request_codes.QUERY_CONSUMER_OFFSET, pull.queryConsumerOffset)
+    .on(request_codes.COMMIT_CONSUMER_OFFSET, pull.commitConsumerOffset)
+    .on(request_codes.CREATE_TOPIC, admin.createTopic)
+    .on(request_codes.GET_MESSAGE, admin.getMessage)
+    .on(request_codes.HEARTBEAT, admin.heartbeat)
+    .on(request_codes.GET_CONSUMER_LIST, admin.consumerList);
+  const server = new FrameServer({
+    server_id: `${config.brokerName}@${config.brokerId}`,
+    router,
+    log,
+    onDisconnect: (connection) => {
+      if (connection.client_id !== '') context.groups.leave(connection.client_id);
+    },
+  });
+  return {
+    key: 'broker',
+    heldPulls: () => pulls.size,
+    async start() {
+      const bound = await server.listen(config.host, config.port);
+      const address = formatHostPort({ host: config.advertiseHost, port: bound.port });
+      registrar = new NamesrvRegistrar({
+        namesrv_addresses: options.namesrv_addresses,
+        identity: { cluster: config.cluster, brokerName: config.brokerName, brokerId: config.brokerId, address },
+        ha_address: formatHostPort({ host: config.advertiseHost, port: config.haPort }),
+        topics,
+        heartbeat_interval_ms: options.heartbeat_interval_ms ?? registrar_limits.heartbeat_interval_ms_default,
+        log,
+      });
+      registrar.start();
+      return bound;
+    },
+    async stop() {
+      await registrar?.stop();
+      pulls.close();
+      await server.close();
+    },
+  };
+}

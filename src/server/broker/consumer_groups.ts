@@ -1,0 +1,53 @@
+import type { ConsumerGroupData } from '../../protocol/index.js';
+
+export const consumer_group_limits = {
+  /** A member silent for this long has left the group. */
+  member_expiry_ms: 120_000,
+  groups_max: 16_384,
+  members_per_group_max: 4_096,
+} as const;
+
+interface Member {
+  client_id: string;
+  last_heartbeat_ms: number;
+  data: ConsumerGroupData;
+}
+
+/**
+ * Consumer-group membership as this broker sees it, from client heartbeats: the sorted
+ * member list every member uses to compute the same queue assignment. A member that stops
+ * heartbeating, or whose connection closes, leaves. Owned by the broker's main thread.
+ */
+export class ConsumerGroups {
+  private readonly groups = new Map<string, Map<string, Member>>();
+
+  heartbeat(client_id: string, groups: readonly ConsumerGroupData[], now_ms = Date.now()): void {
+    for (const data of groups) {
+      let members = this.groups.get(data.group);
+      if (members === undefined) {
+        if (this.groups.size >= consumer_group_limits.groups_max) continue;
+        members = new Map();
+        this.groups.set(data.group, members);
+      }
+      if (!members.has(client_id) && members.size >= consumer_group_limits.members_per_group_max) continue;
+      members.set(client_id, { client_id, last_heartbeat_ms: now_ms, data });
+    }
+  }
+
+  /** Removes the client from every group (its connection closed). */
+  leave(client_id: string): void {
+    for (const [group, members] of this.groups) {
+      members.delete(client_id);
+      if (members.size === 0) this.groups.delete(group);
+    }
+  }
+
+  members(group: string, now_ms = Date.now()): string[] {
+    const members = this.groups.get(group);
+    if (members === undefined) return [];
+    for (const [client_id, member] of members) {
+      if (now_ms - member.last_heartbeat_ms > consumer_group_limits.member_expiry_ms) members.delete(client_id);
+    }
+    return [...members.keys()].sort();
+  }
+}

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { checkName, perm_read, perm_write, type TopicConfig } from '../../protocol/index.js';
+import { MqError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/log.js';
+import { DurableFile } from '../../storage/durable_file.js';
+import { configDir } from '../../storage/storage_paths.js';
+
+export const topic_config_limits = {
+  /** Queues of one topic on one broker. */
+  queues_max: 1_024,
+  queues_default: 4,
+  /** Topics one broker holds. */
+  topics_max: 16_384,
+} as const;
+
+export interface TopicSettings extends TopicConfig {
+  created_ms: number;
+}
+
+/**
+ * The broker's topics (queues, permissions, created time), persisted whole and atomically in
+ * `config/topics` on every change (changes are rare: admin commands and first sends).
+ * `data_version` counts changes, so the nameservers can tell a registration that changes
+ * routes from one that does not. Owned by the broker's main thread.
+ */
+export class TopicConfigStore {
+  private readonly topics = new Map<string, TopicSettings>();
+  private readonly file: DurableFile;
+  data_version = 0;
+
+  constructor(data_dir: string, private readonly log: Logger) {
+    fs.mkdirSync(configDir(data_dir), { recursive: true });
+    this.file = new DurableFile({ path: path.join(configDir(data_dir), 'topics'), kind: 'TOPC', log });
+  }
+
+  load(): this {
+    const stored = this.file.read();
+    if (stored !== undefined) {
+      const parsed = JSON.parse(stored.content.toString('utf8')) as { data_version: number; topics: TopicSettings[] };
+      this.data_version = parsed.data_version;
+      for (const topic of parsed.topics) this.topics.set(topic.topic, topic);
+    }
+    return this;
+  }
+
+  get(topic: string): TopicSettings | undefined {
+    return this.topics.get(topic);
+  }
+
+  list(): TopicSettings[] {
+    return [...this.topics.values()].sort((a, b) => a.topic.localeCompare(b.topic));
+  }
+
+  /** Creates the topic, or updates its queue count and permissions. */
+  upsert(topic: string, queues: number, perm = perm_read | perm_write, now_ms = Date.now()): TopicSettings {
+    const bad_name = checkName('topic', topic);
+    if (bad_name !== undefined) throw new MqError('BAD_REQUEST', bad_name.message);
+    if (!Number.isInteger(queues) || queues < 1 || queues > topic_config_limits.queues_max) {
+      throw new MqError('BAD_REQUEST', `a topic has 1..${topic_config_limits.queues_max} queues per broker, not ${queues}`);
+    }
+    const existing = this.topics.get(topic);
+    if (existing === undefined && this.topics.size >= topic_config_limits.topics_max) {
+      throw new MqError('BAD_REQUEST', `this broker holds ${topic_config_limits.topics_max} topics already; delete some or add brokers`);
+    }
+    if (existing !== undefined && existing.readQueues === queues && existing.perm === perm) return existing;
+    const settings: TopicSettings = { topic, readQueues: queues, writeQueues: queues, perm, created_ms: existing?.created_ms ?? now_ms };
+    this.topics.set(topic, settings);
+    this.data_version++;
+    this.persist();
+    this.log.info({ topic, queues, perm }, existing === undefined ? 'topic created' : 'topic updated');
+    return settings;
+  }
+
+  private persist(): void {
+    const content = JSON.stringify({ data_version: this.data_version, topics: this.list() });
+    this.file.write(Buffer.from(content, 'utf8'), 1);
+  }
+}
