@@ -102,7 +102,9 @@ t.test('broker (settings from env, logs at warn): ready line, admin endpoints, S
   const exit = await node.signal('SIGTERM');
   t.equal(exit.code, 0);
   checkStoreClosed(t, join(dir, 'broker'));
-  t.equal(node.stderr(), '', 'no info lines at --log-level warn');
+  // A warning may come (no nameserver listens at that address); nothing below warn may.
+  const levels = node.stderr().trim().split('\n').filter((line) => line !== '').map((line) => (JSON.parse(line) as { level: number }).level);
+  t.ok(levels.every((level) => level >= 40), `no info lines at --log-level warn (levels seen: ${[...new Set(levels)].join(', ') || 'none'})`);
 });
 
 t.test('a second signal during shutdown exits at once with 128 + its number', async (t) => {
