@@ -1,8 +1,8 @@
-import { assert } from '../runtime/assert.js';
 import type { Clock } from '../runtime/clock.js';
 import { MqError } from '../runtime/errors.js';
 import type { MappedFile } from './mapped_file.js';
-import { blank_bytes_min, recordSize, topic_bytes_max, writeBlank, writeRecord, type HostAddress, type RecordInput } from './record.js';
+import { assert } from '../runtime/assert.js';
+import { blank_bytes_min, imageQueue, placeRecordImage, record_header_bytes, record_magic, recordSize, topic_bytes_max, writeBlank, writeRecord, type HostAddress, type RecordInput } from './record.js';
 import type { SegmentSet } from './segment_set.js';
 
 /** Where one appended record went. */
@@ -92,6 +92,41 @@ export class CommitLog {
       this.queue_offsets.set(key, queue_offset + 1);
       this.write_offset += size;
       results[index] = { physical_offset, size, queue_offset, store_timestamp };
+    }
+    return results;
+  }
+
+  /**
+   * Appends a batch of record images (record.ts: encoded by the caller with placeholders for
+   * what the writer assigns), in order, as one write. Each image is copied into the segment
+   * once and sealed there. Checks every image before writing any.
+   */
+  appendImages(images: Buffer, count: number, results: AppendedRecord[] = []): AppendedRecord[] {
+    let position = 0;
+    for (let index = 0; index < count; index++) {
+      assert(position + record_header_bytes <= images.length, `record image ${index} of ${count} is cut off`);
+      const size = images.readUInt32LE(position);
+      assert(images.readUInt32LE(position + 4) === record_magic && position + size <= images.length, `record image ${index} is malformed`);
+      if (size > this.record_bytes_max) {
+        throw new MqError('MESSAGE_TOO_LARGE', `a record of ${size} bytes does not fit a CommitLog segment of ${this.segments.segment_bytes} bytes; send smaller messages or raise the segment size`);
+      }
+      position += size;
+    }
+    assert(position === images.length, `record images hold ${images.length - position} bytes past ${count} records`);
+    const store_timestamp = this.clock.nowMs();
+    position = 0;
+    for (let index = 0; index < count; index++) {
+      const size = images.readUInt32LE(position);
+      const { topic, queue_id } = imageQueue(images, position);
+      const segment = this.segmentWithRoom(size);
+      const key = queueKey(topic, queue_id);
+      const queue_offset = this.queue_offsets.get(key) ?? 0;
+      const physical_offset = this.write_offset;
+      placeRecordImage(segment.buffer, physical_offset - segment.start_offset, images, position, size, { queue_offset, physical_offset, store_timestamp, store_host: this.store_host });
+      this.queue_offsets.set(key, queue_offset + 1);
+      this.write_offset += size;
+      results[index] = { physical_offset, size, queue_offset, store_timestamp };
+      position += size;
     }
     return results;
   }

@@ -106,7 +106,7 @@ export function recordSize(topic_bytes: number, body_bytes: number, properties_b
  * restricted to [A-Za-z0-9_%|-]); passing it in lets a batch encode each topic once.
  * Copies: the body and properties bytes are copied once, into the segment.
  */
-export function writeRecord(target: Buffer, position: number, input: RecordInput, topic_bytes: Buffer, placement: RecordPlacement): number {
+export function writeRecord(target: Buffer, position: number, input: RecordInput, topic_bytes: Buffer, placement: RecordPlacement, with_crc = true): number {
   assert(topic_bytes.length >= 1 && topic_bytes.length <= topic_bytes_max, 'topic size out of range');
   assert(input.properties.length <= properties_bytes_max, 'properties too large');
   const size = recordSize(topic_bytes.length, input.body.length, input.properties.length);
@@ -135,8 +135,55 @@ export function writeRecord(target: Buffer, position: number, input: RecordInput
   target.writeUInt16LE(input.properties.length, cursor);
   cursor += 2;
   target.set(input.properties, cursor);
-  target.writeUInt32LE(crc32(target.subarray(p + crc_start, p + size)), p + record_field.record_crc);
+  if (with_crc) sealRecord(target, p, size);
   return size;
+}
+
+/** Placement of an image not yet in the log: the writer fills these in (placeRecordImage). */
+export const unplaced: RecordPlacement = { queue_offset: 0, physical_offset: 0, store_timestamp: 0, store_host: { ipv4: 0, port: 0 } };
+
+/**
+ * Record images: a caller on any thread encodes a batch with `writeRecord(..., unplaced,
+ * false)` into one buffer; the writer copies each image into its segment as is (one memcpy)
+ * and fills in only what it assigns, then seals it with the CRC. So the writer's thread does
+ * no per-field encoding and allocates nothing per record.
+ */
+export function placeRecordImage(target: Buffer, position: number, image: Buffer, image_position: number, size: number, placement: RecordPlacement): void {
+  image.copy(target, position, image_position, image_position + size);
+  writeU64(target, position + record_field.queue_offset, placement.queue_offset);
+  writeU64(target, position + record_field.physical_offset, placement.physical_offset);
+  writeU64(target, position + record_field.store_timestamp, placement.store_timestamp);
+  writeHost(target, position + record_field.store_host, placement.store_host);
+  sealRecord(target, position, size);
+}
+
+/** Encodes a batch as record images, back to back in one buffer (the caller's thread). */
+export function encodeRecordImages(inputs: readonly RecordInput[]): Buffer {
+  const topics = inputs.map((input) => Buffer.from(input.topic, 'latin1'));
+  let total = 0;
+  inputs.forEach((input, index) => {
+    total += recordSize((topics[index] as Buffer).length, input.body.length, input.properties.length);
+  });
+  const images = Buffer.allocUnsafe(total);
+  let position = 0;
+  inputs.forEach((input, index) => {
+    position += writeRecord(images, position, input, topics[index] as Buffer, unplaced, false);
+  });
+  return images;
+}
+
+/** Writes the record CRC over bytes [12, size): last, once every field is in place. */
+export function sealRecord(target: Buffer, position: number, size: number): void {
+  target.writeUInt32LE(crc32(target.subarray(position + crc_start, position + size)), position + record_field.record_crc);
+}
+
+/** The topic and queue of a record image (for the writer's queue-offset table). */
+export function imageQueue(image: Buffer, position: number): { topic: string; queue_id: number } {
+  const topic_at = position + record_field.body + image.readUInt32LE(position + record_field.body_size);
+  return {
+    topic: image.toString('latin1', topic_at + 1, topic_at + 1 + (image[topic_at] as number)),
+    queue_id: image.readUInt32LE(position + record_field.queue_id),
+  };
 }
 
 export function writeBlank(target: Buffer, position: number, size: number): void {

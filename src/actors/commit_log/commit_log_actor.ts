@@ -8,14 +8,14 @@ import { recoverCommitLog } from '../../storage/commit_log_recovery.js';
 import { DiskGuard } from '../../storage/disk_usage.js';
 import { MappedFile } from '../../storage/mapped_file.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
-import type { RecordInput } from '../../storage/record.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
 import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/storage_paths.js';
 import { flush_address, flush_protocol } from '../flush/flush_messages.js';
 import { segment_allocator_address, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
-import { commit_log_protocol, type AppendRecord, type CommitLogMessage, type CommitLogReply } from './commit_log_messages.js';
+import { commit_log_protocol, placement_bytes, type CommitLogMessage, type CommitLogReply } from './commit_log_messages.js';
+import { writeU64 } from '../../storage/record.js';
 
 interface FlushWaiter {
   end_offset: number;
@@ -94,7 +94,7 @@ class CommitLogActor {
   receive(message: CommitLogMessage): CommitLogReply {
     switch (message.kind) {
       case 'append':
-        return this.append(message.records);
+        return this.append(message.count, message.images);
       case 'flushed':
         this.flushed(message.offset);
         return this.status();
@@ -120,21 +120,27 @@ class CommitLogActor {
     return { write_offset: this.log?.offset, flush_offset: this.control.load('flush_offset'), flush_waiters: this.waiters.length, prepared_segments: [...this.prepared] };
   }
 
-  private append(records: AppendRecord[]): CommitLogReply {
+  private append(count: number, images: Buffer): CommitLogReply {
     this.disk.checkWritable();
-    if (records.length === 0) throw new MqError('BAD_REQUEST', 'an append batch holds no record');
-    const results = this.log.appendBatch(records.map(toRecordInput));
+    if (count === 0) throw new MqError('BAD_REQUEST', 'an append batch holds no record');
+    const results = this.log.appendImages(images, count);
     const end_offset = this.publish();
     this.prepareNextIfHalfFull();
+    const placements = Buffer.allocUnsafe(count * placement_bytes);
+    results.forEach((result, index) => {
+      writeU64(placements, index * placement_bytes, result.physical_offset);
+      writeU64(placements, index * placement_bytes + 8, result.queue_offset);
+    });
+    const reply = (status: CommitLogReply['status']): CommitLogReply => ({ status, store_timestamp: results[0]?.store_timestamp ?? 0, write_offset: end_offset, placements });
     if (this.args.flush_mode === 'async') {
       if (!this.flush_hint_outstanding && end_offset - this.control.load('flush_offset') >= this.args.flush_dirty_bytes) {
         this.flush_hint_outstanding = true;
         this.flush.tell({ kind: 'flush' });
       }
-      return { status: 'PUT_OK', results, write_offset: end_offset };
+      return reply('PUT_OK');
     }
     this.flush.tell({ kind: 'flush' });
-    return deferReply(this.whenFlushed(end_offset).then((flushed) => ({ status: flushed ? 'PUT_OK' : 'FLUSH_DISK_TIMEOUT', results, write_offset: end_offset })));
+    return deferReply(this.whenFlushed(end_offset).then((flushed) => reply(flushed ? 'PUT_OK' : 'FLUSH_DISK_TIMEOUT')));
   }
 
   /** Publishes the write offset to every thread and wakes whoever follows it. */
@@ -228,24 +234,8 @@ class CommitLogActor {
   }
 
   private status(): CommitLogReply {
-    return { status: 'PUT_OK', results: [], write_offset: this.log.offset };
+    return { status: 'PUT_OK', store_timestamp: 0, write_offset: this.log.offset, placements: Buffer.alloc(0) };
   }
-}
-
-function toRecordInput(record: AppendRecord): RecordInput {
-  return {
-    topic: record.topic,
-    queue_id: record.queue_id,
-    body: record.body,
-    properties: record.properties,
-    tag_hash: record.tag_hash,
-    flags: record.flags,
-    sys_flags: record.sys_flags,
-    born_timestamp: record.born_timestamp,
-    born_host: { ipv4: record.born_ipv4, port: record.born_port },
-    reconsume_times: record.reconsume_times,
-    prepared_transaction_offset: record.prepared_transaction_offset,
-  };
 }
 
 export const actor = defineActor<CommitLogMessage, CommitLogReply, StoreArgs>({

@@ -16,16 +16,23 @@ export interface AppendRecord {
   prepared_transaction_offset: number;
 }
 
-export type CommitLogMessage =
-  /** A batch, appended as one write; the reply says where each record went. */
-  | { kind: 'append'; records: AppendRecord[] }
-  /** From the flush actor: bytes below `offset` are durable. */
-  | { kind: 'flushed'; offset: number }
-  | { kind: 'status' };
+/** One record of an append batch as Store.append takes it (record.ts RecordInput, flattened). */
+export interface AppendRecord {
+  topic: string;
+  queue_id: number;
+  body: Buffer;
+  properties: Buffer;
+  tag_hash: number;
+  flags: number;
+  sys_flags: number;
+  born_timestamp: number;
+  born_ipv4: number;
+  born_port: number;
+  reconsume_times: number;
+  prepared_transaction_offset: number;
+}
 
-/** RocketMQ's PutMessageStatus, for the whole batch. */
-export type AppendStatus = 'PUT_OK' | 'FLUSH_DISK_TIMEOUT';
-
+/** Where one appended record went. */
 export interface AppendedRecordReply {
   physical_offset: number;
   size: number;
@@ -33,31 +40,48 @@ export interface AppendedRecordReply {
   store_timestamp: number;
 }
 
-export interface CommitLogReply {
+/** What Store.append answers: the batch's status and where each record went. */
+export interface AppendResult {
   status: AppendStatus;
   results: AppendedRecordReply[];
   write_offset: number;
 }
 
-const append_record_fields = [
-  { name: 'topic', type: 'string' },
-  { name: 'queue_id', type: 'int' },
-  { name: 'body', type: 'bytes' },
-  { name: 'properties', type: 'bytes' },
-  { name: 'tag_hash', type: 'long' },
-  { name: 'flags', type: 'int' },
-  { name: 'sys_flags', type: 'int' },
-  { name: 'born_timestamp', type: 'long' },
-  { name: 'born_ipv4', type: 'long' },
-  { name: 'born_port', type: 'int' },
-  { name: 'reconsume_times', type: 'int' },
-  { name: 'prepared_transaction_offset', type: 'long' },
-];
+export type CommitLogMessage =
+  /** A batch of `count` record images (record.ts encodeRecordImages), appended as one write. */
+  | { kind: 'append'; count: number; images: Buffer }
+  /** From the flush actor: bytes below `offset` are durable. */
+  | { kind: 'flushed'; offset: number }
+  | { kind: 'status' };
+
+/** RocketMQ's PutMessageStatus, for the whole batch. */
+export type AppendStatus = 'PUT_OK' | 'FLUSH_DISK_TIMEOUT';
+
+/**
+ * The answer to an append, packed: per record, 16 bytes of `placements` —
+ *
+ *   +--------------------------------+--------------------------------+
+ *   | physical offset (u64: 2 × u32) | queue offset (u64: 2 × u32)    |
+ *   +--------------------------------+--------------------------------+
+ *
+ * one store timestamp for the batch; the sizes the caller knows.
+ */
+export interface CommitLogReply {
+  status: AppendStatus;
+  store_timestamp: number;
+  write_offset: number;
+  placements: Buffer;
+}
+
+export const placement_bytes = 16;
 
 export const commit_log_protocol = defineProtocol<CommitLogMessage, CommitLogReply>(
   'store.commit_log',
   {
-    append: [{ name: 'records', type: { type: 'array', items: { type: 'record', name: 'AppendRecord', fields: append_record_fields } } }],
+    append: [
+      { name: 'count', type: 'int' },
+      { name: 'images', type: 'bytes' },
+    ],
     flushed: [{ name: 'offset', type: 'long' }],
     status: [],
   },
@@ -66,23 +90,9 @@ export const commit_log_protocol = defineProtocol<CommitLogMessage, CommitLogRep
     name: 'CommitLogReply',
     fields: [
       { name: 'status', type: { type: 'enum', name: 'AppendStatus', symbols: ['PUT_OK', 'FLUSH_DISK_TIMEOUT'] } },
-      {
-        name: 'results',
-        type: {
-          type: 'array',
-          items: {
-            type: 'record',
-            name: 'AppendedRecordReply',
-            fields: [
-              { name: 'physical_offset', type: 'long' },
-              { name: 'size', type: 'int' },
-              { name: 'queue_offset', type: 'long' },
-              { name: 'store_timestamp', type: 'long' },
-            ],
-          },
-        },
-      },
+      { name: 'store_timestamp', type: 'long' },
       { name: 'write_offset', type: 'long' },
+      { name: 'placements', type: 'bytes' },
     ],
   }),
 );

@@ -13,7 +13,8 @@ import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
 import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/storage_paths.js';
-import { commit_log_address, commit_log_module_url, commit_log_protocol, type AppendRecord, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
+import { encodeRecordImages, readU64, type RecordInput } from '../../storage/record.js';
+import { commit_log_address, commit_log_module_url, commit_log_protocol, placement_bytes, type AppendRecord, type AppendResult, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import { dispatch_address, dispatch_module_url, dispatch_protocol } from '../dispatch/dispatch_messages.js';
 import { flush_address, flush_module_url, flush_protocol } from '../flush/flush_messages.js';
 import { offset_store_address, offset_store_module_url, offset_store_protocol, type OffsetStoreMessage } from '../offset_store/offset_store_messages.js';
@@ -103,9 +104,27 @@ export class Store {
     return store;
   }
 
-  /** Appends a batch as one write; under sync flush the answer waits for the flush. */
-  append(records: AppendRecord[], timeout_ms = this.args.flush_timeout_ms * 2): Promise<CommitLogReply> {
-    return this.commit_log.ask({ kind: 'append', records }, { timeout_ms });
+  /**
+   * Appends a batch as one write; under sync flush the answer waits for the flush. The
+   * records are encoded here, on the caller's thread, as CommitLog images in one buffer (one
+   * copy of each body); the writer copies each image into its segment (a second copy) and
+   * fills in offsets, store time and CRC. One thread hop there and one back per batch.
+   */
+  async append(records: AppendRecord[], timeout_ms = this.args.flush_timeout_ms * 2): Promise<AppendResult> {
+    const images = encodeRecordImages(records.map(recordInputOf));
+    const reply = await this.commit_log.ask({ kind: 'append', count: records.length, images }, { timeout_ms });
+    let image_position = 0;
+    const results = records.map((_, index) => {
+      const size = images.readUInt32LE(image_position); // an image's first field is its size
+      image_position += size;
+      return {
+        physical_offset: readU64(reply.placements, index * placement_bytes),
+        queue_offset: readU64(reply.placements, index * placement_bytes + 8),
+        size,
+        store_timestamp: reply.store_timestamp,
+      };
+    });
+    return { status: reply.status, results, write_offset: reply.write_offset };
   }
 
   /** A reader for the main thread. Other threads make their own from `args`. */
@@ -126,6 +145,22 @@ export class Store {
     }
     this.marker.remove();
   }
+}
+
+function recordInputOf(record: AppendRecord): RecordInput {
+  return {
+    topic: record.topic,
+    queue_id: record.queue_id,
+    body: record.body,
+    properties: record.properties,
+    tag_hash: record.tag_hash,
+    flags: record.flags,
+    sys_flags: record.sys_flags,
+    born_timestamp: record.born_timestamp,
+    born_host: { ipv4: record.born_ipv4, port: record.born_port },
+    reconsume_times: record.reconsume_times,
+    prepared_transaction_offset: record.prepared_transaction_offset,
+  };
 }
 
 /**

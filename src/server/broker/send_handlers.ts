@@ -10,7 +10,7 @@ import {
   type SendRequest,
   type SendResult,
 } from '../../protocol/index.js';
-import type { AppendRecord, CommitLogReply } from '../../actors/commit_log/commit_log_messages.js';
+import type { AppendRecord, AppendResult } from '../../actors/commit_log/commit_log_messages.js';
 import { MqError } from '../../runtime/errors.js';
 import { messageTagHash } from '../../storage/tag_hash.js';
 import type { BrokerContext } from './broker_context.js';
@@ -53,7 +53,7 @@ export class SendHandlers {
   private async append(messages: readonly SendRequest[]): Promise<SendResult[]> {
     // Every message is checked before any is written: a batch is stored whole or not at all.
     const records = messages.map((message) => this.recordOf(message));
-    let reply: CommitLogReply;
+    let reply: AppendResult;
     try {
       reply = await this.broker.store.append(records);
     } catch (error) {
