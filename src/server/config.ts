@@ -39,7 +39,17 @@ interface CommonConfig {
   adminPort: number;
 }
 
-export interface NamesrvConfig extends CommonConfig {
+/** The nameserver's settings (role namesrv, and the embedded one of standalone). */
+export interface NamesrvSettings {
+  /** A broker silent this long is evicted. */
+  brokerExpiryMs: number;
+  /** Plugins of the nameserver's event bus, in load order (server/namesrv/plugin_loader.ts). */
+  plugins: string[];
+  /** Absolute path of the audit-log plugin's file. */
+  auditLog: string;
+}
+
+export interface NamesrvConfig extends CommonConfig, NamesrvSettings {
   role: 'namesrv';
   peers: HostPort[];
   replication: NamesrvReplication;
@@ -65,7 +75,7 @@ export interface BrokerConfig extends CommonConfig, BrokerSettings {
 }
 
 /** One nameserver and one broker in one process. */
-export interface StandaloneConfig extends CommonConfig, BrokerSettings {
+export interface StandaloneConfig extends CommonConfig, BrokerSettings, NamesrvSettings {
   role: 'standalone';
   namesrvPort: number;
 }
@@ -171,10 +181,16 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     port: sources.get(flags.port, role),
     adminPort: sources.get(flags.adminPort, role),
   };
+  const namesrv = (): NamesrvSettings => ({
+    brokerExpiryMs: sources.get(flags.brokerExpiryMs, role),
+    plugins: sources.get(flags.plugins, role),
+    auditLog: sources.get(flags.auditLog, role),
+  });
   if (role === 'namesrv') {
     return {
       role,
       ...common,
+      ...namesrv(),
       peers: sources.get(flags.peers, role),
       replication: sources.get(flags.namesrvReplication, role),
     };
@@ -191,7 +207,7 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     diskHighWater: sources.get(flags.diskHighWater, role),
   };
   if (role === 'broker') return { role, ...common, namesrv: sources.get(flags.namesrv, role), ...broker };
-  return { role, ...common, namesrvPort: sources.get(flags.namesrvPort, role), ...broker };
+  return { role, ...common, namesrvPort: sources.get(flags.namesrvPort, role), ...namesrv(), ...broker };
 }
 
 /**
@@ -202,7 +218,7 @@ export function configToJson(config: NodeConfig): Record<string, unknown> {
   const json: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     const flag = key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-    json[flag] = Array.isArray(value) ? (value as HostPort[]).map(formatHostPort) : value;
+    json[flag] = Array.isArray(value) ? (value as Array<HostPort | string>).map((entry) => (typeof entry === 'string' ? entry : formatHostPort(entry))) : value;
   }
   return json;
 }

@@ -1,4 +1,6 @@
 import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { registry_limits } from '../actors/registry/registry_limits.js';
 import type { ConfigSource } from './config_error.js';
 import {
   booleanType,
@@ -10,6 +12,7 @@ import {
   pathType,
   portType,
   switchType,
+  InvalidValue,
   type ValueType,
 } from './config_values.js';
 
@@ -67,6 +70,34 @@ function spec<T>(fields: Omit<FlagSpec<T>, 'sources'> & { sources?: readonly Con
 
 const every_role = roles;
 const broker_roles: readonly Role[] = ['broker', 'standalone'];
+const namesrv_roles: readonly Role[] = ['namesrv', 'standalone'];
+
+/** Nameserver plugins named at once (--plugins); each is a module loaded at start. */
+export const plugins_max = 32;
+const file_path_chars_max = 4_096;
+
+/** --plugins: comma-separated plugin names, module paths or packages (server/namesrv/plugin_loader.ts). */
+const pluginListType: ValueType<string[]> = {
+  allowed: `a comma-separated list of 0..${plugins_max} plugins: route-notifications, audit-log, a module path or a package name`,
+  parse(raw) {
+    const trimmed = raw.trim();
+    const entries = trimmed === '' ? [] : trimmed.split(',').map((entry) => entry.trim());
+    if (entries.length > plugins_max) throw new InvalidValue(`${entries.length} entries`);
+    if (entries.some((entry) => entry === '')) throw new InvalidValue('an empty entry');
+    const repeated = entries.find((entry, index) => entries.indexOf(entry) !== index);
+    if (repeated !== undefined) throw new InvalidValue(`"${repeated}" is named twice`);
+    return entries;
+  },
+};
+
+/** A file path, made absolute against the working directory (like pathType for directories). */
+const filePathType: ValueType<string> = {
+  allowed: `a file path (1..${file_path_chars_max} characters)`,
+  parse(raw) {
+    if (raw.length === 0 || raw.length > file_path_chars_max || raw.includes('\0')) throw new InvalidValue();
+    return resolvePath(raw);
+  },
+};
 const default_threads = String(Math.min(availableParallelism(), config_flag_limits.threads_max));
 
 export const flags = {
@@ -119,6 +150,21 @@ export const flags = {
   peers: spec({
     flag: 'peers', type: hostPortListType(0), roles: ['namesrv'], defaults: { namesrv: '' },
     placeholder: 'h:p[,h:p]', help: 'the other nameservers that share the registry',
+  }),
+  brokerExpiryMs: spec({
+    flag: 'broker-expiry-ms', type: integerType(registry_limits.broker_expiry_ms_min, registry_limits.broker_expiry_ms_max), roles: namesrv_roles,
+    defaults: { namesrv: String(registry_limits.broker_expiry_ms_default), standalone: String(registry_limits.broker_expiry_ms_default) },
+    placeholder: 'MS', help: 'a broker neither registering nor heartbeating for this long is evicted and its routes withdrawn',
+  }),
+  plugins: spec({
+    flag: 'plugins', type: pluginListType, roles: namesrv_roles,
+    defaults: { namesrv: 'route-notifications', standalone: 'route-notifications' },
+    placeholder: 'NAME[,NAME]', help: 'nameserver plugins that get every registry event: route-notifications, audit-log, module paths or packages',
+  }),
+  auditLog: spec({
+    flag: 'audit-log', type: filePathType, roles: namesrv_roles,
+    defaults: { namesrv: './namesrv_audit.jsonl', standalone: './namesrv_audit.jsonl' },
+    placeholder: 'FILE', help: 'where the audit-log plugin appends registry events as JSON lines',
   }),
   namesrvReplication: spec({
     flag: 'replication', type: enumType(namesrv_replication_modes), roles: ['namesrv'], defaults: { namesrv: 'async' },

@@ -2,6 +2,7 @@ import { AdminServer } from '../admin/admin_server.js';
 import type { AdminSource, HealthReport } from '../admin/admin_source.js';
 import type { Store } from '../actors/store/store.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
+import type { ActorSystem } from '../runtime/actor_system.js';
 import { assert } from '../runtime/assert.js';
 import type { Logger } from '../runtime/log.js';
 import { formatHostPort, type NodeConfig, type Role } from './config.js';
@@ -32,6 +33,10 @@ export interface NodeSystem extends AdminSource {
   stop(): Promise<void>;
   /** The broker's store, for roles that have one. */
   readonly store?: Store;
+  /** Places and removes actors, for listeners with actors of their own (the nameserver's
+   *  registry). ActorSystem has both; a test's fake may leave them out. */
+  spawn?: ActorSystem['spawn'];
+  stopActor?: ActorSystem['stopActor'];
 }
 
 export interface NodeDependencies {

@@ -1,6 +1,8 @@
 import { assert } from '../runtime/assert.js';
+import { logger } from '../runtime/log.js';
 import { brokerListener } from './broker/broker_listener.js';
-import { formatHostPort, type NodeConfig } from './config.js';
+import { formatHostPort, type NamesrvConfig, type NodeConfig, type StandaloneConfig } from './config.js';
+import { isActorHost, NamesrvListener } from './namesrv/namesrv_listener.js';
 import type { Listener, NodeSystem } from './role.js';
 
 /**
@@ -15,7 +17,7 @@ import type { Listener, NodeSystem } from './role.js';
 export function listenersForRole(config: NodeConfig, system: NodeSystem): Listener[] {
   switch (config.role) {
     case 'namesrv':
-      return [];
+      return [namesrvListener(config, config.port, system)];
     case 'broker': {
       assert(system.store !== undefined, 'a broker node runs a store');
       const namesrv = config.namesrv.map((address) => formatHostPort(address));
@@ -23,7 +25,24 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem): Listen
     }
     case 'standalone': {
       assert(system.store !== undefined, 'a standalone node runs a store');
-      return [brokerListener({ config, store: system.store, namesrv_addresses: () => [] })];
+      // The embedded nameserver starts first; the broker registers with it at the port it bound.
+      const namesrv = namesrvListener(config, config.namesrvPort, system);
+      const embedded = (): string[] => (namesrv.bound === null ? [] : [formatHostPort({ host: config.advertiseHost, port: namesrv.bound.port })]);
+      return [namesrv, brokerListener({ config, store: system.store, namesrv_addresses: embedded })];
     }
   }
+}
+
+function namesrvListener(config: NamesrvConfig | StandaloneConfig, port: number, system: NodeSystem): NamesrvListener {
+  assert(isActorHost(system), 'the node system of a nameserver can spawn actors (role_process.ts startNodeSystem)');
+  return new NamesrvListener({
+    host: config.host,
+    port,
+    broker_expiry_ms: config.brokerExpiryMs,
+    plugins: config.plugins,
+    audit_log_path: config.auditLog,
+    server_id: `namesrv@${config.advertiseHost}`,
+    actors: system,
+    log: logger('namesrv'),
+  });
 }

@@ -96,6 +96,9 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
     store,
     listActors: () => system.listActors(),
     health: () => system.health(),
+    // Listeners that place actors of their own (the nameserver's registry) need these.
+    spawn: (spawn_options) => system.spawn(spawn_options),
+    stopActor: (address) => system.stopActor(address),
     stop: async () => {
       try {
         await store.close();

@@ -35,6 +35,8 @@ t.test('defaults per role match the contract', async (t) => {
   const namesrv = run(['--role', 'namesrv']);
   t.match(namesrv, { role: 'namesrv', port: 9876, adminPort: 9877, peers: [], replication: 'async', host: '0.0.0.0', advertiseHost: '127.0.0.1', logLevel: 'info' });
   t.ok(namesrv.threads >= 1, 'threads default to the available CPUs');
+  t.match(namesrv, { brokerExpiryMs: 120_000, auditLog: resolve('./namesrv_audit.jsonl') });
+  t.same(namesrv.role === 'namesrv' ? namesrv.plugins : null, ['route-notifications'], 'route notifications are on by default');
 
   const broker = run(['--role', 'broker', '--namesrv', '10.0.0.1:9876,[::1]:9877']);
   t.match(broker, {
@@ -44,6 +46,8 @@ t.test('defaults per role match the contract', async (t) => {
   t.same(broker.role === 'broker' ? broker.namesrv : null, [{ host: '10.0.0.1', port: 9876 }, { host: '::1', port: 9877 }]);
 
   const standalone = run(['--role', 'standalone']);
+  t.match(standalone, { brokerExpiryMs: 120_000 });
+  t.same(standalone.role === 'standalone' ? standalone.plugins : null, ['route-notifications']);
   t.match(standalone, { role: 'standalone', namesrvPort: 9876, port: 10911, haPort: 10912, adminPort: 10913, autoCreateTopic: true, data: resolve('./data') });
 });
 
@@ -106,6 +110,10 @@ t.test('errors name the flag, the source, the value and what is allowed, on one 
     { argv: ['--role', 'namesrv', '--port', '1', '--port', '2'], flag: 'port', source: 'flag', message: /--port is given twice/ },
     { argv: ['--role', 'namesrv', '--print-config=yes'], flag: 'print-config', source: 'flag', message: /--print-config takes no value/ },
     { argv: ['--role', 'namesrv', 'extra'], flag: null, source: 'flag', message: /unexpected argument "extra"/ },
+    { argv: ['--role', 'namesrv', '--broker-expiry-ms', '10'], flag: 'broker-expiry-ms', source: 'flag', message: /expected an integer 50\.\.3600000/ },
+    { argv: ['--role', 'namesrv', '--plugins', 'audit-log,,x'], flag: 'plugins', source: 'flag', message: /an empty entry/ },
+    { argv: ['--role', 'namesrv', '--plugins', 'audit-log,audit-log'], flag: 'plugins', source: 'flag', message: /"audit-log" is named twice/ },
+    { argv: ['--role', 'broker', '--namesrv', 'h:1', '--plugins', 'audit-log'], flag: 'plugins', source: 'flag', message: /does not apply to --role broker/ },
     { argv: ['--role', 'namesrv', '--port', 'x\ny'], flag: 'port', source: 'flag', message: /"x\\ny" is not valid/ },
   ];
   for (const c of cases) {
@@ -142,6 +150,19 @@ t.test('print-config output is a config file for the same node', async (t) => {
   t.equal(json['ha-port'], 10912);
   t.notOk('haPort' in json, 'keys are kebab-case');
   t.same(run(['--config', configFile(json)]), request.config, 'reading it back gives the same config');
+});
+
+t.test('nameserver plugins come as a list from a flag or a config-file array, and print back as one', async (t) => {
+  const from_flag = run(['--role', 'namesrv', '--plugins', 'route-notifications, audit-log,./my_plugin.js', '--audit-log', 'logs/audit.jsonl']);
+  t.same(from_flag.role === 'namesrv' ? from_flag.plugins : null, ['route-notifications', 'audit-log', './my_plugin.js']);
+  t.equal(from_flag.role === 'namesrv' ? from_flag.auditLog : null, resolve('logs/audit.jsonl'));
+  const from_file = run(['--config', configFile({ role: 'standalone', plugins: ['audit-log', 'route-notifications'], 'broker-expiry-ms': 500 })]);
+  t.same(from_file.role === 'standalone' ? [from_file.plugins, from_file.brokerExpiryMs] : null, [['audit-log', 'route-notifications'], 500]);
+  const none = run(['--role', 'namesrv', '--plugins', '']);
+  t.same(none.role === 'namesrv' ? none.plugins : null, [], 'an empty list turns every plugin off');
+  const printed = configToJson(from_flag);
+  t.same(printed['plugins'], ['route-notifications', 'audit-log', './my_plugin.js']);
+  t.same(run(['--config', configFile(printed)]), from_flag, 'reading it back gives the same config');
 });
 
 t.test('help lists each role with its defaults', async (t) => {

@@ -8,6 +8,7 @@ import {
   FrameDecoder,
   helloFor,
   isError,
+  isResponse,
   request_codes,
   requestEnvelope,
   type ClientKind,
@@ -40,6 +41,7 @@ export class ClientConnection {
   private next_id = 1;
   private closed_error: MqError | undefined;
   private close_listeners: Array<(error: MqError) => void> = [];
+  private push_listeners: Array<(push: Envelope) => void> = [];
 
   private constructor(
     private readonly socket: net.Socket,
@@ -88,6 +90,15 @@ export class ClientConnection {
 
   onClose(listener: (error: MqError) => void): void {
     this.close_listeners.push(listener);
+  }
+
+  /**
+   * Listens for requests the server pushes on this connection (one-way, e.g. ROUTE_CHANGED);
+   * `push.code` says which, `push.body` is its request record. Without a listener they are
+   * dropped. A listener that throws does not disturb the connection.
+   */
+  onPush(listener: (push: Envelope) => void): void {
+    this.push_listeners.push(listener);
   }
 
   /** Sends a request; resolves with the reply's body, rejects with the server's MqError. */
@@ -140,6 +151,10 @@ export class ClientConnection {
         return;
       }
       const reply = result.envelope;
+      if (!isResponse(reply)) {
+        this.deliverPush(reply);
+        continue;
+      }
       const waiting = this.pending.get(reply.correlationId);
       if (waiting === undefined) continue; // timed out already
       this.pending.delete(reply.correlationId);
@@ -152,6 +167,16 @@ export class ClientConnection {
       waiting.reject(failure.ok
         ? new MqError(isMqErrorCode(failure.value.code) ? failure.value.code : 'INTERNAL', failure.value.message, { retriable: failure.value.retriable })
         : new MqError('INTERNAL', `unreadable error reply from ${this.address}`));
+    }
+  }
+
+  private deliverPush(push: Envelope): void {
+    for (const listener of this.push_listeners) {
+      try {
+        listener(push);
+      } catch {
+        // The listener's own failure; the connection and the other listeners go on.
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import {
   FrameDecoder,
   isOneway,
   request_codes,
+  requestEnvelope,
   responseEnvelope,
   type Envelope,
   type ProtocolError,
@@ -42,6 +43,8 @@ export class ServerConnection {
   private readonly decoder: FrameDecoder;
   private version: number | undefined;
   private in_flight = 0;
+  /** Correlation ids of the one-way requests this server pushes (they expect no reply). */
+  private next_push_id = 1;
   private closed = false;
   private readonly handshake_timer: NodeJS.Timeout;
   /** Set by the listener's owner (e.g. the client id from HELLO) for logs and admin views. */
@@ -63,6 +66,19 @@ export class ServerConnection {
 
   get open(): boolean {
     return !this.closed;
+  }
+
+  /**
+   * Pushes a one-way request to the client, one it did not ask for (a notification such as
+   * ROUTE_CHANGED). False when the connection is closed or has not finished its handshake:
+   * before HELLO the client may not speak the protocol version the body is encoded in.
+   */
+  push(code: number, body: Uint8Array): boolean {
+    if (this.closed || this.version === undefined) return false;
+    const id = this.next_push_id;
+    this.next_push_id = id >= 0x7fff_ffff ? 1 : id + 1;
+    this.write(requestEnvelope(code, id, body, { oneway: true }));
+    return true;
   }
 
   /** Closes the connection (replies not yet written are dropped). */
