@@ -95,6 +95,9 @@ t.test('route versions grow with each change of that route and stay when nothing
 
   const slave = registry.register(broker('broker-a', 1, 10921, [topic('Orders', 16), topic('Audit')], { dataVersion: 2 }), 'conn-a1');
   t.same(slave.value, { masterAddress: '127.0.0.1:10911', masterHaAddress: '127.0.0.1:10912' }, 'a slave learns its master');
+  const unbound = fresh().registry;
+  unbound.register(broker('g', 0, 30911, [], { haAddress: '127.0.0.1:0' }), 'm');
+  t.same(unbound.register(broker('g', 1, 30921, []), 's').value, { masterAddress: '127.0.0.1:30911', masterHaAddress: null }, 'an HA address with port 0 means none');
   t.same(kinds(slave.events), ['registered broker-a/1', 'route Orders [broker-a]', 'route Audit [broker-a]'], 'a new address in the group changes every route it serves');
   t.same(registry.route('Orders').brokers[0]?.addresses, { '0': '127.0.0.1:10911', '1': '127.0.0.1:10921' });
   t.ok(registry.route('Audit').routeVersion > second, 'versions only grow');
@@ -210,6 +213,7 @@ t.test('bad registrations are refused whole, with what to fix', async (t) => {
   t.match(refused({ ...broker('b', 0, 1, []), address: 'nohost' }), /^BAD_REQUEST: address "nohost" is not host:port/);
   t.match(refused({ ...broker('b', 0, 1, []), address: 'h:70000' }), /^BAD_REQUEST: address/);
   t.match(refused(broker('b', 2_000, 1, [])), /^BAD_REQUEST: brokerId 2000 is invalid/);
+  t.match(refused({ ...broker('b', 0, 1, []), haAddress: 'h:70000' }), /^BAD_REQUEST: haAddress/);
   t.match(refused(broker('b', 0, 1, [topic('bad topic!')])), /^BAD_REQUEST: topic name "bad topic!" is invalid/);
   t.match(refused(broker('b', 0, 1, [topic('T'), topic('T')])), /listed twice/);
   t.match(refused(broker('b', 0, 1, [topic('T', 5_000)])), /readQueues 5000 is not in 0\.\.1024/);

@@ -33,13 +33,25 @@ function checkGroupName(field: string, name: string): void {
   );
 }
 
-/** `allow_empty`: a broker without an HA listener registers an empty HA address. */
-export function checkAddress(field: string, address: string, allow_empty = false): void {
-  if (allow_empty && address === '') return;
+export function checkAddress(field: string, address: string): void {
   const match = address.length <= registry_limits.address_chars_max ? address_pattern.exec(address) : null;
   const port = match === null ? 0 : Number(match[2]);
   if (port >= 1 && port <= 65_535) return;
   throw new MqError('BAD_REQUEST', `${field} ${JSON.stringify(address.slice(0, 60))} is not host:port with a port 1..65535; register the address clients dial`);
+}
+
+/**
+ * The HA address only slaves dial. A broker without an HA listener registers it empty, or
+ * with port 0 (the unbound `--ha-port 0`): both mean "none", and the nameserver then tells
+ * slaves no master HA address.
+ */
+export function checkHaAddress(address: string): void {
+  if (hasHaAddress(address)) checkAddress('haAddress', address);
+  else if (address.length > registry_limits.address_chars_max) throw new MqError('BAD_REQUEST', `haAddress has ${address.length} characters, more than ${registry_limits.address_chars_max}`);
+}
+
+export function hasHaAddress(address: string): boolean {
+  return address !== '' && !/:0$/.test(address);
 }
 
 export function checkTopicName(topic: string): void {

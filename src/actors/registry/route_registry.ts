@@ -16,7 +16,7 @@ import { MqError } from '../../runtime/errors.js';
 import { RegistryChanges } from './registry_changes.js';
 import type { RegistryChange, RegistryEvent, RemovalReason } from './registry_events.js';
 import { registry_limits } from './registry_limits.js';
-import { checkAddress, checkBrokerIdentity, checkTopicConfigs, checkTopicName } from './registry_validation.js';
+import { checkBrokerIdentity, checkHaAddress, checkTopicConfigs, checkTopicName, hasHaAddress } from './registry_validation.js';
 
 /** A broker the registry has heard from within the expiry. */
 interface Member {
@@ -90,7 +90,7 @@ export class RouteRegistry {
 
   register(request: RegisterBrokerRequest, connection_id: string): Outcome<RegisterBrokerResponse> {
     checkBrokerIdentity(request);
-    checkAddress('haAddress', request.haAddress, true);
+    checkHaAddress(request.haAddress);
     checkTopicConfigs(request.topics);
     const existing_group = this.groups.get(request.brokerName);
     this.checkGroupAdmits(existing_group, request);
@@ -390,7 +390,7 @@ export class RouteRegistry {
   /** For a slave: where its master is, so it can replicate; null for the master itself. */
   private masterOf(group: Group, broker_id: number): RegisterBrokerResponse {
     const master = broker_id === 0 ? undefined : group.members.get(Number(master_broker_id));
-    return { masterAddress: master?.address ?? null, masterHaAddress: master === undefined || master.ha_address === '' ? null : master.ha_address };
+    return { masterAddress: master?.address ?? null, masterHaAddress: master !== undefined && hasHaAddress(master.ha_address) ? master.ha_address : null };
   }
 }
 
