@@ -18,8 +18,9 @@ export class ActorRef<M extends { kind: string }, R> {
     readonly protocol: ActorProtocol<M, R>,
   ) {}
 
-  /** Fire and forget. Returns false when the message was dropped at once (the actor's thread
-   *  is down or its mailbox is full); true means queued, not delivered. Use `ask` for
+  /** Fire and forget. Returns false when the message was dropped at once (no actor has that
+   *  address on this thread's map yet, its thread is down, or its mailbox is full); true
+   *  means queued, not delivered. Use `ask` for
    *  anything that must not be lost. */
   tell(message: M): boolean {
     return this.sender.tell(this.address, this.protocol, message);

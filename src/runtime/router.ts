@@ -180,7 +180,14 @@ export class Router implements MessageSender, CellHost {
   }
 
   tell<M extends { kind: string }, R>(address: string, protocol: ActorProtocol<M, R>, message: M): boolean {
-    const placement = this.placementOf(address);
+    const placement = this.placements.get(address);
+    if (placement === undefined) {
+      // Not known on this thread (not spawned yet, or stopped): a tell is fire-and-forget,
+      // so it is dropped and counted like any other undeliverable tell, never thrown.
+      this.dropped_tells++;
+      this.log.debug({ address, kind: message.kind }, 'tell to an address this thread does not know: dropped');
+      return false;
+    }
     if (placement.thread === this.thread) {
       const error = this.localCell(placement)?.admit({ message, reply_thread: this.thread, correlation_id: 0 });
       if (error === undefined) return true;

@@ -307,7 +307,7 @@ export class ConsumeQueue {
           const stored = position + index * entry_bytes;
           const given = batch_position + index * entry_bytes;
           if (segment.buffer.compare(batch, given, given + entry_bytes, stored, stored + entry_bytes) !== 0) {
-            throw new MqError('INTERNAL', `ConsumeQueue ${this.name}: queue offset ${queue_offset + index} holds ${describeEntry(segment.buffer, stored)} but the CommitLog's record gives ${describeEntry(batch, given)}: the queue and the CommitLog disagree; stop the broker and delete ${this.dir} to have the queue rebuilt from the CommitLog`);
+            throw new MqError('INTERNAL', `ConsumeQueue ${this.name}: queue offset ${queue_offset + index} holds ${describeEntry(segment.buffer, stored)} but the CommitLog's record gives ${describeEntry(batch, given)}: the queue and the CommitLog disagree; stop the broker and delete the whole consumequeue directory: every queue is rebuilt from the CommitLog at the next start`);
           }
         }
       }

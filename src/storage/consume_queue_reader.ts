@@ -101,7 +101,7 @@ export class ConsumeQueueReader {
       for (let position = byte_offset - segment.start_offset; queue_offset < segment_end; position += entry_bytes, queue_offset++) {
         const size = entrySize(source, position);
         if (size === 0) {
-          throw new MqError('INTERNAL', `ConsumeQueue ${this.dir}: queue offset ${queue_offset} is below the published end ${window.max_offset} but holds no entry: the queue file was damaged; delete the directory to have it rebuilt from the CommitLog`);
+          throw new MqError('INTERNAL', `ConsumeQueue ${this.dir}: queue offset ${queue_offset} is below the published end ${window.max_offset} but holds no entry: the queue file was damaged; stop the broker and delete the whole consumequeue directory: every queue is rebuilt from the CommitLog at the next start`);
         }
         const tag_hash = entryTagHash(source, position);
         if (!tagFilterAccepts(filter, tag_hash)) continue;

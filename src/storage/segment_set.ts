@@ -30,7 +30,7 @@ export class SegmentSet {
     fs.mkdirSync(this.dir, { recursive: true });
     const starts = fs.readdirSync(this.dir)
       .map((name) => parseSegmentFileName(name))
-      .filter((start): start is number => start !== undefined)
+      .filter((start): start is number => start !== undefined && !this.isUnsizedLeftover(start))
       .sort((a, b) => a - b);
     for (const [index, start] of starts.entries()) {
       if (start % this.segment_bytes !== 0) {
@@ -146,6 +146,18 @@ export class SegmentSet {
 
   private get(start: number): MappedFile | undefined {
     return this.segments.get(start) ?? this.find(start);
+  }
+
+  /**
+   * A 0-byte segment file is what a process killed between creating a segment and sizing it
+   * leaves behind: it holds no data. The writer removes it (it will create it again when it
+   * needs it); a reader ignores it.
+   */
+  private isUnsizedLeftover(start: number): boolean {
+    const file = this.pathOf(start);
+    if (fs.statSync(file).size !== 0) return false;
+    if (this.mode === 'read-write') fs.rmSync(file, { force: true });
+    return true;
   }
 
   private openSegment(start: number): MappedFile {

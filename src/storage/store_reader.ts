@@ -68,7 +68,7 @@ export class StoreReader {
     const records = read.entries.slice(first_kept).map((entry) => {
       const record = this.commit_log.read(entry.commit_log_offset, readable);
       if (record.queue_id !== queue_id || record.queue_offset !== entry.queue_offset || record.total_size !== entry.size) {
-        throw new MqError('INTERNAL', `ConsumeQueue ${topic}/${queue_id} entry ${entry.queue_offset} points at a record of queue ${record.queue_id} offset ${record.queue_offset}: the queue is damaged; delete its directory to have it rebuilt`);
+        throw new MqError('INTERNAL', `ConsumeQueue ${topic}/${queue_id} entry ${entry.queue_offset} points at a record of queue ${record.queue_id} offset ${record.queue_offset}: the queue is damaged; stop the broker and delete the whole consumequeue directory: every queue is rebuilt from the CommitLog at the next start`);
       }
       return record;
     });

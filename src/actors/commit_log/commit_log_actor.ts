@@ -88,6 +88,9 @@ class CommitLogActor {
     this.publish();
     this.context.log.info({ end_offset: recovery.end_offset, scanned: recovery.records_scanned, crashed, queues: queue_offsets.size }, 'CommitLog recovered');
     this.prepareNextIfHalfFull();
+    // What recovery found past the checkpoint may hold acknowledged records; under sync flush
+    // dispatch follows the flush offset, so flush now rather than at the next append.
+    if (this.control.load('flush_offset') < recovery.end_offset) this.flush.tell({ kind: 'flush' });
     this.retention_timer = setInterval(() => this.applyRetention(), args.retention_check_interval_ms);
   }
 

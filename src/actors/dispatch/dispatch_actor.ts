@@ -3,6 +3,7 @@ import type { ActorRef } from '../../runtime/actor_ref.js';
 import { CommitLogReader } from '../../storage/commit_log_reader.js';
 import { queueKey } from '../../storage/commit_log.js';
 import { consume_queue_entry_bytes, writeEntry } from '../../storage/consume_queue_entry.js';
+import { KnownQueues } from '../../storage/known_queues.js';
 import { QueuePositions } from '../../storage/queue_positions.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
@@ -37,6 +38,7 @@ interface PendingQueue {
 class DispatchActor {
   private readonly control: StoreControl;
   private readonly positions: QueuePositions;
+  private readonly known: KnownQueues;
   private reader!: CommitLogReader;
   private position = 0;
   private readonly queues = new Map<string, ActorRef<ConsumeQueueMessage, ConsumeQueueStatus>>();
@@ -50,10 +52,12 @@ class DispatchActor {
   ) {
     this.control = store_control.attach(args.control);
     this.positions = new QueuePositions(args.queue_positions);
+    this.known = new KnownQueues(args.data_dir, context.log);
     this.self = context.actorOf(context.address, dispatch_protocol);
   }
 
   async start(): Promise<void> {
+    this.known.load();
     const segments = new SegmentSet(commitLogDir(this.args.data_dir), this.args.commit_log_segment_bytes, 'read-only').load();
     this.reader = new CommitLogReader(segments);
     const tails = readQueueTails(this.args.data_dir, this.args.consume_queue_entries_per_segment);
@@ -140,6 +144,7 @@ class DispatchActor {
     const key = queueKey(topic, queue_id);
     const known = this.queues.get(key);
     if (known !== undefined) return known;
+    this.known.add(topic, queue_id);
     const slot = this.positions.claim(topic, queue_id);
     const address = consumeQueueAddress(topic, queue_id);
     // On this (service) thread, never the writer's: the queues share dispatch's work, not

@@ -74,7 +74,10 @@ class FlushActor {
       this.again = true;
       return;
     }
-    this.flushing = this.flushOnce().finally(() => {
+    this.flushing = this.flushOnce().catch((error: unknown) => {
+      // Nothing may escape: an unhandled rejection would end this worker thread.
+      this.context.log.error({ err: error }, 'flush round failed');
+    }).finally(() => {
       this.flushing = undefined;
       if (this.again) {
         this.again = false;

@@ -7,6 +7,7 @@ import { StoreCheckpoint } from '../../storage/checkpoint.js';
 import { recoverCommitLog } from '../../storage/commit_log_recovery.js';
 import { ConsumeQueue } from '../../storage/consume_queue.js';
 import { rebuildConsumeQueuesInPool } from '../../storage/consume_queue_rebuild.js';
+import { KnownQueues } from '../../storage/known_queues.js';
 import { QueuePositions } from '../../storage/queue_positions.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
@@ -174,12 +175,27 @@ async function rebuildLaggingQueues(system: ActorSystem, args: StoreArgs, rebuil
   const checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log });
   checkpoint.load();
   const crashed = new AbortMarker(abortMarkerPath(args.data_dir)).exists();
-  const tails = readQueueTails(args.data_dir, args.consume_queue_entries_per_segment);
-  const covered = tails.length === 0 ? segments.min_offset : Math.min(...tails.map((tail) => tail.coverage_end));
-  const recovery = recoverCommitLog(segments, Math.min(checkpoint.state.commit_log_flushed_offset, covered), { zero_after_end: crashed });
+  const tails_before = readQueueTails(args.data_dir, args.consume_queue_entries_per_segment);
+  const scan_from = Math.min(checkpoint.state.commit_log_flushed_offset, ...tails_before.map((tail) => tail.coverage_end));
+  const recovery = recoverCommitLog(segments, tails_before.length === 0 ? segments.min_offset : scan_from, { zero_after_end: crashed });
   segments.close();
+  // Queues never point past the log: a cut CommitLog (torn tail, lost page cache) cuts the
+  // queues too, before the writer reads their tails for its next queue offsets.
+  for (const tail of tails_before) {
+    if (tail.coverage_end <= recovery.end_offset) continue;
+    const queue = new ConsumeQueue({ data_dir: args.data_dir, topic: tail.topic, queue_id: tail.queue_id, entries_per_segment: args.consume_queue_entries_per_segment }).load();
+    const cut = queue.truncateToCommitLog(recovery.end_offset);
+    queue.close();
+    log.warn({ topic: tail.topic, queue_id: tail.queue_id, entries: cut }, 'ConsumeQueue cut back to the recovered CommitLog');
+  }
+  const tails = readQueueTails(args.data_dir, args.consume_queue_entries_per_segment);
+  // A queue that once had entries but has no directory now (deleted, lost) is rebuilt whole.
+  const on_disk = new Set(tails.map((tail) => `${tail.topic}/${tail.queue_id}`));
+  const missing = new KnownQueues(args.data_dir, log).load().list().filter((queue) => !on_disk.has(`${queue.topic}/${queue.queue_id}`));
+  const covered = tails.length === 0 || missing.length > 0 ? segments.min_offset : Math.min(...tails.map((tail) => tail.coverage_end));
+  if (missing.length > 0) log.warn({ missing: missing.map((queue) => `${queue.topic}/${queue.queue_id}`) }, 'ConsumeQueues missing on disk: rebuilding them from the CommitLog');
   const from_offset = Math.max(covered, segments.min_offset);
-  if (recovery.end_offset - from_offset <= rebuild_gap_bytes && tails.length > 0) return;
+  if (recovery.end_offset - from_offset <= rebuild_gap_bytes && tails.length > 0 && missing.length === 0) return;
   if (recovery.end_offset <= from_offset) return;
   const queues = new Map<string, ConsumeQueue>();
   const queueFor = (topic: string, queue_id: number): ConsumeQueue => {
