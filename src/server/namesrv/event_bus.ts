@@ -21,21 +21,40 @@ export interface PluginStats {
  *
  * Owned by the nameserver's main thread.
  */
+export interface EventBusLimits {
+  plugin_events_queued_max: number;
+  plugin_event_timeout_ms: number;
+  plugin_drain_timeout_ms: number;
+}
+
 export class EventBus {
   private readonly channels: PluginChannel[] = [];
+  private readonly limits: EventBusLimits;
   private last_seq = 0;
   /** Events the bus never saw (a gap in `seq`: a registry reply lost to a timeout). */
   private missed = 0;
 
-  constructor(private readonly log: Logger) {}
+  /** `limits`: the namesrv_limits values unless a test shortens them. */
+  constructor(
+    private readonly log: Logger,
+    limits: Partial<EventBusLimits> = {},
+  ) {
+    this.limits = { ...namesrv_limits, ...limits };
+  }
 
   add(plugin: NamesrvPlugin): void {
-    this.channels.push(new PluginChannel(plugin, this.log.child({ plugin: plugin.name })));
+    this.channels.push(new PluginChannel(plugin, this.log.child({ plugin: plugin.name }), this.limits));
   }
 
   publish(events: readonly RegistryEvent[]): void {
     for (const event of events) {
-      if (event.seq <= this.last_seq) continue; // seen already
+      if (event.seq <= this.last_seq) {
+        // Every event comes once, so a lower number means a new registry: the actor was
+        // restarted (its thread died) and counts from 1 again, with an empty registry that
+        // brokers fill on their next heartbeat (registrationNeeded).
+        this.log.warn({ last_seq: this.last_seq, seq: event.seq }, 'the registry restarted; its event numbers start over');
+        this.last_seq = event.seq - 1;
+      }
       if (event.seq !== this.last_seq + 1) {
         this.missed += event.seq - this.last_seq - 1;
         this.log.warn({ expected: this.last_seq + 1, got: event.seq }, 'registry events were lost before reaching the event bus');
@@ -67,10 +86,11 @@ class PluginChannel {
   constructor(
     private readonly plugin: NamesrvPlugin,
     private readonly log: Logger,
+    private readonly limits: EventBusLimits,
   ) {}
 
   offer(event: RegistryEvent): void {
-    if (this.queue.length >= namesrv_limits.plugin_events_queued_max) {
+    if (this.queue.length >= this.limits.plugin_events_queued_max) {
       if (this.dropped++ === 0) this.log.error({ queued: this.queue.length }, 'plugin falls behind; dropping its events');
       return;
     }
@@ -83,9 +103,9 @@ class PluginChannel {
   }
 
   async close(): Promise<void> {
-    await withTimeout(this.draining, namesrv_limits.plugin_drain_timeout_ms).catch(() => undefined);
+    await withTimeout(this.draining, this.limits.plugin_drain_timeout_ms).catch(() => undefined);
     try {
-      await withTimeout(Promise.resolve(this.plugin.close?.()), namesrv_limits.plugin_drain_timeout_ms);
+      await withTimeout(Promise.resolve(this.plugin.close?.()), this.limits.plugin_drain_timeout_ms);
     } catch (error) {
       this.log.warn({ err: error }, 'plugin did not close cleanly');
     }
@@ -97,7 +117,7 @@ class PluginChannel {
     for (let event = this.queue.shift(); event !== undefined; event = this.queue.shift()) {
       try {
         const pending: unknown = this.plugin.onEvent(event);
-        if (isThenable(pending)) await withTimeout(Promise.resolve(pending), namesrv_limits.plugin_event_timeout_ms);
+        if (isThenable(pending)) await withTimeout(Promise.resolve(pending), this.limits.plugin_event_timeout_ms);
         this.delivered++;
       } catch (error) {
         this.failed++;
