@@ -67,6 +67,8 @@ export interface BrokerSettings {
   autoCreateTopic: boolean;
   /** Percent of the data disk in use above which appends are refused (reads go on). */
   diskHighWater: number;
+  /** How often the broker heartbeats to each nameserver. */
+  heartbeatIntervalMs: number;
 }
 
 export interface BrokerConfig extends CommonConfig, BrokerSettings {
@@ -205,6 +207,7 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     replication: sources.get(flags.brokerReplication, role),
     autoCreateTopic: sources.get(flags.autoCreateTopic, role),
     diskHighWater: sources.get(flags.diskHighWater, role),
+    heartbeatIntervalMs: sources.get(flags.heartbeatIntervalMs, role),
   };
   if (role === 'broker') return { role, ...common, namesrv: sources.get(flags.namesrv, role), ...broker };
   return { role, ...common, namesrvPort: sources.get(flags.namesrvPort, role), ...namesrv(), ...broker };

@@ -211,6 +211,10 @@ export const flags = {
     flag: 'auto-create-topic', type: booleanType, roles: broker_roles, defaults: { broker: 'false', standalone: 'true' },
     placeholder: 'true|false', help: 'create a topic on its first send',
   }),
+  heartbeatIntervalMs: spec({
+    flag: 'heartbeat-interval-ms', type: integerType(100, 600_000), roles: broker_roles, defaults: { broker: '30000', standalone: '30000' },
+    placeholder: 'MS', help: 'how often the broker heartbeats to each nameserver (keep well below their --broker-expiry-ms)',
+  }),
   diskHighWater: spec({
     flag: 'disk-high-water', type: integerType(50, 99), roles: broker_roles, defaults: { broker: '90', standalone: '90' },
     placeholder: 'PERCENT', help: 'appends are refused while the data disk is fuller than this; reads go on',

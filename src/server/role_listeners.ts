@@ -12,7 +12,7 @@ import type { Listener, NodeSystem } from './role.js';
  *   broker      broker (config.port)
  *   standalone  namesrv (config.namesrvPort), broker (config.port)
  *
- * The nameserver and HA listeners plug in here as they are written.
+ * The HA listener plugs in here when broker replication is written.
  */
 export function listenersForRole(config: NodeConfig, system: NodeSystem): Listener[] {
   switch (config.role) {
@@ -21,14 +21,14 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem): Listen
     case 'broker': {
       assert(system.store !== undefined, 'a broker node runs a store');
       const namesrv = config.namesrv.map((address) => formatHostPort(address));
-      return [brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv })];
+      return [brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv, heartbeat_interval_ms: config.heartbeatIntervalMs })];
     }
     case 'standalone': {
       assert(system.store !== undefined, 'a standalone node runs a store');
       // The embedded nameserver starts first; the broker registers with it at the port it bound.
       const namesrv = namesrvListener(config, config.namesrvPort, system);
       const embedded = (): string[] => (namesrv.bound === null ? [] : [formatHostPort({ host: config.advertiseHost, port: namesrv.bound.port })]);
-      return [namesrv, brokerListener({ config, store: system.store, namesrv_addresses: embedded })];
+      return [namesrv, brokerListener({ config, store: system.store, namesrv_addresses: embedded, heartbeat_interval_ms: config.heartbeatIntervalMs })];
     }
   }
 }

@@ -41,7 +41,7 @@ t.test('defaults per role match the contract', async (t) => {
   const broker = run(['--role', 'broker', '--namesrv', '10.0.0.1:9876,[::1]:9877']);
   t.match(broker, {
     role: 'broker', port: 10911, haPort: 10912, adminPort: 10913, cluster: 'DefaultCluster', brokerName: 'broker-a',
-    brokerId: 0, flush: 'async', replication: 'async', autoCreateTopic: false, diskHighWater: 90, data: resolve('./data'),
+    brokerId: 0, flush: 'async', replication: 'async', autoCreateTopic: false, diskHighWater: 90, heartbeatIntervalMs: 30000, data: resolve('./data'),
   });
   t.same(broker.role === 'broker' ? broker.namesrv : null, [{ host: '10.0.0.1', port: 9876 }, { host: '::1', port: 9877 }]);
 

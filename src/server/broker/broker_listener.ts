@@ -84,7 +84,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
       registrar = new NamesrvRegistrar({
         namesrv_addresses: options.namesrv_addresses,
         identity: { cluster: config.cluster, brokerName: config.brokerName, brokerId: config.brokerId, address },
-        ha_address: formatHostPort({ host: config.advertiseHost, port: config.haPort }),
+        ha_address: '', // no HA listener yet: the nameservers take '' as "none"
         topics,
         heartbeat_interval_ms: options.heartbeat_interval_ms ?? registrar_limits.heartbeat_interval_ms_default,
         log,
