@@ -1,19 +1,23 @@
-import { closeSync, cpSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Store, type StoreOptions } from '../../src/actors/store/store.js';
 import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { logger } from '../../src/runtime/log.js';
 import { StoreCheckpoint } from '../../src/storage/checkpoint.js';
 import { consume_queue_entry_bytes } from '../../src/storage/consume_queue_entry.js';
+import { KnownQueues } from '../../src/storage/known_queues.js';
 import { readQueueTails } from '../../src/storage/queue_tails.js';
 import { recoverCommitLog } from '../../src/storage/commit_log_recovery.js';
 import { SegmentSet } from '../../src/storage/segment_set.js';
 import { store_control } from '../../src/storage/store_control.js';
-import type { StoreReader } from '../../src/storage/store_reader.js';
-import { abortMarkerPath, checkpointPath, commitLogDir, consumeQueueDir, consumeQueueRootDir } from '../../src/storage/storage_paths.js';
+import { abortMarkerPath, checkpointPath, commitLogDir, consumeQueueDir, consumeQueueRootDir, parseSegmentFileName, segmentFileName } from '../../src/storage/storage_paths.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
-import { ackedOf, commitLogContent, emptySegmentFiles, empty_segment_refused, isEmptySegmentRefusal, spawnAppender, until, type CommitLogContent } from './fixtures/store_kill_helpers.js';
-import { allQueues, checkStore, kill_store_options, placementOf, queueName, recordOf, type AckedRecord, type Placement } from './fixtures/store_kill_workload.js';
+import {
+  ackedOf, commitLogContent, consumeQueueFiles, differingFiles, openCounted, servedEntries, spawnAppender, until, untilQueuesMatchLog, writeOffsetOf, zeroNewestEntries,
+  type CommitLogContent, type OpenedStore,
+} from './fixtures/store_kill_helpers.js';
+import { allQueues, checkStore, kill_store_options, oneRecordPerQueue, placementOf, queueName, recordOf, type AckedRecord, type Placement } from './fixtures/store_kill_workload.js';
 
 /**
  * ConsumeQueues are derived data: whatever happens to them, a restart rebuilds them from
@@ -21,10 +25,15 @@ import { allQueues, checkStore, kill_store_options, placementOf, queueName, reco
  *
  * One store is written once (the golden dir): thousands of records over twelve queues,
  * many CommitLog rolls (1 MiB segments) and many ConsumeQueue rolls (100 entries a segment),
- * closed cleanly. Each test damages a copy of it and reopens: the queues must come back
- * byte-equal, file for file, and serve the same entries and records. Then crashes: a child
- * appending is killed with SIGKILL, and the queues of the recovered store must never point
- * past the recovered CommitLog's end, also when the log lost its unflushed tail.
+ * closed cleanly. Each test damages a copy of it (all queues deleted, one deleted, segments
+ * lost, entries zeroed, segment files left empty by a crash) and reopens: the queues must
+ * come back byte-equal, file for file, and serve the same entries and records.
+ *
+ * Then crashes: a child appending is killed with SIGKILL. The recovered store opens at
+ * once (also with a flush timer that fires every millisecond, ten times in a row), serves
+ * the whole recovered log before any append (also under sync flush, when the checkpoint lies
+ * behind), its queues never point past the recovered CommitLog's end, also when the log lost
+ * its unflushed tail, and the next append continues every queue right after its last record.
  */
 
 const rebuild_store = {
@@ -51,107 +60,22 @@ const rebuild_limits = {
   acks_before_kill: 250,
   child_output_timeout_ms: 30_000,
   child_run_ms_max: 60_000,
+  /** Opens in a row, each of a fresh copy of a crashed dir, with the flush timer at its fastest. */
+  crash_reopens: 10,
+  fast_flush_interval_ms: 1,
+  flush_catch_up_ms: 5_000,
 } as const;
 
-interface OpenedStore {
-  system: ActorSystem;
-  store: Store;
-  /** Tasks the CPU pool ran while this store opened (ConsumeQueue rebuild scans). */
-  pool_tasks(): number;
-  close(): Promise<void>;
-}
-
-/** Opens a store on its own actor system, counting the tasks its CPU pool runs. */
-async function openCounted(t: Test, data_dir: string, options: Partial<StoreOptions> = {}): Promise<OpenedStore> {
-  const system = await ActorSystem.start({ threads: 2 });
-  let tasks = 0;
-  const run = system.cpu.run.bind(system.cpu);
-  system.cpu.run = ((...args: Parameters<typeof run>) => {
-    tasks++;
-    return run(...args);
-  }) as typeof system.cpu.run;
-  let store: Store | undefined;
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await store?.close().catch(() => undefined);
-    await system.stop();
-  };
-  t.teardown(close);
-  store = await Store.open(system, { data_dir, ...rebuild_store, ...options });
-  return { system, store, pool_tasks: () => tasks, close };
-}
-
-/** Every ConsumeQueue file under the data dir: path (relative) → bytes. */
-function consumeQueueFiles(data_dir: string): Map<string, Buffer> {
-  const root = consumeQueueRootDir(data_dir);
-  const files = new Map<string, Buffer>();
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else files.set(path.relative(root, full), readFileSync(full));
-    }
-  };
-  if (existsSync(root)) walk(root);
-  return files;
-}
-
-/** Names of the files that differ (missing on a side, or other bytes). */
-function differingFiles(expected: Map<string, Buffer>, actual: Map<string, Buffer>): string[] {
-  const names = new Set([...expected.keys(), ...actual.keys()]);
-  return [...names].filter((name) => {
-    const a = expected.get(name);
-    const b = actual.get(name);
-    return a === undefined || b === undefined || !a.equals(b);
-  });
-}
-
-/** Every queue's entries as the reader serves them: "offset:physical offset:size:tag hash". */
-function servedEntries(reader: StoreReader): Record<string, string[]> {
-  const served: Record<string, string[]> = {};
-  for (const { topic, queue_id } of allQueues()) {
-    const entries: string[] = [];
-    let next = 0;
-    for (;;) {
-      const pulled = reader.pull(topic, queue_id, next, { max_count: 1_000 });
-      if (pulled.status !== 'found') break;
-      for (const view of pulled.records) entries.push(`${view.queue_offset}:${view.physical_offset}:${view.total_size}:${view.tag_hash}`);
-      next = pulled.next_queue_offset;
-    }
-    served[queueName(topic, queue_id)] = entries;
-  }
-  return served;
-}
-
-function writeOffsetOf(store: Store): number {
-  return store_control.attach(store.args.control).load('write_offset');
-}
-
-/** Waits (bounded) until every queue publishes exactly as many entries as the log has records for it. */
-async function untilQueuesMatchLog(reader: StoreReader, log: CommitLogContent, timeout_ms: number = rebuild_limits.dispatch_timeout_ms): Promise<void> {
-  const published = (): number[] => allQueues().map(({ topic, queue_id }) => reader.window(topic, queue_id)?.max_offset ?? 0);
-  const wanted = allQueues().map(({ topic, queue_id }) => log.queue_ends[queueName(topic, queue_id)] ?? 0);
-  await until(() => published().every((max, index) => max === wanted[index]), timeout_ms, () => `queues published ${JSON.stringify(published())}, the CommitLog holds ${JSON.stringify(wanted)}`);
-}
-
-/** One record for every queue, from sequence numbers at and after `first_seq`. */
-function oneRecordPerQueue(first_seq: number): number[] {
-  const wanted = new Set(allQueues().map(({ topic, queue_id }) => queueName(topic, queue_id)));
-  const seqs: number[] = [];
-  for (let seq = first_seq; wanted.size > 0; seq++) {
-    if (wanted.delete(queueName(placementOf(seq).topic, placementOf(seq).queue_id))) seqs.push(seq);
-  }
-  return seqs;
+/** Opens a copy of the golden store (or any dir with its options). */
+function openRebuild(t: Test, data_dir: string, options: Partial<StoreOptions> = {}): Promise<OpenedStore> {
+  return openCounted(t, { data_dir, ...rebuild_store, ...options });
 }
 
 /**
  * Appends one record to every queue and checks that each takes the next offset after the
  * log's records of its queue, then that the queues serve it.
  */
-async function checkContinues(t: Test, opened: OpenedStore, data_dir: string, first_seq: number, todo?: string): Promise<void> {
-  const extra = todo === undefined ? {} : { todo };
+async function checkContinues(t: Test, opened: OpenedStore, data_dir: string, first_seq: number): Promise<void> {
   const { store } = opened;
   const before = commitLogContent(data_dir, store.args.commit_log_segment_bytes, writeOffsetOf(store));
   const seqs = oneRecordPerQueue(first_seq);
@@ -161,13 +85,13 @@ async function checkContinues(t: Test, opened: OpenedStore, data_dir: string, fi
     const given = reply.results[index]?.queue_offset;
     return given === (before.queue_ends[name] ?? 0) ? [] : [`${name}: given ${given}, the log's next is ${before.queue_ends[name] ?? 0}`];
   });
-  t.same(jumps, [], 'an append continues every queue right after its last record in the log', extra);
+  t.same(jumps, [], 'an append continues every queue right after its last record in the log');
   const after = commitLogContent(data_dir, store.args.commit_log_segment_bytes, writeOffsetOf(store));
-  t.ok(after.dense, 'the CommitLog\'s queue offsets stay dense', extra);
+  t.ok(after.dense, 'the CommitLog\'s queue offsets stay dense');
   // Twelve records: the queues have them at once, or never.
   await untilQueuesMatchLog(store.reader, after, rebuild_limits.append_dispatch_timeout_ms).then(
     () => t.pass('the queues serve the appended records'),
-    (error: Error) => t.fail(error.message, extra),
+    (error: Error) => t.fail(error.message),
   );
 }
 
@@ -188,7 +112,7 @@ t.before(async () => {
       seqs.forEach((seq, index) => golden_acked.push([seq, reply.results[index]?.queue_offset ?? -1]));
     }
     golden_log = commitLogContent(golden_dir, rebuild_store.commit_log_segment_bytes, writeOffsetOf(store));
-    await untilQueuesMatchLog(store.reader, golden_log);
+    await untilQueuesMatchLog(store.reader, golden_log, rebuild_limits.dispatch_timeout_ms);
     golden_served = servedEntries(store.reader);
     await store.close();
   } finally {
@@ -210,21 +134,23 @@ t.test('the golden store rolls both logs many times', async (t) => {
   t.ok(readdirSync(commitLogDir(golden_dir)).length >= 6, `the CommitLog rolled: ${readdirSync(commitLogDir(golden_dir)).length} segments`);
   t.ok(golden_files.size >= 40, `${golden_files.size} ConsumeQueue segment files`);
   t.equal(Object.values(golden_served).reduce((sum, entries) => sum + entries.length, 0), rebuild_limits.records, 'every record is served by its queue');
+  const known = new KnownQueues(golden_dir, logger('test')).load().list().map(({ topic, queue_id }) => queueName(topic, queue_id));
+  t.same(known.sort(), allQueues().map(({ topic, queue_id }) => queueName(topic, queue_id)).sort(), 'config/queues lists every queue that got a record');
 });
 
 t.test('delete the ConsumeQueue files; restart; they are rebuilt (on the CPU pool) and equal to before', async (t) => {
   const dir = goldenCopy(t);
   rmSync(consumeQueueRootDir(dir), { recursive: true, force: true });
-  const opened = await openCounted(t, dir);
+  const opened = await openRebuild(t, dir);
   t.ok(opened.pool_tasks() > 0, `the rebuild ran on the CPU pool (${opened.pool_tasks()} scan tasks)`);
-  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent);
+  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent, rebuild_limits.dispatch_timeout_ms);
   t.same(servedEntries(opened.store.reader), golden_served, 'every queue serves the same entries, entry for entry');
   const check = await checkStore(opened.store.reader, golden_acked, rebuild_limits.dispatch_timeout_ms);
   t.same(check.problems, [], 'every record pulled is byte-equal to what was appended, at its offset');
   t.equal(check.acked_found, rebuild_limits.records, 'all of them');
   await opened.close();
   t.same(differingFiles(golden_files, consumeQueueFiles(dir)), [], 'every ConsumeQueue file is byte-equal to before, and no file is missing or extra');
-  await checkContinues(t, await openCounted(t, dir), dir, 1_000_000);
+  await checkContinues(t, await openRebuild(t, dir), dir, 1_000_000);
 });
 
 t.test('a queue that lost its newest segment, and one that lost its last entries, are repaired on reopen by re-dispatch', async (t) => {
@@ -238,19 +164,14 @@ t.test('a queue that lost its newest segment, and one that lost its last entries
   // pages never reached the disk.
   const entries_dir = consumeQueueDir(dir, lost_entries.topic, lost_entries.queue_id);
   const last = path.join(entries_dir, readdirSync(entries_dir).sort().at(-1) as string);
-  const count = golden_served[queueName(lost_entries.topic, lost_entries.queue_id)]?.length ?? 0;
-  const in_last_segment = count - Math.floor((count - 1) / rebuild_store.consume_queue_entries_per_segment) * rebuild_store.consume_queue_entries_per_segment;
-  const zeroed = Math.min(37, in_last_segment);
   t.equal(statSync(last).size, rebuild_store.consume_queue_entries_per_segment * consume_queue_entry_bytes, 'the last segment file is whole');
-  const fd = openSync(last, 'r+');
-  writeSync(fd, Buffer.alloc(zeroed * consume_queue_entry_bytes), 0, zeroed * consume_queue_entry_bytes, (in_last_segment - zeroed) * consume_queue_entry_bytes);
-  closeSync(fd);
+  t.ok(zeroNewestEntries(dir, lost_entries.topic, lost_entries.queue_id, 37) > 0, 'its last entries are zeroed');
   t.equal(statSync(last).size, rebuild_store.consume_queue_entries_per_segment * consume_queue_entry_bytes, 'and keeps its size');
   t.equal(readQueueTails(dir, rebuild_store.consume_queue_entries_per_segment).filter((tail) => tail.max_offset < (golden_log?.queue_ends[queueName(tail.topic, tail.queue_id)] ?? 0)).length, 2, 'two queues lag the CommitLog');
 
-  const opened = await openCounted(t, dir);
+  const opened = await openRebuild(t, dir);
   t.equal(opened.pool_tasks(), 0, 'a lag this small is left to the dispatch actor, not rebuilt on the pool');
-  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent);
+  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent, rebuild_limits.dispatch_timeout_ms);
   t.same(servedEntries(opened.store.reader), golden_served, 'every queue serves the same entries, entry for entry');
   await opened.close();
   t.same(differingFiles(golden_files, consumeQueueFiles(dir)), [], 'every ConsumeQueue file is byte-equal to before');
@@ -261,59 +182,56 @@ t.test('with no lag allowed, a lagging queue is rebuilt on the CPU pool, equal t
   const [lost_segment] = mostEntries(1) as [Placement];
   const segment_dir = consumeQueueDir(dir, lost_segment.topic, lost_segment.queue_id);
   for (const name of readdirSync(segment_dir).sort().slice(-2)) rmSync(path.join(segment_dir, name));
-  const opened = await openCounted(t, dir, { rebuild_gap_bytes: 0 });
+  const opened = await openRebuild(t, dir, { rebuild_gap_bytes: 0 });
   t.ok(opened.pool_tasks() > 0, `rebuilt on the CPU pool (${opened.pool_tasks()} scan tasks)`);
-  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent);
+  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent, rebuild_limits.dispatch_timeout_ms);
   t.same(servedEntries(opened.store.reader), golden_served, 'every queue serves the same entries');
   await opened.close();
   t.same(differingFiles(golden_files, consumeQueueFiles(dir)), [], 'every ConsumeQueue file is byte-equal to before');
 });
 
-/**
- * Open bug, so this test is todo: the errors of a damaged queue (consume_queue.ts checkSame,
- * consume_queue_reader.ts, store_reader.ts) tell the operator to delete that queue's
- * directory "to have it rebuilt from the CommitLog", but only a missing consumequeue/ as a
- * whole is rebuilt from the log's start. Store.rebuildLaggingQueues and DispatchActor.start
- * resume from the lowest coverage_end of the queues that exist on disk (readQueueTails); a
- * deleted queue has no tail, so nothing goes back for it: dispatch resumes near the end of
- * the log, the queue restarts fresh at the first queue offset it is sent, and its older
- * entries are gone (pulls from 0 answer offset_too_small).
- */
-const deleted_queue_not_rebuilt = 'open bug: a single deleted ConsumeQueue directory is not rebuilt from the start of the CommitLog';
 
-t.test('one queue\'s directory deleted (as the damaged-queue errors advise) is rebuilt from its first record', async (t) => {
-  const todo = { todo: deleted_queue_not_rebuilt };
+t.test('one queue\'s directory deleted is rebuilt from its first record, through the list of known queues', async (t) => {
   const dir = goldenCopy(t);
   const [deleted] = mostEntries(1) as [Placement];
   const name = queueName(deleted.topic, deleted.queue_id);
   rmSync(consumeQueueDir(dir, deleted.topic, deleted.queue_id), { recursive: true });
-  const opened = await openCounted(t, dir);
-  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent);
-  t.same(opened.store.reader.window(deleted.topic, deleted.queue_id), { min_offset: 0, max_offset: golden_served[name]?.length }, 'the deleted queue\'s window starts at 0 again', todo);
-  t.same(servedEntries(opened.store.reader)[name], golden_served[name], 'the deleted queue serves the same entries as before', todo);
+  const opened = await openRebuild(t, dir);
+  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent, rebuild_limits.dispatch_timeout_ms);
+  t.same(opened.store.reader.window(deleted.topic, deleted.queue_id), { min_offset: 0, max_offset: golden_served[name]?.length }, 'the deleted queue\'s window starts at 0 again');
+  t.same(servedEntries(opened.store.reader)[name], golden_served[name], 'the deleted queue serves the same entries as before');
   await opened.close();
   const files = consumeQueueFiles(dir);
   t.same(differingFiles(golden_files, files).filter((file) => !file.startsWith(name + path.sep)), [], 'the other queues\' files are untouched');
-  t.same(differingFiles(golden_files, files), [], 'every ConsumeQueue file is byte-equal to before', todo);
+  t.same(differingFiles(golden_files, files), [], 'every ConsumeQueue file is byte-equal to before');
 });
 
-/** Todo while the bug described at empty_segment_refused (fixtures/store_kill_helpers.ts) is open. */
-
-t.test('a queue whose newest segment file is empty (a crash between creating and sizing it) is repaired on reopen', async (t) => {
-  const todo = { todo: empty_segment_refused };
+t.test('empty segment files (a crash between creating and sizing them) are ignored by readers, removed by the writer, and the store opens whole', async (t) => {
   const dir = goldenCopy(t);
   const [damaged] = mostEntries(1) as [Placement];
   const segment_dir = consumeQueueDir(dir, damaged.topic, damaged.queue_id);
-  truncateSync(path.join(segment_dir, readdirSync(segment_dir).sort().at(-1) as string), 0);
-  const opened = await openCounted(t, dir).catch((error: Error) => error);
-  if (opened instanceof Error) {
-    t.fail(`the store does not open: ${opened.message}`, todo);
-    return;
-  }
-  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent);
+  const queue_file = path.join(segment_dir, readdirSync(segment_dir).sort().at(-1) as string);
+  truncateSync(queue_file, 0);
+  // An empty CommitLog segment past every one there: the writer rolling when the kill came.
+  const log_dir = commitLogDir(dir);
+  const log_starts = readdirSync(log_dir).map((file) => parseSegmentFileName(file)).filter((start): start is number => start !== undefined);
+  const log_file = path.join(log_dir, segmentFileName(Math.max(...log_starts) + rebuild_store.commit_log_segment_bytes));
+  writeFileSync(log_file, '');
+
+  const tails = readQueueTails(dir, rebuild_store.consume_queue_entries_per_segment);
+  const damaged_tail = tails.find((tail) => tail.topic === damaged.topic && tail.queue_id === damaged.queue_id);
+  t.ok((damaged_tail?.max_offset ?? 0) < (golden_served[queueName(damaged.topic, damaged.queue_id)]?.length ?? 0), 'a reader reads the queue\'s tail without its empty segment');
+  const read_only = new SegmentSet(log_dir, rebuild_store.commit_log_segment_bytes, 'read-only').load();
+  t.equal(read_only.last?.start_offset, Math.max(...log_starts), 'a read-only CommitLog ends at its last sized segment');
+  read_only.close();
+  t.ok(existsSync(queue_file) && existsSync(log_file), 'readers leave the empty files where they are');
+
+  const opened = await openRebuild(t, dir);
+  t.ok(!existsSync(log_file) || statSync(log_file).size === rebuild_store.commit_log_segment_bytes, 'the empty CommitLog segment is gone (or prepared again at full size)');
+  await untilQueuesMatchLog(opened.store.reader, golden_log as CommitLogContent, rebuild_limits.dispatch_timeout_ms);
   t.same(servedEntries(opened.store.reader), golden_served, 'every queue serves the same entries');
   await opened.close();
-  t.same(differingFiles(golden_files, consumeQueueFiles(dir)), [], 'every ConsumeQueue file is byte-equal to before');
+  t.same(differingFiles(golden_files, consumeQueueFiles(dir)), [], 'every ConsumeQueue file is byte-equal to before (the emptied one written again)');
 });
 
 /** The `count` queues with the most entries in the golden store. */
@@ -346,64 +264,62 @@ async function checkRecoveredQueues(t: Test, opened: OpenedStore, data_dir: stri
   const log = commitLogContent(data_dir, opened.store.args.commit_log_segment_bytes, end);
   t.equal(log.end_offset, end, 'the recovered CommitLog is whole up to its end');
   t.ok(log.dense, 'and its queue offsets are dense');
-  await untilQueuesMatchLog(opened.store.reader, log).catch((error: Error) => t.fail(error.message));
+  await untilQueuesMatchLog(opened.store.reader, log, rebuild_limits.dispatch_timeout_ms).catch((error: Error) => t.fail(error.message));
   const check = await checkStore(opened.store.reader, [], 0);
   t.same(check.problems, [], 'every queue is served dense from 0, each record whole and exactly what was sent');
   t.equal(check.entries, log.records, `the queues serve all ${log.records} records of the log`);
-}
-
-/**
- * Open bug, reported as todo where it strikes: under async flush, the flush actor's timer
- * starts with the actor (FlushActor.start), before the CommitLog writer's placement has
- * reached the flush thread (ActorSystem.spawnByName broadcasts it after the writer's start).
- * After a crash the recovered end lies past the checkpoint, so the first tick has bytes to
- * flush, and FlushActor.flushOnce's `writer.tell({ kind: 'flushed' })` throws
- * ACTOR_NOT_FOUND; nothing catches the rejection of `flushOnce()` (FlushActor.request), so
- * the whole worker thread dies and Store.open fails with "thread 2 exited with code 1 during
- * 'placement'". The data dir is unharmed: a second open usually gets through.
- */
-const flush_tick_before_writer_known = 'open bug: after a crash under async flush, the flush timer can tell the writer before the writer is placed on the flush thread; the unhandled rejection kills the thread and Store.open fails';
-
-const open_attempts_max = 3;
-
-/** Opens the store a kill left; undefined (a todo failure) when the open trips over an empty segment file. */
-async function openAfterKill(t: Test, data_dir: string): Promise<OpenedStore | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await openCounted(t, data_dir, crash_store);
-    } catch (error) {
-      const message = (error as Error).message;
-      if (isEmptySegmentRefusal(message)) {
-        t.fail(`the store does not open after the kill: ${message} (${emptySegmentFiles(data_dir).join(', ')})`, { todo: empty_segment_refused });
-        return undefined;
-      }
-      if (!/thread \d+ exited with code \d+/.test(message) || attempt === open_attempts_max) throw error;
-      t.fail(`open attempt ${attempt}: ${message}`, { todo: flush_tick_before_writer_known });
-    }
-  }
+  t.equal(opened.thread_exits(), 0, 'no worker thread died');
 }
 
 t.test('after a kill -9 the ConsumeQueues never point past the recovered CommitLog end', async (t) => {
   const data_dir = path.join(tempDir(t), 'data');
   const acked = await appendAndKill(t, data_dir);
-  const opened = await openAfterKill(t, data_dir);
-  if (opened === undefined) return;
+  const opened = await openCounted(t, { data_dir, ...crash_store });
   await checkRecoveredQueues(t, opened, data_dir);
   const check = await checkStore(opened.store.reader, acked, rebuild_limits.dispatch_timeout_ms);
   t.equal(check.acked_found, acked.length, `all ${acked.length} appended records survived the kill (the page cache outlives the process)`);
   await checkContinues(t, opened, data_dir, 5_000_000);
 });
 
-/**
- * Open bug, so the continuation checks of the next test are todo: CommitLogActor.start
- * (src/actors/commit_log/commit_log_actor.ts) seeds its next-queue-offset table from the
- * ConsumeQueue tails (readQueueTails, max_offset) as the files hold them, before the
- * ConsumeQueue actors cut entries past the recovered CommitLog end (they do it in their own
- * start, later). When the log lost its tail, the table keeps the queues' old ends: the next
- * append gets queue offsets past a gap, the ConsumeQueue refuses the gap (INTERNAL), and the
- * new records are never served.
- */
-const queue_offsets_from_stale_tails = 'open bug: after the CommitLog is cut below the ConsumeQueues\' ends, the writer takes its next queue offsets from the uncut queues';
+t.test('after a kill -9, a store opened under sync flush dispatches the recovered records past the checkpoint before any append', async (t) => {
+  const data_dir = path.join(tempDir(t), 'data');
+  // The child never flushes: the checkpoint stays at the log's start. Its queues then lose
+  // their last entries, so they lag the recovered end by a little (left to the dispatch actor,
+  // which under sync flush follows the flush offset).
+  const acked = await appendAndKill(t, data_dir, { flush_interval_ms: 600_000, covered_bytes_min: 256 << 10 });
+  const zeroed = allQueues().reduce((sum, { topic, queue_id }) => sum + zeroNewestEntries(data_dir, topic, queue_id, 10), 0);
+  t.ok(zeroed > 0, `${zeroed} queue entries past the checkpoint zeroed`);
+  const opened = await openCounted(t, { data_dir, ...crash_store, flush_mode: 'sync' });
+  await checkRecoveredQueues(t, opened, data_dir);
+  const check = await checkStore(opened.store.reader, acked, 0);
+  t.equal(check.acked_found, acked.length, `all ${acked.length} acknowledged records are served, with no append since the open`);
+});
+
+t.test('after a kill -9 under async flush, opens with a 1 ms flush timer all succeed and flush the recovered tail', async (t) => {
+  const crashed_dir = path.join(tempDir(t), 'crashed');
+  // The child never flushes: the checkpoint stays behind, so every recovery has a tail to flush.
+  await appendAndKill(t, crashed_dir, { flush_interval_ms: 600_000 });
+  const failures: string[] = [];
+  let recovered_end: number | undefined;
+  for (let attempt = 0; attempt < rebuild_limits.crash_reopens; attempt++) {
+    const data_dir = path.join(tempDir(t), `open-${attempt}`);
+    cpSync(crashed_dir, data_dir, { recursive: true });
+    try {
+      const opened = await openCounted(t, { data_dir, ...crash_store, flush_interval_ms: rebuild_limits.fast_flush_interval_ms });
+      const end = writeOffsetOf(opened.store);
+      recovered_end ??= end;
+      if (end !== recovered_end) failures.push(`open ${attempt}: recovered end ${end}, the first open found ${recovered_end}`);
+      const control = store_control.attach(opened.store.args.control);
+      await until(() => control.load('flush_offset') >= end, rebuild_limits.flush_catch_up_ms, () => `open ${attempt}: flushed ${control.load('flush_offset')} of ${end}`);
+      if (opened.thread_exits() > 0) failures.push(`open ${attempt}: ${opened.thread_exits()} worker threads died`);
+      await opened.close();
+    } catch (error) {
+      failures.push(`open ${attempt}: ${(error as Error).message}`);
+    }
+  }
+  t.same(failures, [], `${rebuild_limits.crash_reopens} opens in a row of the crashed dir: each recovers the same end and flushes it, no thread dies`);
+  t.ok((recovered_end ?? 0) > 0, `the recovered CommitLog ends at ${recovered_end}`);
+});
 
 t.test('after a kill -9 that also loses the CommitLog\'s unflushed tail, the ConsumeQueues are cut to the recovered end and the log continues', async (t) => {
   const data_dir = path.join(tempDir(t), 'data');
@@ -431,9 +347,9 @@ t.test('after a kill -9 that also loses the CommitLog\'s unflushed tail, the Con
   segments.close();
   t.ok(readQueueTails(data_dir, crash_store.consume_queue_entries_per_segment).some((tail) => tail.coverage_end > cut), 'some ConsumeQueues now point past the CommitLog\'s end');
 
-  const opened = await openAfterKill(t, data_dir);
-  if (opened === undefined) return;
+  const opened = await openCounted(t, { data_dir, ...crash_store });
   t.equal(writeOffsetOf(opened.store), cut, 'recovery finds the CommitLog\'s end where its tail was lost');
   await checkRecoveredQueues(t, opened, data_dir);
-  await checkContinues(t, opened, data_dir, 5_000_000, queue_offsets_from_stale_tails);
+  // The writer's next queue offsets come from the queues as cut, not as they were.
+  await checkContinues(t, opened, data_dir, 5_000_000);
 });
