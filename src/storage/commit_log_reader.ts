@@ -12,6 +12,11 @@ import type { SegmentSet } from './segment_set.js';
 export class CommitLogReader {
   constructor(private readonly segments: SegmentSet) {}
 
+  /** Drops mappings below the log's min offset (see SegmentSet.forgetBefore). */
+  forgetBefore(min_offset: number): void {
+    this.segments.forgetBefore(min_offset);
+  }
+
   /**
    * The record that starts at `offset`, checked (magic, size, own offset, CRC) before it is
    * handed out: nothing that fails its check is ever served.

@@ -129,6 +129,21 @@ export class SegmentSet {
     return this.min_offset;
   }
 
+  /**
+   * A reader's side of retention: drops its mappings of segments that end at or before
+   * `offset` (deleted, or about to be, by the writer). The binding unmaps a segment when its
+   * Buffer is collected; until then a deleted file's disk blocks stay allocated, so a reader
+   * that kept old mappings would keep the disk full.
+   */
+  forgetBefore(offset: number): void {
+    for (const [start, segment] of this.segments) {
+      if (start + this.segment_bytes > offset) continue;
+      segment.close();
+      this.segments.delete(start);
+    }
+    if (this.first_start !== undefined && this.first_start < this.startOf(offset)) this.first_start = this.startOf(offset);
+  }
+
   /** Segments whose start is in [from, to). */
   range(from_offset: number, to_offset: number): MappedFile[] {
     const result: MappedFile[] = [];

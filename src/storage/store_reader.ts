@@ -40,6 +40,7 @@ export class StoreReader {
   private readonly control: StoreControl;
   private readonly positions: QueuePositions;
   private readonly queues = new Map<string, ConsumeQueueReader>();
+  private forgotten_below = 0;
 
   constructor(private readonly options: StoreReaderOptions) {
     this.commit_log = new CommitLogReader(new SegmentSet(commitLogDir(options.data_dir), options.commit_log_segment_bytes, 'read-only').load());
@@ -57,6 +58,7 @@ export class StoreReader {
     if (window === undefined) return { status: 'no_such_queue', records: [], next_queue_offset: 0, min_offset: 0, max_offset: 0 };
     const read = this.queueReader(topic, queue_id).read(queue_offset, window, options);
     const readable = this.control.load('write_offset');
+    this.followRetention();
     // Retention may have deleted records since the queue published its window: entries below
     // the CommitLog's min offset are a prefix of the read (a queue is in CommitLog order).
     const min_offset = this.control.load('min_offset');
@@ -80,6 +82,14 @@ export class StoreReader {
     const min_offset = this.control.load('min_offset');
     if (commit_log_offset < min_offset) throw new MqError('BAD_REQUEST', `CommitLog offset ${commit_log_offset} was deleted by retention (oldest kept: ${min_offset})`);
     return this.commit_log.read(commit_log_offset, this.control.load('write_offset'));
+  }
+
+  /** Lets go of segments retention deleted, once per move of the min offset. */
+  private followRetention(): void {
+    const min_offset = this.control.load('min_offset');
+    if (min_offset === this.forgotten_below) return;
+    this.forgotten_below = min_offset;
+    this.commit_log.forgetBefore(min_offset);
   }
 
   close(): void {

@@ -94,6 +94,10 @@ class DispatchActor {
 
   private async tick(): Promise<void> {
     this.waiting = false;
+    const min_offset = this.control.load('min_offset');
+    this.reader.forgetBefore(min_offset);
+    // Retention may have deleted records dispatch had not reached (it lagged that far): skip them.
+    if (this.position < min_offset) this.position = min_offset;
     const { offset: readable, seq } = this.readable();
     if (this.position < readable) {
       const pending = new Map<string, PendingQueue>();
