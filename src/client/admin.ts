@@ -1,0 +1,181 @@
+import {
+  checkName,
+  decodeClusterInfo,
+  decodeGetMessageResponse,
+  decodeTopicList,
+  decodeTopicRouteData,
+  encodeCreateTopicRequest,
+  encodeGetClusterInfoRequest,
+  encodeGetMessageRequest,
+  encodeGetRouteRequest,
+  encodeGetTopicListRequest,
+  perm_read,
+  perm_write,
+  request_codes,
+} from '../protocol/index.js';
+import { MqError, toMqError } from '../runtime/errors.js';
+import { scanGroupLag } from './admin_group_lag.js';
+import { clusterViewOf, routeViewOf, type ClusterView, type CreateTopicRequestOptions, type GroupLag, type RouteView } from './admin_views.js';
+import { resolveAdminTimeout, resolveClientOptions, type AdminOptions, type ResolvedClientOptions } from './client_options.js';
+import { ConnectionPool, type PoolLease } from './connection_pool.js';
+import { receivedMessageOf, type ReceivedMessage } from './message.js';
+import { parseMessageId } from './message_id.js';
+import { NamesrvClient } from './namesrv_client.js';
+import { sleep } from './retry_backoff.js';
+
+export const admin_limits = {
+  /** The contract's example; a topic gets this many queues per broker group unless told. */
+  queues_default: 8,
+  /** The broker's limit (topic_config_store.ts). */
+  queues_max: 1_024,
+  /**
+   * How long createTopic waits for the nameserver's route to show the topic on every
+   * broker it was created on: brokers register a change at once, but a registration may
+   * be lost and then arrives with the next heartbeat (30 s by default).
+   */
+  create_topic_route_wait_ms: 35_000,
+  /** Pause between two looks at the route while waiting. */
+  route_poll_interval_ms: 50,
+} as const;
+
+/**
+ * Administration of a cluster through its nameservers and brokers (contract.md):
+ * topics, routes, brokers, message lookup by id and consumer-group lag. Connections are
+ * opened on first use, shared with the other SDK objects of the same instance name, and
+ * released by `close()`.
+ */
+export class Admin {
+  private readonly options: ResolvedClientOptions;
+  private readonly timeout_ms: number;
+  private readonly lease: PoolLease;
+  private readonly namesrv: NamesrvClient;
+
+  constructor(options: AdminOptions) {
+    this.options = resolveClientOptions(options, 'Admin');
+    this.timeout_ms = resolveAdminTimeout(options);
+    this.lease = ConnectionPool.lease({ instance_name: this.options.instance_name, clock: this.options.clock, random: this.options.random, owner: 'admin' });
+    this.namesrv = new NamesrvClient(this.lease, this.options.namesrv_addresses, this.timeout_ms);
+  }
+
+  /**
+   * Creates (or updates) the topic on every master broker of the cluster (or of `cluster`),
+   * then waits until the nameserver's route lists it on each of them. Resolves with that route.
+   */
+  async createTopic(request: CreateTopicRequestOptions): Promise<RouteView> {
+    if (typeof request !== 'object' || request === null) throw new MqError('BAD_REQUEST', 'createTopic takes { topic, queues? }');
+    const bad_name = checkName('topic', request.topic);
+    if (bad_name !== undefined) throw new MqError('BAD_REQUEST', bad_name.message);
+    const queues = request.queues ?? admin_limits.queues_default;
+    if (!Number.isInteger(queues) || queues < 1 || queues > admin_limits.queues_max) {
+      throw new MqError('BAD_REQUEST', `queues must be an integer 1..${admin_limits.queues_max}, not ${String(request.queues)}`);
+    }
+    const masters = (await this.cluster()).groups
+      .filter((group) => request.cluster === undefined || group.cluster === request.cluster)
+      .flatMap((group) => group.members.filter((member) => member.brokerId === 0).map((member) => ({ brokerName: group.brokerName, address: member.address })));
+    if (masters.length === 0) {
+      throw new MqError('NO_ROUTE', `no master broker is registered with the nameserver${request.cluster === undefined ? '' : ` in cluster '${request.cluster}'`}; start a broker first`);
+    }
+    const body = encodeCreateTopicRequest({ topic: request.topic, queues, perm: perm_read | perm_write });
+    const outcomes = await Promise.allSettled(masters.map((master) => this.lease.request(master.address, request_codes.CREATE_TOPIC, body, { timeout_ms: this.timeout_ms })));
+    const failed = outcomes.flatMap((outcome, index) => outcome.status === 'rejected' ? [`${masters[index]?.brokerName}: ${toMqError(outcome.reason).message}`] : []);
+    if (failed.length > 0) {
+      const first = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult;
+      throw new MqError(toMqError(first.reason).code, `topic '${request.topic}' was not created on ${failed.length} of ${masters.length} broker(s): ${failed.join('; ')}; run createTopic again when they are back`);
+    }
+    return this.untilRouted(request.topic, masters.map((master) => master.brokerName), queues);
+  }
+
+  /** The names of the topics the nameserver routes (optionally of one cluster), sorted. */
+  async listTopics(options: { cluster?: string } = {}): Promise<string[]> {
+    const reply = decodeTopicList(await this.namesrv.request(request_codes.GET_TOPIC_LIST, encodeGetTopicListRequest({ cluster: options.cluster ?? null })));
+    if (!reply.ok) throw new MqError('INTERNAL', `unreadable topic list from the nameserver: ${reply.error.message}`);
+    return [...reply.value.topics];
+  }
+
+  /** The topic's route: its broker groups with their addresses, and its queues on each. */
+  async route(topic: string): Promise<RouteView> {
+    const bad_name = checkName('topic', topic);
+    if (bad_name !== undefined) throw new MqError('BAD_REQUEST', bad_name.message);
+    const reply = decodeTopicRouteData(await this.namesrv.request(request_codes.GET_ROUTE, encodeGetRouteRequest({ topic })));
+    if (!reply.ok) throw new MqError('INTERNAL', `unreadable route from the nameserver: ${reply.error.message}`);
+    return routeViewOf(reply.value);
+  }
+
+  /** Every broker group and broker the nameserver knows, with roles, addresses and heartbeats. */
+  async cluster(): Promise<ClusterView> {
+    const reply = decodeClusterInfo(await this.namesrv.request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({})));
+    if (!reply.ok) throw new MqError('INTERNAL', `unreadable cluster info from the nameserver: ${reply.error.message}`);
+    return clusterViewOf(reply.value);
+  }
+
+  /**
+   * The message with this id. The id names the broker that stored it (its store host);
+   * that broker is asked first, then every other broker of the cluster (a broker may
+   * advertise another address than the one it stamps into ids).
+   */
+  async getMessage(msgId: string): Promise<ReceivedMessage> {
+    const { storeHost } = parseMessageId(msgId);
+    const brokers = (await this.cluster()).groups.flatMap((group) => group.members.map((member) => ({ brokerName: group.brokerName, address: member.address, brokerId: member.brokerId })));
+    brokers.sort((a, b) => Number(b.address === storeHost) - Number(a.address === storeHost) || a.brokerId - b.brokerId);
+    const tried: string[] = [];
+    for (const broker of brokers) {
+      try {
+        const reply = decodeGetMessageResponse(await this.lease.request(broker.address, request_codes.GET_MESSAGE, encodeGetMessageRequest({ msgId }), { timeout_ms: this.timeout_ms }));
+        if (!reply.ok) throw new MqError('INTERNAL', `unreadable GET_MESSAGE reply: ${reply.error.message}`);
+        if (reply.value.msgId.toUpperCase() !== msgId.toUpperCase()) throw new MqError('BAD_REQUEST', `it holds ${reply.value.msgId} there`);
+        return receivedMessageOf(reply.value, broker.brokerName);
+      } catch (thrown) {
+        const error = toMqError(thrown);
+        if (error.code === 'SHUTTING_DOWN' && !error.retriable) throw error;
+        tried.push(`${broker.brokerName}@${broker.address}: ${error.code}`);
+      }
+    }
+    throw new MqError('BAD_REQUEST', `no broker of the cluster has message ${msgId} (stored by ${storeHost}; asked ${tried.length === 0 ? 'none: no broker is registered' : tried.join(', ')}); check the id, or the message may have been deleted by retention`);
+  }
+
+  /**
+   * A consumer group's lag per queue. With `topic`, every queue of that topic; without, the
+   * queues of every topic where the group has committed an offset (brokers do not tell which
+   * topics a group subscribes to).
+   */
+  async groupLag(group: string, options: { topic?: string } = {}): Promise<GroupLag> {
+    const bad_group = checkName('group', group);
+    if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
+    const topics = options.topic === undefined ? await this.listTopics() : [options.topic];
+    return scanGroupLag(
+      {
+        route: (topic) => this.route(topic),
+        brokerRequest: (address, code, body) => this.lease.request(address, code, body, { timeout_ms: this.timeout_ms }),
+      },
+      group,
+      topics,
+      options.topic === undefined,
+    );
+  }
+
+  /** Releases the connections (closed when no other SDK object of this instance uses them). */
+  async close(): Promise<void> {
+    this.lease.close();
+  }
+
+  private async untilRouted(topic: string, broker_names: readonly string[], queues: number): Promise<RouteView> {
+    const deadline_ms = this.options.clock.monotonicMs() + admin_limits.create_topic_route_wait_ms;
+    let last: string = 'no route yet';
+    for (;;) {
+      try {
+        const route = await this.route(topic);
+        const missing = broker_names.filter((name) => !route.queues.some((queue) => queue.brokerName === name && queue.writeQueues === queues && queue.readQueues === queues));
+        if (missing.length === 0) return route;
+        last = `the route lacks ${missing.join(', ')} with ${queues} queues`;
+      } catch (thrown) {
+        const error = toMqError(thrown);
+        if (error.code !== 'TOPIC_NOT_FOUND' && error.code !== 'NO_ROUTE') throw error;
+        last = error.message;
+      }
+      if (this.options.clock.monotonicMs() >= deadline_ms) {
+        throw new MqError('TIMEOUT', `topic '${topic}' was created on ${broker_names.join(', ')}, but after ${admin_limits.create_topic_route_wait_ms} ms the nameserver still does not route it (${last}); check that the brokers reach the nameserver`);
+      }
+      await sleep(admin_limits.route_poll_interval_ms);
+    }
+  }
+}

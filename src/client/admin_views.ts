@@ -1,0 +1,81 @@
+/**
+ * What Admin returns: plain objects (the wire decoder's records are class instances) with
+ * the field names of the protocol, so `--json` output and the SDK's results read the same.
+ */
+import type { ClusterInfo, TopicRouteData } from '../protocol/index.js';
+
+export interface RouteView {
+  topic: string;
+  routeVersion: number;
+  brokers: Array<{ cluster: string; brokerName: string; addresses: Record<string, string> }>;
+  queues: Array<{ brokerName: string; readQueues: number; writeQueues: number; perm: number }>;
+}
+
+export interface ClusterView {
+  dataVersion: number;
+  groups: Array<{
+    cluster: string;
+    brokerName: string;
+    members: Array<{ brokerId: number; address: string; haAddress: string; epoch: number; dataVersion: number; lastHeartbeatMs: number }>;
+  }>;
+}
+
+/** One queue's position of a consumer group. */
+export interface QueueLag {
+  topic: string;
+  brokerName: string;
+  queueId: number;
+  /** The next offset the broker will assign (messages stored so far). */
+  brokerOffset: number;
+  /** The group's committed offset (the next it will consume), or -1 when it committed none. */
+  consumerOffset: number;
+  /**
+   * Messages the group has still to consume: brokerOffset - consumerOffset; with no
+   * committed offset, every message the queue still holds (brokerOffset - its min offset),
+   * which is what a group starting from the first message would read.
+   */
+  lag: number;
+}
+
+export interface GroupLag {
+  group: string;
+  /** Sum over the queues. */
+  lag: number;
+  /** Sorted by topic, broker group, queue. */
+  queues: QueueLag[];
+}
+
+export interface CreateTopicRequestOptions {
+  topic: string;
+  /** Read and write queues per broker group (default 8). */
+  queues?: number;
+  /** Only the master brokers of this cluster (default: every cluster the nameserver knows). */
+  cluster?: string;
+}
+
+export function routeViewOf(route: TopicRouteData): RouteView {
+  return {
+    topic: route.topic,
+    routeVersion: route.routeVersion,
+    brokers: route.brokers.map((broker) => ({ cluster: broker.cluster, brokerName: broker.brokerName, addresses: { ...broker.addresses } })),
+    queues: route.queues.map((queue) => ({ brokerName: queue.brokerName, readQueues: queue.readQueues, writeQueues: queue.writeQueues, perm: queue.perm })),
+  };
+}
+
+export function clusterViewOf(info: ClusterInfo): ClusterView {
+  return {
+    dataVersion: info.dataVersion,
+    groups: info.groups.map((group) => ({
+      cluster: group.cluster,
+      brokerName: group.brokerName,
+      members: group.members.map((member) => ({
+        brokerId: member.brokerId,
+        address: member.address,
+        haAddress: member.haAddress,
+        epoch: member.epoch,
+        dataVersion: member.dataVersion,
+        lastHeartbeatMs: member.lastHeartbeatMs,
+      })),
+    })),
+  };
+}

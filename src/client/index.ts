@@ -1,0 +1,17 @@
+/**
+ * The SDK: `import { Producer, Consumer, Admin, MqError } from 'mq-node'` (package.json
+ * "exports" points here). It loads only the client and the wire protocol: no broker code,
+ * worker threads or native addons.
+ *
+ * TransactionProducer (contract.md) is not here yet: it comes with the transactions issue.
+ */
+export { Producer, type SendOptions } from './producer.js';
+// Consumer: export { Consumer } from './consumer/consumer.js';  (added with the Consumer)
+export { Admin, admin_limits } from './admin.js';
+export type { ClusterView, CreateTopicRequestOptions, GroupLag, QueueLag, RouteView } from './admin_views.js';
+export type { Message, MessageBody, ReceivedMessage, SendResult, SendStatus } from './message.js';
+export type { MessageQueue } from './topic_route.js';
+export type { QueueSelectorFunction } from './producer_queue_selector.js';
+export { parseMessageId, type MessageIdParts } from './message_id.js';
+export { client_limits, type AdminOptions, type ClientOptions, type ProducerOptions } from './client_options.js';
+export { MqError, contract_error_codes, type MqErrorCode } from '../runtime/errors.js';
