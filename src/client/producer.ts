@@ -3,6 +3,7 @@ import {
   decodeSendResult,
   encodeSendBatchRequest,
   encodeSendRequest,
+  queue_id_any,
   request_codes,
   type SendRequest,
 } from '../protocol/index.js';
@@ -125,7 +126,12 @@ export class Producer {
     const topic = (requests[0] as SendRequest).topic;
     return sendWithRetries(this.use().attempts, this.plan(topic, options, messages[0] as Message, {
       code: request_codes.SEND_BATCH,
-      encode: (queueId) => encodeSendBatchRequest({ messages: requests.map((request) => ({ ...request, queueId })) }),
+      // On a provisional route (topic not created yet) the broker would pick a queue per
+      // message; queue 0, which every topic has, keeps the batch together and in order.
+      encode: (queueId) => {
+        const queue_id = queueId === queue_id_any ? 0 : queueId;
+        return encodeSendBatchRequest({ messages: requests.map((request) => ({ ...request, queueId: queue_id })) });
+      },
       decode: (reply) => {
         const decoded = decodeSendBatchResponse(reply);
         if (!decoded.ok) throw new MqError('INTERNAL', `unreadable SEND_BATCH reply: ${decoded.error.message}`);

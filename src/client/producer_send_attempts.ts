@@ -108,9 +108,11 @@ export async function sendWithRetries(context: SendAttemptContext, plan: SendPla
 
 /** The queue and broker address of the next attempt. */
 export async function pickTarget(context: SendAttemptContext, plan: SendPlan, failed_broker: string | undefined, left_ms: number): Promise<Target> {
-  const route = await withinMs(context.routes.route(plan.topic), left_ms, plan.topic);
+  let route = await withinMs(context.routes.route(plan.topic), left_ms, plan.topic);
   let queue: MessageQueue;
   if (plan.ordered !== undefined) {
+    // The topic may have been created since the provisional route was cached: look again.
+    if (route.provisional) route = await withinMs(context.routes.refresh(plan.topic, { bypass_interval: true }), left_ms, plan.topic);
     if (route.provisional) {
       throw new MqError('TOPIC_NOT_FOUND', `topic '${plan.topic}' does not exist yet, and an ordered send needs its queues: create it first (mq-node admin topic create) or send one message without orderKey`);
     }

@@ -1,0 +1,213 @@
+/**
+ * `mq-node admin <verb> ...`: the Admin SDK on the command line. Output is a readable table
+ * by default and JSON (one document) with `--json`. Exit codes: 0 done, 1 the cluster said
+ * no or could not be reached (one line on stderr: the error code and what to do), 2 bad
+ * command or flags.
+ */
+import { parseArgs } from 'node:util';
+import { perm_read, perm_write } from '../protocol/index.js';
+import { MqError } from '../runtime/errors.js';
+import { Admin } from './admin.js';
+import { formatFields, formatTable } from './admin_table.js';
+import type { ClusterView, GroupLag, RouteView } from './admin_views.js';
+import type { ReceivedMessage } from './message.js';
+
+const usage_exit_code = 2;
+const failure_exit_code = 1;
+/** Where `--namesrv` and MQ_NAMESRV are both missing: the standalone default. */
+const namesrv_default = '127.0.0.1:9876';
+/** Characters of a message body a table shows; `--json` shows it all. */
+const body_preview_chars_max = 200;
+
+export const admin_usage = `usage: mq-node admin <verb> [--namesrv h:p[,h:p]] [--json]
+  topic create <topic> [--queues N] [--cluster NAME]   create on every master broker, wait for the route
+  topic list [--cluster NAME]                          topics the nameserver routes
+  topic route <topic>                                  broker groups and queues of a topic
+  group lag <group> [--topic T]                        per queue: broker offset, consumer offset, lag
+  cluster                                              broker groups, roles, addresses, heartbeats
+  message get <msgId>                                  one message by its id
+--namesrv defaults to $MQ_NAMESRV, then ${namesrv_default}; --timeout-ms N bounds each request.
+`;
+
+export interface AdminCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Wall clock for "last heartbeat ... ago". */
+  nowMs: () => number;
+}
+
+const default_io: AdminCommandIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  nowMs: () => Date.now(),
+};
+
+class UsageError extends Error {}
+
+/** Runs `mq-node admin` with `argv` (the words after `admin`); resolves with the exit code. */
+export async function runAdminCommand(argv: readonly string[], io: AdminCommandIo = default_io): Promise<number> {
+  let parsed: ReturnType<typeof parseCommand>;
+  try {
+    parsed = parseCommand(argv);
+  } catch (error) {
+    io.stderr(`mq-node admin: ${error instanceof Error ? error.message : String(error)}\n${admin_usage}`);
+    return usage_exit_code;
+  }
+  if (parsed.help) {
+    io.stdout(admin_usage);
+    return 0;
+  }
+  let admin: Admin;
+  try {
+    const timeout = parsed.flags['timeout-ms'];
+    admin = new Admin({
+      namesrv: parsed.flags.namesrv ?? io.env['MQ_NAMESRV'] ?? namesrv_default,
+      ...(timeout === undefined ? {} : { requestTimeoutMs: Number(timeout) }),
+    });
+  } catch (error) {
+    io.stderr(`mq-node admin: ${error instanceof Error ? error.message : String(error)}\n`);
+    return usage_exit_code;
+  }
+  try {
+    const output = await runVerb(admin, parsed, io);
+    io.stdout(output);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`mq-node admin: ${error.message}\n${admin_usage}`);
+      return usage_exit_code;
+    }
+    io.stderr(error instanceof MqError ? `mq-node admin: ${error.code}: ${error.message}\n` : `mq-node admin: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return failure_exit_code;
+  } finally {
+    await admin.close();
+  }
+}
+
+function parseCommand(argv: readonly string[]) {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      namesrv: { type: 'string' },
+      json: { type: 'boolean' },
+      queues: { type: 'string' },
+      cluster: { type: 'string' },
+      topic: { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  return { flags: values, words: positionals, help: values.help === true || positionals.length === 0 };
+}
+
+async function runVerb(admin: Admin, parsed: ReturnType<typeof parseCommand>, io: AdminCommandIo): Promise<string> {
+  const { flags, words } = parsed;
+  const json = flags.json === true;
+  const [noun, verb, argument] = words;
+  const command = noun === 'cluster' ? 'cluster' : `${noun ?? ''} ${verb ?? ''}`;
+  const expectWords = (count: number, what: string): string => {
+    if (words.length !== count) throw new UsageError(`'${command}' takes ${what}`);
+    return argument as string;
+  };
+  switch (command) {
+    case 'topic create': {
+      const topic = flags.topic ?? expectWords(3, 'one topic name');
+      const queues = flags.queues === undefined ? undefined : Number(flags.queues);
+      if (queues !== undefined && !Number.isInteger(queues)) throw new UsageError(`--queues takes a whole number, not ${JSON.stringify(flags.queues)}`);
+      const route = await admin.createTopic({ topic, ...(queues === undefined ? {} : { queues }), ...(flags.cluster === undefined ? {} : { cluster: flags.cluster }) });
+      return json ? toJson(route) : `topic ${topic} created on ${route.queues.map((queue) => queue.brokerName).join(', ')}\n${routeTable(route)}`;
+    }
+    case 'topic list': {
+      expectWords(2, 'no arguments');
+      const topics = await admin.listTopics(flags.cluster === undefined ? {} : { cluster: flags.cluster });
+      return json ? toJson(topics) : formatTable(['TOPIC'], topics.map((topic) => [topic]));
+    }
+    case 'topic route': {
+      const route = await admin.route(flags.topic ?? expectWords(3, 'one topic name'));
+      return json ? toJson(route) : routeTable(route);
+    }
+    case 'group lag': {
+      const group = expectWords(3, 'one group name');
+      const lag = await admin.groupLag(group, flags.topic === undefined ? {} : { topic: flags.topic });
+      return json ? toJson(lag) : lagTable(lag);
+    }
+    case 'cluster': {
+      expectWords(1, 'no arguments');
+      const cluster = await admin.cluster();
+      return json ? toJson(cluster) : clusterTable(cluster, io.nowMs());
+    }
+    case 'message get': {
+      const message = await admin.getMessage(expectWords(3, 'one message id'));
+      return json ? toJson({ ...message, body: message.body.toString('base64'), bodyEncoding: 'base64' }) : messageFields(message);
+    }
+    default:
+      throw new UsageError(`unknown command '${words.join(' ')}'`);
+  }
+}
+
+function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function routeTable(route: RouteView): string {
+  const rows = route.queues.map((queue) => {
+    const broker = route.brokers.find((candidate) => candidate.brokerName === queue.brokerName);
+    const addresses = broker?.addresses ?? {};
+    const slaves = Object.entries(addresses).filter(([id]) => id !== '0').map(([id, address]) => `${id}=${address}`).join(' ');
+    return [queue.brokerName, broker?.cluster ?? '', addresses['0'] ?? '(none)', slaves === '' ? '-' : slaves, queue.readQueues, queue.writeQueues, permText(queue.perm)];
+  });
+  return `topic ${route.topic}, route version ${route.routeVersion}\n${formatTable(['BROKER', 'CLUSTER', 'MASTER', 'SLAVES', 'READ', 'WRITE', 'PERM'], rows)}`;
+}
+
+function lagTable(lag: GroupLag): string {
+  if (lag.queues.length === 0) return `group ${lag.group}: no committed offsets on any topic (name one with --topic to see its queues)\n`;
+  const rows = lag.queues.map((queue) => [queue.topic, queue.brokerName, queue.queueId, queue.brokerOffset, queue.consumerOffset < 0 ? '-' : queue.consumerOffset, queue.lag]);
+  return `${formatTable(['TOPIC', 'BROKER', 'QUEUE', 'BROKER OFFSET', 'CONSUMER OFFSET', 'LAG'], rows)}group ${lag.group}: total lag ${lag.lag}\n`;
+}
+
+function clusterTable(cluster: ClusterView, now_ms: number): string {
+  const rows = cluster.groups.flatMap((group) =>
+    group.members.map((member) => [
+      group.cluster,
+      group.brokerName,
+      member.brokerId,
+      member.brokerId === 0 ? 'master' : 'slave',
+      member.address,
+      member.haAddress === '' ? '-' : member.haAddress,
+      member.epoch,
+      `${Math.max(0, (now_ms - member.lastHeartbeatMs) / 1000).toFixed(1)} s ago`,
+    ]));
+  if (rows.length === 0) return 'no broker is registered with the nameserver\n';
+  return formatTable(['CLUSTER', 'BROKER', 'ID', 'ROLE', 'ADDRESS', 'HA ADDRESS', 'EPOCH', 'LAST HEARTBEAT'], rows);
+}
+
+function messageFields(message: ReceivedMessage): string {
+  const text = message.body.toString('utf8');
+  const printable = Buffer.from(text, 'utf8').equals(message.body) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+  const preview = printable ? text : message.body.toString('base64');
+  const shown = preview.length > body_preview_chars_max ? `${preview.slice(0, body_preview_chars_max)}... (--json shows all)` : preview;
+  return formatFields([
+    ['msgId', message.msgId],
+    ['topic', message.topic],
+    ['tag', message.tag ?? '-'],
+    ['keys', message.keys.join(' ') || '-'],
+    ['properties', Object.keys(message.properties).length === 0 ? '-' : JSON.stringify(message.properties)],
+    ['broker', message.brokerName],
+    ['queue', message.queueId],
+    ['queue offset', message.queueOffset],
+    ['commitlog offset', message.commitLogOffset],
+    ['born', `${new Date(message.bornTimestamp).toISOString()} from ${message.bornHost}`],
+    ['stored', `${new Date(message.storeTimestamp).toISOString()} on ${message.storeHost}`],
+    ['reconsume times', message.reconsumeTimes],
+    ['body size', `${message.body.byteLength} bytes`],
+    [printable ? 'body' : 'body (base64)', shown],
+  ]);
+}
+
+function permText(perm: number): string {
+  return `${(perm & perm_read) !== 0 ? 'r' : '-'}${(perm & perm_write) !== 0 ? 'w' : '-'}`;
+}
