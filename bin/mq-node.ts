@@ -15,7 +15,12 @@ const usage_exit_code = 2;
 async function main(argv: readonly string[]): Promise<void> {
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-')) {
-    // Subcommands (admin, bench, inspect) will be dispatched here.
+    // Subcommands (admin, bench, inspect) are dispatched here.
+    if (first === 'admin') {
+      const { runAdminCommand } = await import('../src/client/admin_cli.js');
+      process.exitCode = await runAdminCommand(argv.slice(1));
+      return;
+    }
     failUsage(`unknown command ${JSON.stringify(first)}; start a node with mq-node --role namesrv|broker|standalone (see mq-node --help)`);
   }
   let request: ConfigRequest;
