@@ -1,14 +1,12 @@
+import type { MessageQueue } from '../topic_route.js';
+
 /**
- * A message queue as a consumer sees it: one ConsumeQueue of one topic on one broker group.
- * Queue ids are per broker group, so a queue is named by all three. Every member of a group
- * sorts queues the same way (`compareMessageQueues`), which is what lets each compute the
- * same assignment on its own.
+ * A message queue as a consumer sees it — one ConsumeQueue of one topic on one broker group
+ * (the type is topic_route.ts's). Queue ids are per broker group, so a queue is named by all
+ * three. Every member of a group sorts queues the same way (`compareMessageQueues`), which is
+ * what lets each compute the same assignment on its own.
  */
-export interface MessageQueue {
-  readonly topic: string;
-  readonly brokerName: string;
-  readonly queueId: number;
-}
+export type { MessageQueue };
 
 /** A stable string naming the queue: map keys, log lines, the consistent-hash ring. */
 export function messageQueueKey(queue: MessageQueue): string {
