@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as p from '../../src/protocol/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
-import { createTopicEverywhere, RawSender, startCluster, startStandalone, testBody, until } from './fixtures/consumer_cluster.js';
+import { createTopicEverywhere, maxOffset, RawSender, startCluster, startStandalone, testBody, until } from './fixtures/consumer_cluster.js';
 import { collectingLogger, recordingConsumer } from './fixtures/consumer_members.js';
 import { Receipts } from './fixtures/consumer_receipts.js';
 
@@ -45,6 +45,8 @@ t.test('a committed offset past the end of the queue (OFFSET_MOVED): the consume
   const admin = await ClientConnection.connect(broker, { client_id: 'moved-admin', kind: 'ADMIN' });
   await admin.request(p.request_codes.COMMIT_CONSUMER_OFFSET, p.encodeCommitConsumerOffsetRequest({ group: 'moved', topic: 'Moved', queueId: 0, offset: 1_000 }));
   admin.close();
+  // Readers see a message a little after its send is acknowledged; the test needs all ten visible.
+  await until(async () => (await maxOffset(broker, 'Moved', 0)) === 10, 10_000, () => 'the ten messages to be readable');
 
   const receipts = new Receipts(sender.sent);
   const warnings = collectingLogger();

@@ -1,25 +1,27 @@
 import t from 'tap';
+import { Producer } from '../../src/client/producer.js';
 import { collectingLogger, queueNames, recordingConsumer, settled } from './fixtures/consumer_members.js';
-import { createTopicEverywhere, RawSender, startCluster, testBody, until } from './fixtures/consumer_cluster.js';
+import { createTopicEverywhere, startCluster, testBody, until } from './fixtures/consumer_cluster.js';
 import { Receipts } from './fixtures/consumer_receipts.js';
 
 /**
  * A clustering group of 3 consumers on a topic of 8 queues over 2 brokers consumes 20,480
- * messages sent while it runs: every message once, bodies equal, each queue in order, and
- * no duplicates (no faults here; consumer_rebalance.test.ts has the faults).
+ * messages that 4 producers send while it runs: every message once, bodies equal, each queue
+ * in order, and no duplicates (no faults here; consumer_rebalance.test.ts has the faults).
  */
 
 const queues_per_broker = 4;
-const messages_per_queue = 2_560;
-const batch = 64;
+const producers = 4;
+const messages_per_producer = 5_120;
+/** Sends each producer keeps in flight. */
+const in_flight = 64;
 
 t.test('3 consumers, 8 queues on 2 brokers, 20,480 messages: each exactly once and in order', async (t) => {
   const cluster = await startCluster(t, 2);
   await createTopicEverywhere(cluster, 'Orders', queues_per_broker);
   const all_queues = [...cluster.brokers.keys()].flatMap((broker) => Array.from({ length: queues_per_broker }, (_, id) => `${broker}/${id}`));
-  const sender = new RawSender(cluster);
-  t.teardown(() => sender.close());
-  const receipts = new Receipts(sender.sent);
+  const sent = new Map<string, Buffer>();
+  const receipts = new Receipts(sent);
   const warnings = collectingLogger();
   const consumers = ['c1', 'c2', 'c3'].map((label) => recordingConsumer(t, label, {
     namesrv: cluster.namesrv, group: 'orders', subscriptions: [{ topic: 'Orders' }], fromWhere: 'first',
@@ -30,15 +32,23 @@ t.test('3 consumers, 8 queues on 2 brokers, 20,480 messages: each exactly once a
   t.same(consumers.map((consumer) => queueNames(consumer).length).sort(), [2, 3, 3], 'averagely: 3, 3 and 2 queues');
 
   const started_ms = performance.now();
-  for (let round = 0; round < messages_per_queue / batch; round++) {
-    await Promise.all(all_queues.map((name) => {
-      const [broker, queue] = name.split('/') as [string, string];
-      return sender.sendBatch('Orders', broker, Number(queue), Array.from({ length: batch }, (_, index) => testBody(name, round * batch + index, 100)));
+  await Promise.all(Array.from({ length: producers }, async (_, index) => {
+    const producer = new Producer({ namesrv: cluster.namesrv, instanceName: `group-producer-${index}` });
+    await producer.start();
+    t.teardown(() => producer.shutdown());
+    let next = 0;
+    await Promise.all(Array.from({ length: in_flight }, async () => {
+      for (let sequence = next++; sequence < messages_per_producer; sequence = next++) {
+        const body = testBody(`p${index}`, sequence, 100);
+        const result = await producer.send({ topic: 'Orders', body, tag: 'tag-a' });
+        sent.set(`${result.brokerName}/${result.queueId}/${result.queueOffset}`, body);
+      }
     }));
-  }
+  }));
   const sent_ms = performance.now() - started_ms;
-  const total = all_queues.length * messages_per_queue;
-  t.equal(sender.sent.size, total, `${total} messages sent in ${Math.round(sent_ms)} ms`);
+  const total = producers * messages_per_producer;
+  t.equal(sent.size, total, `${total} messages sent by ${producers} producers in ${Math.round(sent_ms)} ms`);
+  t.same([...new Set([...sent.keys()].map((position) => position.slice(0, position.lastIndexOf('/'))))].sort(), all_queues, 'into all 8 queues');
   await until(() => receipts.distinct >= total, 60_000, () => `all ${total} messages consumed (${receipts.distinct} so far); warnings: ${warnings.lines.slice(0, 5).join(' | ')}`);
   const consumed_ms = performance.now() - started_ms;
 
