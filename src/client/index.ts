@@ -6,7 +6,12 @@
  * TransactionProducer (contract.md) is not here yet: it comes with the transactions issue.
  */
 export { Producer, type SendOptions } from './producer.js';
-// Consumer: export { Consumer } from './consumer/consumer.js';  (added with the Consumer)
+export { Consumer } from './consumer/consumer.js';
+export type { ConsumerOptions, SubscriptionOption, ConsumerLogger } from './consumer/consumer_options.js';
+export type { ConsumerEvent, ConsumerEventListener } from './consumer/consumer_events.js';
+export type { MessageListener } from './consumer/delivery.js';
+export type { QueueStats } from './consumer/assigned_queue.js';
+export type { CommittedOffset } from './consumer/offset_store.js';
 export { Admin, admin_limits } from './admin.js';
 export type { ClusterView, CreateTopicRequestOptions, GroupLag, QueueLag, RouteView } from './admin_views.js';
 export type { Message, MessageBody, ReceivedMessage, SendResult, SendStatus } from './message.js';
