@@ -1,5 +1,6 @@
 import t from 'tap';
 import { Admin, MqError, Producer, type SendResult } from '../../src/client/index.js';
+import type { NodeProcess } from '../cli/node_process.js';
 import { startCluster, until } from './client_helpers.js';
 
 /**
@@ -17,6 +18,8 @@ t.test('one of two brokers is killed: sends keep succeeding on the other', async
   const cluster = await startCluster(t, ['broker-a', 'broker-b']);
   const admin = new Admin({ namesrv: cluster.namesrv, instanceName: 'fault-admin' });
   t.teardown(() => admin.close());
+  // A broker prints its ready line before its registration reaches the nameserver.
+  await until('both brokers registered', async () => ((await admin.cluster()).groups.length === 2 ? true : undefined));
   const route = await admin.createTopic({ topic: 'FaultTopic', queues: 4 });
   t.same(route.queues.map((queue) => queue.brokerName).sort(), ['broker-a', 'broker-b'], 'the topic is on both brokers');
 
@@ -42,20 +45,25 @@ t.test('one of two brokers is killed: sends keep succeeding on the other', async
     }
   };
   const senders = Promise.all(Array.from({ length: loops }, (_, loop) => sender(loop)));
-
-  await until('sends reached both brokers', () => {
-    const brokers = new Set(outcomes.flatMap((outcome) => (outcome.result === undefined ? [] : [outcome.result.brokerName])));
-    return outcomes.length >= sends_before_kill && brokers.size === 2 ? true : undefined;
-  });
-  phase = 'during';
-  const killed = await (cluster.brokers.get('broker-b') as { signal: (s: NodeJS.Signals) => Promise<{ signal: NodeJS.Signals | null }> }).signal('SIGKILL');
-  t.equal(killed.signal, 'SIGKILL', 'broker-b was killed with SIGKILL');
-  await until('the route lists broker-a only', async () => {
-    const now = await admin.route('FaultTopic');
-    return now.brokers.length === 1 && now.brokers[0]?.brokerName === 'broker-a' ? true : undefined;
-  });
-  phase = 'after';
-  await senders;
+  try {
+    await until('sends reached both brokers', () => {
+      const brokers = new Set(outcomes.flatMap((outcome) => (outcome.result === undefined ? [] : [outcome.result.brokerName])));
+      return outcomes.length >= sends_before_kill && brokers.size === 2 ? true : undefined;
+    });
+    phase = 'during';
+    const killed = await (cluster.brokers.get('broker-b') as NodeProcess).signal('SIGKILL');
+    t.equal(killed.signal, 'SIGKILL', 'broker-b was killed with SIGKILL');
+    await until('the route lists broker-a only', async () => {
+      const now = await admin.route('FaultTopic');
+      return now.brokers.length === 1 && now.brokers[0]?.brokerName === 'broker-a' ? true : undefined;
+    });
+    phase = 'after';
+    await until('the sends after the refresh are done', () => (stop ? true : undefined));
+  } finally {
+    // Whatever failed above, the loops stop: they must not outlive the test.
+    stop = true;
+    await senders;
+  }
 
   const failed = (which: Outcome['phase']): Outcome[] => outcomes.filter((outcome) => outcome.phase === which && outcome.error !== undefined);
   const during = outcomes.filter((outcome) => outcome.phase === 'during');
