@@ -95,9 +95,9 @@ export class Producer {
     this.state = 'running';
   }
 
-  /** `host@pid@instance`, as brokers know this client. */
+  /** `host@pid@instance`, as brokers know this client ('' before start). */
   get clientId(): string {
-    return this.use().lease.client_id;
+    return this.running?.lease.client_id ?? '';
   }
 
   /** Sends one message and resolves with the broker's acknowledgement. */
