@@ -33,6 +33,8 @@ export const request_codes = {
   GET_MESSAGE: 33,
   /** Client -> broker: the client's producer and consumer groups (liveness and membership). */
   HEARTBEAT: 34,
+  /** Client -> broker: leave consumer groups now (shutdown), not at heartbeat expiry. */
+  UNREGISTER_CLIENT: 35,
   /** Consumer -> broker: the live members of a consumer group (for rebalancing). */
   GET_CONSUMER_LIST: 38,
   /** Broker -> namesrv: full registration with topic configs. */

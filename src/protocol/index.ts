@@ -33,4 +33,5 @@ export * from './schemas/broker_registration.js';
 export * from './schemas/create_topic.js';
 export * from './schemas/message_lookup.js';
 export * from './schemas/consumer_list.js';
+export * from './schemas/unregister_client.js';
 export * from './schemas/error.js';

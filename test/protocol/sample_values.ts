@@ -251,3 +251,4 @@ export const delete_topic_request: DeleteTopicRequest = { topic: 'OrderEvents' }
 export const subscribe_route_request: SubscribeRouteRequest = { topics: ['OrderEvents', '%RETRY%billing'] };
 export const subscribe_route_response: SubscribeRouteResponse = { subscribedTopics: 2 };
 export const route_changed_notification: RouteChangedNotification = { topic: 'OrderEvents', routeVersion: 57, brokerNames: ['broker-a', 'broker-b'] };
+export const unregister_client_request = { clientId: '10.0.0.5@4242', consumerGroups: ['order-processors'] };

@@ -113,6 +113,8 @@ export const schema_cases: SchemaCase[] = [
   entry('GetMessageResponse', p.get_message_response_v1, v.pull_response.messages[0] as p.StoredMessage, p.encodeGetMessageResponse, p.decodeGetMessageResponse),
   entry('GetConsumerListRequest', p.get_consumer_list_request_v1, v.get_consumer_list_request, p.encodeGetConsumerListRequest, p.decodeGetConsumerListRequest),
   entry('GetConsumerListResponse', p.get_consumer_list_response_v1, v.get_consumer_list_response, p.encodeGetConsumerListResponse, p.decodeGetConsumerListResponse),
+  entry('UnregisterClientRequest', p.unregister_client_request_v1, v.unregister_client_request, p.encodeUnregisterClientRequest, p.decodeUnregisterClientRequest),
+  entry('UnregisterClientResponse', p.unregister_client_response_v1, {}, p.encodeUnregisterClientResponse, p.decodeUnregisterClientResponse),
   entry('GetClusterInfoRequest', p.get_cluster_info_request_v1, v.get_cluster_info_request, p.encodeGetClusterInfoRequest, p.decodeGetClusterInfoRequest),
   entry('ClusterInfo', p.cluster_info_v1, v.cluster_info, p.encodeClusterInfo, p.decodeClusterInfo),
   entry('GetTopicListRequest', p.get_topic_list_request_v1, v.get_topic_list_request, p.encodeGetTopicListRequest, p.decodeGetTopicListRequest),

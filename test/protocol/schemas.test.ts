@@ -52,6 +52,8 @@ const golden_hex: Record<string, string> = {
   UnsubscribeRouteResponse: '04',
   RouteChangedNotification: '164f726465724576656e747372041062726f6b65722d611062726f6b65722d6200',
   RouteChangedAck: '',
+  UnregisterClientRequest: '1a31302e302e302e35403432343202206f726465722d70726f636573736f727300',
+  UnregisterClientResponse: '',
 };
 
 t.test('every schema round-trips its sample value field by field', async (t) => {
@@ -168,6 +170,7 @@ t.test('request codes are stable and named', async (t) => {
     GET_MIN_OFFSET: 31,
     GET_MESSAGE: 33,
     HEARTBEAT: 34,
+    UNREGISTER_CLIENT: 35,
     GET_CONSUMER_LIST: 38,
     REGISTER_BROKER: 103,
     UNREGISTER_BROKER: 104,

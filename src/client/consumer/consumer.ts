@@ -196,6 +196,8 @@ export class Consumer {
     await this.ticking;
     await this.committing;
     await this.assignment?.releaseAll();
+    // Offsets are committed: leave the group, so the others take its queues now.
+    await this.membership?.leave();
     await this.close();
     this.state = 'stopped';
   }

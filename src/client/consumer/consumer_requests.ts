@@ -22,6 +22,10 @@ export async function sendHeartbeat(link: BrokerLink, broker_name: string, reque
   await link.request(broker_name, p.request_codes.HEARTBEAT, p.encodeHeartbeatRequest(request), timeout_ms);
 }
 
+export async function unregisterClient(link: BrokerLink, broker_name: string, request: p.UnregisterClientRequest, timeout_ms: number): Promise<void> {
+  await link.request(broker_name, p.request_codes.UNREGISTER_CLIENT, p.encodeUnregisterClientRequest(request), timeout_ms);
+}
+
 /** The group's members as this broker sees them, sorted. */
 export async function consumerList(link: BrokerLink, broker_name: string, group: string, timeout_ms: number): Promise<string[]> {
   const reply = await link.request(broker_name, p.request_codes.GET_CONSUMER_LIST, p.encodeGetConsumerListRequest({ group }), timeout_ms);

@@ -1,7 +1,7 @@
 import type { HeartbeatRequest } from '../../protocol/index.js';
 import type { BrokerLink } from './broker_link.js';
 import type { ResolvedConsumerOptions } from './consumer_options.js';
-import { consumerList, sendHeartbeat } from './consumer_requests.js';
+import { consumerList, sendHeartbeat, unregisterClient } from './consumer_requests.js';
 
 export const group_membership_limits = {
   /** A heartbeat or member-list request; a slow broker must not hold up the rebalance tick. */
@@ -16,6 +16,9 @@ export const group_membership_limits = {
  * restarted and has not heard from the group yet would answer a list without this member.
  */
 export class GroupMembership {
+  /** Brokers that took a heartbeat of this member: where it must say goodbye. */
+  private readonly heard_by = new Set<string>();
+
   constructor(
     readonly client_id: string,
     private readonly options: ResolvedConsumerOptions,
@@ -44,11 +47,24 @@ export class GroupMembership {
       try {
         await sendHeartbeat(this.link, broker_name, request, group_membership_limits.request_timeout_ms);
         answered.add(broker_name);
+        this.heard_by.add(broker_name);
       } catch (error) {
         this.options.logger.warn(`heartbeat failed: broker ${broker_name}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }));
     return answered;
+  }
+
+  /** Leaves the group on every broker that took a heartbeat, so the others rebalance now
+   *  instead of after the member expiry (best effort: a broker that does not answer expires
+   *  this member later). */
+  async leave(): Promise<void> {
+    const request = { clientId: this.heartbeatRequest().clientId, consumerGroups: [this.options.group] };
+    await Promise.all([...this.heard_by].map((broker_name) =>
+      unregisterClient(this.link, broker_name, request, group_membership_limits.request_timeout_ms).catch((error: unknown) => {
+        this.options.logger.warn(`leaving the group failed: broker ${broker_name}: ${error instanceof Error ? error.message : String(error)}`);
+      })));
+    this.heard_by.clear();
   }
 
   /**

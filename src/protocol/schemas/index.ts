@@ -29,6 +29,7 @@ import { cluster_info_v1, get_cluster_info_request_v1 } from './cluster_info.js'
 import { create_topic_request_v1, create_topic_response_v1 } from './create_topic.js';
 import { delete_topic_request_v1, delete_topic_response_v1 } from './delete_topic.js';
 import { get_message_request_v1, get_message_response_v1 } from './message_lookup.js';
+import { unregister_client_request_v1, unregister_client_response_v1 } from './unregister_client.js';
 import { error_response_v1, type ErrorResponse } from './error.js';
 import { hello_ack_v1, hello_v1 } from './handshake.js';
 import { heartbeat_request_v1, heartbeat_response_v1 } from './heartbeat.js';
@@ -85,6 +86,7 @@ export const schemas_v1 = {
     CREATE_TOPIC: { request: create_topic_request_v1, response: create_topic_response_v1 },
     GET_MESSAGE: { request: get_message_request_v1, response: get_message_response_v1 },
     GET_CONSUMER_LIST: { request: get_consumer_list_request_v1, response: get_consumer_list_response_v1 },
+    UNREGISTER_CLIENT: { request: unregister_client_request_v1, response: unregister_client_response_v1 },
   },
   error: error_response_v1,
 } as const satisfies ProtocolSchemas;

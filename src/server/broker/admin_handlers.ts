@@ -3,10 +3,12 @@ import {
   decodeGetConsumerListRequest,
   decodeGetMessageRequest,
   decodeHeartbeatRequest,
+  decodeUnregisterClientRequest,
   encodeCreateTopicResponse,
   encodeGetConsumerListResponse,
   encodeGetMessageResponse,
   encodeHeartbeatResponse,
+  encodeUnregisterClientResponse,
   perm_read,
   perm_write,
 } from '../../protocol/index.js';
@@ -16,7 +18,7 @@ import type { BrokerContext } from './broker_context.js';
 import { decodeMessageId, numberToIpv4 } from './message_id.js';
 import { storedMessageOf } from './stored_message.js';
 
-/** CREATE_TOPIC, GET_MESSAGE, HEARTBEAT and GET_CONSUMER_LIST. */
+/** CREATE_TOPIC, GET_MESSAGE, HEARTBEAT, UNREGISTER_CLIENT and GET_CONSUMER_LIST. */
 export class AdminHandlers {
   constructor(private readonly broker: BrokerContext) {}
 
@@ -33,14 +35,17 @@ export class AdminHandlers {
     const request = decodeGetMessageRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `GET_MESSAGE body: ${request.error.message}`);
     const location = decodeMessageId(request.value.msgId);
-    const store = this.broker.store.args;
-    if (location.store_ipv4 !== store.store_ipv4 || location.store_port !== (store.store_port & 0xffff)) {
-      throw new MqError('BAD_REQUEST', `message ${request.value.msgId} was stored by ${numberToIpv4(location.store_ipv4)}:${location.store_port}, not by this broker; ask that broker`);
+    // The id names the broker and its CommitLog offset; the record found there must be the one
+    // the id describes (same store time and host), or the message is not on this broker.
+    const not_here = new MqError('BAD_REQUEST', `message ${request.value.msgId} is not on broker ${this.broker.broker_name} (it was stored by ${numberToIpv4(location.store_ipv4)}:${location.store_port}); ask that broker`);
+    let record;
+    try {
+      record = this.broker.store.reader.readRecord(location.commit_log_offset);
+    } catch {
+      throw not_here;
     }
-    const record = this.broker.store.reader.readRecord(location.commit_log_offset);
-    if (record.store_timestamp !== location.store_timestamp) {
-      throw new MqError('BAD_REQUEST', `no message ${request.value.msgId} here (the offset holds another message)`);
-    }
+    const host = record.store_host;
+    if (record.store_timestamp !== location.store_timestamp || host.ipv4 !== location.store_ipv4 || (host.port & 0xffff) !== location.store_port) throw not_here;
     return encodeGetMessageResponse(storedMessageOf(record));
   };
 
@@ -50,6 +55,13 @@ export class AdminHandlers {
     context.connection.client_id = request.value.clientId;
     this.broker.groups.heartbeat(request.value.clientId, request.value.consumerGroups);
     return encodeHeartbeatResponse({});
+  };
+
+  readonly unregisterClient = (body: Uint8Array): Uint8Array => {
+    const request = decodeUnregisterClientRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `UNREGISTER_CLIENT body: ${request.error.message}`);
+    this.broker.groups.leaveGroups(request.value.clientId, request.value.consumerGroups);
+    return encodeUnregisterClientResponse({});
   };
 
   readonly consumerList = (body: Uint8Array): Uint8Array => {

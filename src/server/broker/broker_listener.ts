@@ -66,6 +66,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.CREATE_TOPIC, admin.createTopic)
     .on(request_codes.GET_MESSAGE, admin.getMessage)
     .on(request_codes.HEARTBEAT, admin.heartbeat)
+    .on(request_codes.UNREGISTER_CLIENT, admin.unregisterClient)
     .on(request_codes.GET_CONSUMER_LIST, admin.consumerList);
   const server = new FrameServer({
     server_id: `${config.brokerName}@${config.brokerId}`,

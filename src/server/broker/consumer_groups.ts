@@ -34,6 +34,16 @@ export class ConsumerGroups {
     }
   }
 
+  /** Removes the client from the groups it names (it shut down its consumers there). */
+  leaveGroups(client_id: string, groups: readonly string[]): void {
+    for (const group of groups) {
+      const members = this.groups.get(group);
+      if (members === undefined) continue;
+      members.delete(client_id);
+      if (members.size === 0) this.groups.delete(group);
+    }
+  }
+
   /** Removes the client from every group (its connection closed). */
   leave(client_id: string): void {
     for (const [group, members] of this.groups) {

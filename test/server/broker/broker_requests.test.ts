@@ -107,4 +107,7 @@ t.test('auto-create, offsets, message lookup, queue range, membership', async (t
   await heartbeat('consumer-a');
   const members = p.decodeGetConsumerListResponse(await client.request(p.request_codes.GET_CONSUMER_LIST, p.encodeGetConsumerListRequest({ group: 'G' })));
   t.same(members.ok && members.value.clientIds, ['consumer-a', 'consumer-b'], 'members listed, sorted');
+  await client.request(p.request_codes.UNREGISTER_CLIENT, p.encodeUnregisterClientRequest({ clientId: 'consumer-a', consumerGroups: ['G'] }));
+  const after = p.decodeGetConsumerListResponse(await client.request(p.request_codes.GET_CONSUMER_LIST, p.encodeGetConsumerListRequest({ group: 'G' })));
+  t.same(after.ok && after.value.clientIds, ['consumer-b'], 'a member that unregisters leaves the group at once');
 });
