@@ -12,11 +12,11 @@ import { Receipts } from './fixtures/consumer_receipts.js';
 
 const queues_per_broker = 4;
 const producers = 4;
-const messages_per_producer = 5_120;
+const messages_per_producer = 25_000;
 /** Sends each producer keeps in flight. */
 const in_flight = 64;
 
-t.test('3 consumers, 8 queues on 2 brokers, 20,480 messages: each exactly once and in order', async (t) => {
+t.test('3 consumers, 8 queues on 2 brokers, 100,000 messages from 4 producers: each exactly once and in order', async (t) => {
   const cluster = await startCluster(t, 2);
   await createTopicEverywhere(cluster, 'Orders', queues_per_broker);
   const all_queues = [...cluster.brokers.keys()].flatMap((broker) => Array.from({ length: queues_per_broker }, (_, id) => `${broker}/${id}`));
