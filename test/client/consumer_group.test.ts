@@ -5,7 +5,7 @@ import { createTopicEverywhere, startCluster, testBody, until } from './fixtures
 import { Receipts } from './fixtures/consumer_receipts.js';
 
 /**
- * A clustering group of 3 consumers on a topic of 8 queues over 2 brokers consumes 20,480
+ * A clustering group of 3 consumers on a topic of 8 queues over 2 brokers consumes 100,000
  * messages that 4 producers send while it runs: every message once, bodies equal, each queue
  * in order, and no duplicates (no faults here; consumer_rebalance.test.ts has the faults).
  */
