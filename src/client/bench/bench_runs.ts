@@ -2,10 +2,7 @@
  * The three bench runs over the SDK (Producer, Consumer, Admin), each bounded in count and in
  * time (`--duration`), each shutting down every SDK object it started before it returns.
  */
-import { Admin } from '../admin.js';
-import type { RouteView } from '../admin_views.js';
-import { Consumer } from '../consumer/consumer.js';
-import { Producer } from '../producer.js';
+import { Admin, Consumer, Producer, type RouteView } from '../index.js';
 import { bench_limits, type ConsumeOptions, type E2eOptions, type ProduceOptions } from './bench_options.js';
 import { newRunId, type BenchClock } from './bench_payload.js';
 import { throughput, type ConsumeReport, type E2eReport, type ProduceReport } from './bench_report.js';

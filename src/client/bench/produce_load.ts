@@ -1,4 +1,4 @@
-import type { Message, SendResult } from '../message.js';
+import type { Message, SendResult } from '../index.js';
 import { PayloadWriter, type BenchClock } from './bench_payload.js';
 import { LatencyHistogram } from './latency_histogram.js';
 
