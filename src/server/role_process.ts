@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { constants } from 'node:os';
 import { ipv4ToNumber } from './broker/message_id.js';
 import { ActorSystem } from '../runtime/actor_system.js';
@@ -32,10 +31,10 @@ export async function runRoleProcess(config: NodeConfig): Promise<void> {
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
 
-  const starting = withBrokerPort(config).then((resolved) => RunningNode.start(resolved, {
-    startSystem: (options) => startNodeSystem(resolved, options),
+  const starting = RunningNode.start(config, {
+    startSystem: (options) => startNodeSystem(config, options),
     log,
-  }));
+  });
   let shutting_down = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (shutting_down) {
@@ -89,6 +88,7 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       flush_mode: config.flush,
       disk_high_water_ratio: config.diskHighWater / 100,
       // Every record and message id names the broker that stored it: its advertised address.
+      // With --port 0 the port is not known before the store opens, and ids carry port 0.
       store_ipv4: ipv4ToNumber(config.advertiseHost),
       store_port: config.port,
     });
@@ -111,20 +111,4 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       }
     },
   };
-}
-
-/**
- * A broker's client port is part of what it stores (each record's store host, each message
- * id), and the store opens before the listener: with `--port 0` the free port is picked here,
- * first, so that the store, the ids and the listener all name the same address.
- */
-async function withBrokerPort(config: NodeConfig): Promise<NodeConfig> {
-  if (config.role === 'namesrv' || config.port !== 0) return config;
-  const probe = net.createServer();
-  const port = await new Promise<number>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen(0, config.host, () => resolve((probe.address() as net.AddressInfo).port));
-  });
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return { ...config, port };
 }
