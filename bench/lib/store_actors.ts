@@ -1,4 +1,4 @@
-import type { AppendRecord } from '../../src/actors/commit_log/commit_log_messages.js';
+import type { RecordInput } from '../../src/storage/record.js';
 import { Store } from '../../src/actors/store/store.js';
 import { ActorSystem } from '../../src/runtime/actor_system.js';
 import { CpuMeter, mainThreadId, type CpuUse } from './store_cpu.js';
@@ -6,7 +6,7 @@ import { thread_probe_module_url, thread_probe_protocol, threadProbeAddress } fr
 import { nowMs } from './timing.js';
 import { LatencyRecorder, type LatencySummary } from './store_latency.js';
 import { megabytesPerSecond, round, withTempDir } from './store_files.js';
-import { appendRecord, log_record_bytes } from './store_records.js';
+import { recordInput, log_record_bytes } from './store_records.js';
 
 /** Actor threads of the system under test: the CommitLog writer on 1, flush, allocator,
  *  dispatch, ConsumeQueues and offsets on 2 (the Store's default placement). */
@@ -83,7 +83,7 @@ async function drive(store: Store, spec: ActorCaseSpec, deadline_ms: number, rec
   let not_ok = 0;
   const writer = async (first_index: number) => {
     // The ask encodes the records into the outbox at once, so one array per writer suffices.
-    const batch: AppendRecord[] = Array.from({ length: spec.batch_records }, (_, index) => appendRecord(first_index + index));
+    const batch: RecordInput[] = Array.from({ length: spec.batch_records }, (_, index) => recordInput(first_index + index));
     while (records_started < records_max && nowMs() < deadline_ms) {
       records_started += spec.batch_records;
       const started_ms = nowMs();

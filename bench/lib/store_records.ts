@@ -1,4 +1,3 @@
-import type { AppendRecord } from '../../src/actors/commit_log/commit_log_messages.js';
 import { recordSize, type RecordInput } from '../../src/storage/record.js';
 import { tagHash } from '../../src/storage/tag_hash.js';
 
@@ -30,24 +29,6 @@ export function recordInput(index: number): RecordInput {
     sys_flags: 0,
     born_timestamp,
     born_host: { ipv4: 0x7f000001, port: 40_000 },
-    reconsume_times: 0,
-    prepared_transaction_offset: 0,
-  };
-}
-
-/** The same record as the CommitLog actor's append message carries it. */
-export function appendRecord(index: number): AppendRecord {
-  return {
-    topic: bench_topic,
-    queue_id: index % bench_queues,
-    body,
-    properties,
-    tag_hash: tagHash(bench_tag),
-    flags: 0,
-    sys_flags: 0,
-    born_timestamp,
-    born_ipv4: 0x7f000001,
-    born_port: 40_000,
     reconsume_times: 0,
     prepared_transaction_offset: 0,
   };

@@ -1,6 +1,6 @@
 import type { Test } from 'tap';
 import { ActorSystem } from '../../src/runtime/actor_system.js';
-import type { AppendRecord } from '../../src/actors/commit_log/commit_log_messages.js';
+import type { RecordInput } from '../../src/storage/record.js';
 import { Store, type StoreOptions } from '../../src/actors/store/store.js';
 import type { StoreReader } from '../../src/storage/store_reader.js';
 import { tagHash } from '../../src/storage/tag_hash.js';
@@ -23,7 +23,7 @@ export async function openStore(t: Test, options: StoreOptions, threads = 2): Pr
   return { system, store };
 }
 
-export function record(topic: string, queue_id: number, body: Buffer, tag = 'tag-a'): AppendRecord {
+export function record(topic: string, queue_id: number, body: Buffer, tag = 'tag-a'): RecordInput {
   return {
     topic,
     queue_id,
@@ -33,8 +33,7 @@ export function record(topic: string, queue_id: number, body: Buffer, tag = 'tag
     flags: 0,
     sys_flags: 0,
     born_timestamp: Date.now(),
-    born_ipv4: 0x7f000001,
-    born_port: 40000,
+    born_host: { ipv4: 0x7f000001, port: 40000 },
     reconsume_times: 0,
     prepared_transaction_offset: 0,
   };

@@ -1,21 +1,5 @@
 import { avroCodec, defineProtocol } from '../../runtime/actor_protocol.js';
 
-/** One record of an append batch as Store.append takes it (record.ts RecordInput, flattened). */
-export interface AppendRecord {
-  topic: string;
-  queue_id: number;
-  body: Buffer;
-  properties: Buffer;
-  tag_hash: number;
-  flags: number;
-  sys_flags: number;
-  born_timestamp: number;
-  born_ipv4: number;
-  born_port: number;
-  reconsume_times: number;
-  prepared_transaction_offset: number;
-}
-
 /** Where one appended record went. */
 export interface AppendedRecordReply {
   physical_offset: number;

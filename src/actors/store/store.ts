@@ -15,7 +15,7 @@ import { store_control } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
 import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/storage_paths.js';
 import { encodeRecordImages, readU64, type RecordInput } from '../../storage/record.js';
-import { commit_log_address, commit_log_module_url, commit_log_protocol, placement_bytes, type AppendRecord, type AppendResult, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
+import { commit_log_address, commit_log_module_url, commit_log_protocol, placement_bytes, type AppendResult, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import { dispatch_address, dispatch_module_url, dispatch_protocol } from '../dispatch/dispatch_messages.js';
 import { flush_address, flush_module_url, flush_protocol } from '../flush/flush_messages.js';
 import { offset_store_address, offset_store_module_url, offset_store_protocol, type OffsetStoreMessage } from '../offset_store/offset_store_messages.js';
@@ -111,8 +111,8 @@ export class Store {
    * copy of each body); the writer copies each image into its segment (a second copy) and
    * fills in offsets, store time and CRC. One thread hop there and one back per batch.
    */
-  async append(records: AppendRecord[], timeout_ms = this.args.flush_timeout_ms * 2): Promise<AppendResult> {
-    const images = encodeRecordImages(records.map(recordInputOf));
+  async append(records: readonly RecordInput[], timeout_ms = this.args.flush_timeout_ms * 2): Promise<AppendResult> {
+    const images = encodeRecordImages(records);
     const reply = await this.commit_log.ask({ kind: 'append', count: records.length, images }, { timeout_ms });
     let image_position = 0;
     const results = records.map((_, index) => {
@@ -146,22 +146,6 @@ export class Store {
     }
     this.marker.remove();
   }
-}
-
-function recordInputOf(record: AppendRecord): RecordInput {
-  return {
-    topic: record.topic,
-    queue_id: record.queue_id,
-    body: record.body,
-    properties: record.properties,
-    tag_hash: record.tag_hash,
-    flags: record.flags,
-    sys_flags: record.sys_flags,
-    born_timestamp: record.born_timestamp,
-    born_host: { ipv4: record.born_ipv4, port: record.born_port },
-    reconsume_times: record.reconsume_times,
-    prepared_transaction_offset: record.prepared_transaction_offset,
-  };
 }
 
 /**

@@ -10,7 +10,8 @@ import {
   type SendRequest,
   type SendResult,
 } from '../../protocol/index.js';
-import type { AppendRecord, AppendResult } from '../../actors/commit_log/commit_log_messages.js';
+import type { AppendResult } from '../../actors/commit_log/commit_log_messages.js';
+import type { RecordInput } from '../../storage/record.js';
 import { MqError } from '../../runtime/errors.js';
 import { messageTagHash } from '../../storage/tag_hash.js';
 import type { BrokerContext } from './broker_context.js';
@@ -68,13 +69,13 @@ export class SendHandlers {
       status,
       msgId: encodeMessageId({ store_timestamp: result.store_timestamp, store_ipv4: store.store_ipv4, store_port: store.store_port, commit_log_offset: result.physical_offset }),
       brokerName: this.broker.broker_name,
-      queueId: (records[index] as AppendRecord).queue_id,
+      queueId: (records[index] as RecordInput).queue_id,
       queueOffset: result.queue_offset,
       commitLogOffset: result.physical_offset,
     }));
   }
 
-  private recordOf(message: SendRequest): AppendRecord {
+  private recordOf(message: SendRequest): RecordInput {
     const bad_name = checkName('topic', message.topic);
     if (bad_name !== undefined) throw new MqError('BAD_REQUEST', bad_name.message);
     const too_large = checkMessageSize(message);
@@ -92,8 +93,7 @@ export class SendHandlers {
       flags: message.flags,
       sys_flags: 0,
       born_timestamp: message.bornTimestamp,
-      born_ipv4: ipv4ToNumber(message.bornHost.split(':')[0] ?? ''),
-      born_port: Number(message.bornHost.split(':')[1] ?? 0) || 0,
+      born_host: { ipv4: ipv4ToNumber(message.bornHost.split(':')[0] ?? ''), port: Number(message.bornHost.split(':')[1] ?? 0) || 0 },
       reconsume_times: message.reconsumeTimes,
       prepared_transaction_offset: 0,
     };
