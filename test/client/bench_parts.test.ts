@@ -114,7 +114,8 @@ t.test('progress line', async (t) => {
   const written: string[] = [];
   const tty = new ProgressLine({ write: (text) => written.push(text), is_tty: true }, () => ({ label: 'x', done: 1, target: 2, elapsed_ms: 10, details: [] }), true);
   tty.start();
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  // Wait (bounded) for two redraws on the 200 ms terminal tick rather than sleeping and hoping.
+  for (let waited = 0; written.length < 2 && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
   tty.stop();
   t.ok(written.length >= 2 && written.slice(0, -1).every((text) => text.startsWith('\r') && text.endsWith('\x1b[K')), 'a terminal gets one line redrawn in place');
   t.equal(written.at(-1), '\n', 'and a newline at the end');

@@ -125,11 +125,10 @@ t.test('shutdown rejects sends under way with SHUTTING_DOWN', async (t) => {
   const pending = Array.from({ length: 3 }, (_, index) => producer.send({ topic: 'T', body: `m${index}` }));
   const outcomes = Promise.allSettled(pending);
   await until('the broker holds three sends', () => (silent.codes.length === 3 ? true : undefined));
-  const started_ms = performance.now();
   await producer.shutdown();
   const settled = await outcomes;
-  t.ok(performance.now() - started_ms < 1_000, 'they settle at once, not at their timeout');
-  t.same(settled.map((outcome) => outcome.status === 'rejected' && outcome.reason instanceof MqError ? outcome.reason.code : outcome.status), ['SHUTTING_DOWN', 'SHUTTING_DOWN', 'SHUTTING_DOWN'], 'every pending send rejected with SHUTTING_DOWN');
+  // sendTimeoutMs is 60 s: SHUTTING_DOWN, not TIMEOUT, shows they settled at the shutdown.
+  t.same(settled.map((outcome) => outcome.status === 'rejected' && outcome.reason instanceof MqError ? outcome.reason.code : outcome.status), ['SHUTTING_DOWN', 'SHUTTING_DOWN', 'SHUTTING_DOWN'], 'every pending send rejected with SHUTTING_DOWN at once, not at its timeout');
   await t.rejects(producer.send({ topic: 'T', body: 'late' }), { code: 'SHUTTING_DOWN' }, 'a send after shutdown');
   await t.rejects(producer.start(), { code: 'SHUTTING_DOWN' }, 'a shut-down producer does not start again');
   await until('its connections are closed', () => (silent.connections.size === 0 && namesrv.connections.size === 0 ? true : undefined));

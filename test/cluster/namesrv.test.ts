@@ -47,8 +47,9 @@ t.test('a namesrv process: ready line, registrations, eviction on disconnect and
   const beat = setInterval(() => void b.heartbeat().catch(() => undefined), 100);
   t.teardown(() => clearInterval(beat));
   a.connection.close();
-  const evicted_ms = await waitFor('eviction on disconnect', async () => same(await routeBrokers(client, 'Orders'), ['broker-b']));
-  t.ok(evicted_ms < 1_000, 'evicted before any expiry could have done it');
+  // That this eviction came from the disconnect, not the expiry, the audit log shows below
+  // (its reason is `disconnected`), whatever the machine's timing.
+  await waitFor('eviction on disconnect', async () => same(await routeBrokers(client, 'Orders'), ['broker-b']));
   clearInterval(beat);
   await waitFor('eviction of the silent broker', async () => (await routeBrokers(client, 'Orders')) === 'NO_ROUTE', 10_000);
   t.ok(b.connection.open, 'its connection stayed open: silence alone evicted it');

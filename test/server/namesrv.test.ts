@@ -71,8 +71,9 @@ t.test('a broker whose connection closes is evicted at once', async (t) => {
   t.same(await routeBrokers(client, 'Orders'), ['broker-a', 'broker-b']);
 
   b.connection.close();
-  const elapsed_ms = await waitFor('eviction of the disconnected broker', async () => same(await routeBrokers(client, 'Orders'), ['broker-a']));
-  t.ok(elapsed_ms < 2_000, `evicted ${elapsed_ms.toFixed(0)} ms after its connection closed`);
+  // The expiry is 10 minutes: an eviction within the wait's bound can only come from the disconnect.
+  await waitFor('eviction of the disconnected broker', async () => same(await routeBrokers(client, 'Orders'), ['broker-a']));
+  t.same(await routeBrokers(client, 'Orders'), ['broker-a'], 'the disconnected broker was evicted at once, long before its expiry');
 
   a.connection.close();
   await waitFor('route withdrawn', async () => (await routeBrokers(client, 'Orders')) === 'NO_ROUTE');
