@@ -35,6 +35,8 @@ export const request_codes = {
   HEARTBEAT: 34,
   /** Client -> broker: leave consumer groups now (shutdown), not at heartbeat expiry. */
   UNREGISTER_CLIENT: 35,
+  /** Consumer -> broker: a message the listener failed goes to the retry or dead-letter topic. */
+  CONSUMER_SEND_BACK: 36,
   /** Consumer -> broker: the live members of a consumer group (for rebalancing). */
   GET_CONSUMER_LIST: 38,
   /** Broker -> namesrv: full registration with topic configs. */
@@ -59,6 +61,8 @@ export const request_codes = {
   UNSUBSCRIBE_ROUTE: 1002,
   /** Namesrv -> client, one-way: a subscribed topic's route changed. */
   ROUTE_CHANGED: 1003,
+  /** Admin -> broker: send a dead letter back to the topic it first failed in. */
+  RESEND_DEAD_LETTER: 1004,
 } as const;
 
 export type RequestCodeName = keyof typeof request_codes;

@@ -34,4 +34,5 @@ export * from './schemas/create_topic.js';
 export * from './schemas/message_lookup.js';
 export * from './schemas/consumer_list.js';
 export * from './schemas/unregister_client.js';
+export * from './schemas/send_back.js';
 export * from './schemas/error.js';

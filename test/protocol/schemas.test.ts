@@ -54,6 +54,10 @@ const golden_hex: Record<string, string> = {
   RouteChangedAck: '',
   UnregisterClientRequest: '1a31302e302e302e35403432343202206f726465722d70726f636573736f727300',
   UnregisterClientResponse: '',
+  SendBackRequest: '206f726465722d70726f636573736f7273aab4de7558303030303031384243464535414130303041303030303035323942463030303030303031444344364635433020',
+  SendBackResult: '002e255245545259256f726465722d70726f636573736f727306b6cbdcedee66583030303030313842434645354141303030413030303030353239424630303030303030323735443046354330',
+  ResendDeadLetterRequest: 'e2a2f3ad07',
+  ResendDeadLetterResponse: '004030413030303030353030303032394246303030303030303030303030314634301062726f6b65722d6106a413f6c1b2cd3b',
 };
 
 t.test('every schema round-trips its sample value field by field', async (t) => {
@@ -171,6 +175,7 @@ t.test('request codes are stable and named', async (t) => {
     GET_MESSAGE: 33,
     HEARTBEAT: 34,
     UNREGISTER_CLIENT: 35,
+    CONSUMER_SEND_BACK: 36,
     GET_CONSUMER_LIST: 38,
     REGISTER_BROKER: 103,
     UNREGISTER_BROKER: 104,
@@ -183,6 +188,7 @@ t.test('request codes are stable and named', async (t) => {
     SUBSCRIBE_ROUTE: 1001,
     UNSUBSCRIBE_ROUTE: 1002,
     ROUTE_CHANGED: 1003,
+    RESEND_DEAD_LETTER: 1004,
   });
   t.equal(p.requestCodeName(10), 'SEND');
   t.equal(p.requestCodeName(904), 'BROKER_HEARTBEAT');

@@ -47,6 +47,7 @@ import {
 import { get_topic_list_request_v1, topic_list_v1 } from './topic_list.js';
 import { send_request_v1, send_result_v1 } from './send.js';
 import { send_batch_request_v1, send_batch_response_v1 } from './send_batch.js';
+import { resend_dead_letter_request_v1, resend_dead_letter_response_v1, send_back_request_v1, send_back_result_v1 } from './send_back.js';
 
 /** The request record and the OK-response record of one API. */
 export interface ApiCodecs<Request = unknown, Response = unknown> {
@@ -87,6 +88,8 @@ export const schemas_v1 = {
     GET_MESSAGE: { request: get_message_request_v1, response: get_message_response_v1 },
     GET_CONSUMER_LIST: { request: get_consumer_list_request_v1, response: get_consumer_list_response_v1 },
     UNREGISTER_CLIENT: { request: unregister_client_request_v1, response: unregister_client_response_v1 },
+    CONSUMER_SEND_BACK: { request: send_back_request_v1, response: send_back_result_v1 },
+    RESEND_DEAD_LETTER: { request: resend_dead_letter_request_v1, response: resend_dead_letter_response_v1 },
   },
   error: error_response_v1,
 } as const satisfies ProtocolSchemas;
