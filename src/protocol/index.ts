@@ -13,6 +13,7 @@ export * from './envelope.js';
 export * from './frame_codec.js';
 export * from './handshake.js';
 export * from './validation.js';
+export * from './system_topics.js';
 export { guardFor, type AvroGuard } from './avro_guard.js';
 export { long_magnitude_max } from './avro_varint.js';
 export { defineCodec, asBuffer, type AvroCodec, type CodecDefinition } from './avro_codec.js';

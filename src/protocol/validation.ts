@@ -5,6 +5,7 @@
  */
 import { body_bytes_max, name_chars_max, properties_bytes_max } from './limits.js';
 import { ProtocolError } from './protocol_error.js';
+import { isGroupSystemTopic } from './system_topics.js';
 
 /** Topic and group names: letters, digits, `_ % | -`, 1 to 127 characters (contract.md). */
 export const name_pattern = /^[A-Za-z0-9_%|-]{1,127}$/;
@@ -16,6 +17,9 @@ export function isValidName(name: unknown): name is string {
 /** Undefined when `name` is a valid topic or group name, else an INVALID_NAME error saying why. */
 export function checkName(what: 'topic' | 'group', name: unknown): ProtocolError | undefined {
   if (isValidName(name)) return undefined;
+  // A group's retry and dead-letter topics are the prefix plus the group's name: they may be
+  // longer than a user's topic.
+  if (what === 'topic' && typeof name === 'string' && isGroupSystemTopic(name)) return undefined;
   let why: string;
   if (typeof name !== 'string') why = `it is ${typeof name}, not a string`;
   else if (name.length === 0) why = 'it is empty';

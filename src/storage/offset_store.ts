@@ -46,8 +46,9 @@ export const offset_store_limits = {
   entries_max_default: 262_144,
   /** The owning actor persists this often (and on shutdown) when the table is dirty. */
   persist_interval_ms_default: 5_000,
-  /** Longest group or topic name in UTF-8 bytes: contract names are ≤127 ASCII characters. */
-  name_bytes_max: 127,
+  /** Longest group or topic name in UTF-8 bytes: contract names are ≤127 ASCII characters,
+   *  a group's retry topic `%RETRY%<group>` up to 134. */
+  name_bytes_max: 134,
 } as const;
 
 /** group → topic → queue id → offset */

@@ -9,10 +9,10 @@ import { MqError } from '../runtime/errors.js';
  * An open-addressing table of fixed slots, probed linearly from hash(topic, queue id):
  *
  *    slot (160 bytes):
- *    0        4          8            16           24      25                 152     160
+ *    0        4          8            16           24      25                 159     160
  *    +--------+----------+------------+------------+-------+------------------+-------+
  *    | state  | queue id | min offset | max offset | topic | topic bytes      | spare |
- *    | i32    | i32      | i64        | i64        | size  | (127, latin1)    |       |
+ *    | i32    | i32      | i64        | i64        | size  | (134, latin1)    |       |
  *    +--------+----------+------------+------------+-------+------------------+-------+
  *
  * state: 0 empty, 1 being claimed, 2 ready. Who writes what:
@@ -32,7 +32,8 @@ const min_index_i64 = 1;
 const max_index_i64 = 2;
 const topic_size_offset = 24;
 const topic_offset = 25;
-const topic_bytes_max = 127;
+/** Room for the longest topic, a retry topic `%RETRY%` + a 127-character group. */
+const topic_bytes_max = 134;
 const slot_empty = 0;
 const slot_claiming = 1;
 const slot_ready = 2;

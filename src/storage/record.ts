@@ -42,7 +42,8 @@ export const record_magic = 0xdaa320a7;
 export const blank_magic = 0xcbd43194;
 export const blank_bytes_min = 8;
 export const record_header_bytes = 96;
-export const topic_bytes_max = 127;
+/** A user topic has up to 127 characters; a group's retry topic `%RETRY%<group>` up to 134. */
+export const topic_bytes_max = 134;
 export const properties_bytes_max = 32 * 1024;
 const crc_start = 12;
 
