@@ -1,5 +1,6 @@
 import {
   checkName,
+  deadLetterTopicOf,
   decodeClusterInfo,
   decodeGetMessageResponse,
   decodeTopicList,
@@ -14,11 +15,12 @@ import {
   request_codes,
 } from '../protocol/index.js';
 import { MqError, toMqError } from '../runtime/errors.js';
+import { dead_letter_limits, isDeadLetterOf, readDeadLetters, resendLocated, type DeadLetterDeps, type DeadLetterResend } from './admin_dead_letters.js';
 import { scanGroupLag } from './admin_group_lag.js';
 import { clusterViewOf, routeViewOf, type ClusterView, type CreateTopicRequestOptions, type GroupLag, type RouteView } from './admin_views.js';
 import { resolveAdminTimeout, resolveClientOptions, type AdminOptions, type ResolvedClientOptions } from './client_options.js';
 import { ConnectionPool, type PoolLease } from './connection_pool.js';
-import { receivedMessageOf, type ReceivedMessage } from './message.js';
+import { receivedMessageOf, type ReceivedMessage, type SendResult } from './message.js';
 import { parseMessageId } from './message_id.js';
 import { NamesrvClient } from './namesrv_client.js';
 import { sleep } from './retry_backoff.js';
@@ -40,7 +42,7 @@ export const admin_limits = {
 
 /**
  * Administration of a cluster through its nameservers and brokers (contract.md):
- * topics, routes, brokers, message lookup by id and consumer-group lag. Connections are
+ * topics, routes, brokers, message lookup by id, consumer-group lag and dead letters. Connections are
  * opened on first use, shared with the other SDK objects of the same instance name, and
  * released by `close()`.
  */
@@ -153,9 +155,64 @@ export class Admin {
     );
   }
 
+  /**
+   * The group's dead letters (`%DLQ%<group>`: messages its clustering consumers failed
+   * `maxReconsumeTimes` times), oldest first, at most `max` (default 100). Read-only: no
+   * offset is committed. A group with no dead letter yet has none ([]).
+   */
+  async deadLetters(group: string, options: { max?: number } = {}): Promise<ReceivedMessage[]> {
+    checkGroup(group);
+    const max = listMax(options.max);
+    return (await readDeadLetters(this.deadLetterDeps(), group, max)).map((located) => located.message);
+  }
+
+  /**
+   * Sends the group's dead letter with this id (its own id, or the id its producer got, as in
+   * `properties.ORIGIN_MESSAGE_ID`) back to the topic it failed in, its attempt count reset;
+   * resolves with where it was stored. The dead letter stays in `%DLQ%<group>` (a second
+   * resend sends it again). BAD_REQUEST when no dead letter of the group has the id.
+   */
+  async resendDeadLetter(group: string, msgId: string): Promise<SendResult> {
+    checkGroup(group);
+    if (typeof msgId !== 'string' || msgId.trim() === '') throw new MqError('BAD_REQUEST', 'resendDeadLetter needs a message id');
+    const deps = this.deadLetterDeps();
+    const [found] = await readDeadLetters(deps, group, dead_letter_limits.scan_max, (message) => isDeadLetterOf(message, msgId.trim()));
+    if (found === undefined) {
+      throw new MqError('BAD_REQUEST', `no dead letter of group ${group} has message id ${msgId} (looked in ${deadLetterTopicOf(group)}, as its own id and as ORIGIN_MESSAGE_ID); list them with \`mq-node admin dlq list --group ${group}\``);
+    }
+    return resendLocated(deps, found);
+  }
+
+  /**
+   * Resends each of the group's dead letters that `deadLetters(group, { max })` lists, oldest
+   * first, one at a time; a failure is reported in its entry and the others go on.
+   */
+  async resendDeadLetters(group: string, options: { max?: number } = {}): Promise<DeadLetterResend[]> {
+    checkGroup(group);
+    const deps = this.deadLetterDeps();
+    const outcomes: DeadLetterResend[] = [];
+    for (const located of await readDeadLetters(deps, group, listMax(options.max))) {
+      try {
+        outcomes.push({ deadLetter: located.message, result: await resendLocated(deps, located), error: null });
+      } catch (thrown) {
+        const error = toMqError(thrown);
+        if (error.code === 'SHUTTING_DOWN' && !error.retriable) throw error;
+        outcomes.push({ deadLetter: located.message, result: null, error });
+      }
+    }
+    return outcomes;
+  }
+
   /** Releases the connections (closed when no other SDK object of this instance uses them). */
   async close(): Promise<void> {
     this.lease.close();
+  }
+
+  private deadLetterDeps(): DeadLetterDeps {
+    return {
+      route: (topic) => this.route(topic),
+      brokerRequest: (address, code, body) => this.lease.request(address, code, body, { timeout_ms: this.timeout_ms }),
+    };
   }
 
   private async untilRouted(topic: string, broker_names: readonly string[], queues: number): Promise<RouteView> {
@@ -178,4 +235,17 @@ export class Admin {
       await sleep(admin_limits.route_poll_interval_ms);
     }
   }
+}
+
+function checkGroup(group: string): void {
+  const bad_group = checkName('group', group);
+  if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
+}
+
+function listMax(max: number | undefined): number {
+  if (max === undefined) return dead_letter_limits.list_max_default;
+  if (!Number.isInteger(max) || max < 1 || max > dead_letter_limits.scan_max) {
+    throw new MqError('BAD_REQUEST', `max must be an integer 1..${dead_letter_limits.scan_max}, not ${String(max)}`);
+  }
+  return max;
 }

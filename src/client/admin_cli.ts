@@ -7,17 +7,22 @@
 import { parseArgs } from 'node:util';
 import { perm_read, perm_write } from '../protocol/index.js';
 import { MqError } from '../runtime/errors.js';
+import { system_properties } from '../protocol/index.js';
 import { Admin } from './admin.js';
+import type { DeadLetterResend } from './admin_dead_letters.js';
 import { formatFields, formatTable } from './admin_table.js';
 import type { ClusterView, GroupLag, RouteView } from './admin_views.js';
+import type { AdminOptions } from './client_options.js';
 import type { ReceivedMessage } from './message.js';
 
 const usage_exit_code = 2;
 const failure_exit_code = 1;
 /** Where `--namesrv` and MQ_NAMESRV are both missing: the standalone default. */
 const namesrv_default = '127.0.0.1:9876';
-/** Characters of a message body a table shows; `--json` shows it all. */
+/** Characters of a message body `message get` shows; `--json` shows it all. */
 const body_preview_chars_max = 200;
+/** Characters of each body `dlq list` shows in its table. */
+const dead_letter_body_preview_chars_max = 40;
 
 export const admin_usage = `usage: mq-node admin <verb> [--namesrv h:p[,h:p]] [--json]
   topic create <topic> [--queues N] [--cluster NAME]   create on every master broker, wait for the route
@@ -26,7 +31,11 @@ export const admin_usage = `usage: mq-node admin <verb> [--namesrv h:p[,h:p]] [-
   group lag <group> [--topic T]                        per queue: broker offset, consumer offset, lag
   cluster                                              broker groups, roles, addresses, heartbeats
   message get <msgId>                                  one message by its id
+  dlq list --group G [--max N]                         the group's dead letters, oldest first (default 100)
+  dlq resend --group G (--msg-id ID | --all [--max N]) send dead letters back to their first topic
 --namesrv defaults to $MQ_NAMESRV, then ${namesrv_default}; --timeout-ms N bounds each request.
+dlq: MSG ID is the id the producer got (ORIGIN_MESSAGE_ID); --msg-id takes it or the dead
+letter's own id. A resent dead letter stays in %DLQ%<group>: resending it again sends it again.
 `;
 
 export interface AdminCommandIo {
@@ -35,6 +44,8 @@ export interface AdminCommandIo {
   env: NodeJS.ProcessEnv;
   /** Wall clock for "last heartbeat ... ago". */
   nowMs: () => number;
+  /** Makes the Admin the verbs use (tests pass a fake); default `new Admin(options)`. */
+  createAdmin?: (options: AdminOptions) => Admin;
 }
 
 const default_io: AdminCommandIo = {
@@ -62,7 +73,7 @@ export async function runAdminCommand(argv: readonly string[], io: AdminCommandI
   let admin: Admin;
   try {
     const timeout = parsed.flags['timeout-ms'];
-    admin = new Admin({
+    admin = (io.createAdmin ?? ((options: AdminOptions) => new Admin(options)))({
       namesrv: parsed.flags.namesrv ?? io.env['MQ_NAMESRV'] ?? namesrv_default,
       ...(timeout === undefined ? {} : { requestTimeoutMs: Number(timeout) }),
     });
@@ -97,6 +108,10 @@ function parseCommand(argv: readonly string[]) {
       queues: { type: 'string' },
       cluster: { type: 'string' },
       topic: { type: 'string' },
+      group: { type: 'string' },
+      max: { type: 'string' },
+      'msg-id': { type: 'string' },
+      all: { type: 'boolean' },
       'timeout-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -142,11 +157,107 @@ async function runVerb(admin: Admin, parsed: ReturnType<typeof parseCommand>, io
     }
     case 'message get': {
       const message = await admin.getMessage(expectWords(3, 'one message id'));
-      return json ? toJson({ ...message, body: message.body.toString('base64'), bodyEncoding: 'base64' }) : messageFields(message);
+      return json ? toJson(messageJson(message)) : messageFields(message);
+    }
+    case 'dlq list': {
+      expectWords(2, '--group G [--max N]');
+      const group = requiredGroup(flags.group);
+      const dead_letters = await admin.deadLetters(group, maxOption(flags.max));
+      return json ? toJson(dead_letters.map(messageJson)) : deadLetterTable(group, dead_letters);
+    }
+    case 'dlq resend': {
+      expectWords(2, '--group G and --msg-id ID or --all');
+      const group = requiredGroup(flags.group);
+      const msg_id = flags['msg-id'];
+      if ((msg_id === undefined) === (flags.all !== true)) throw new UsageError("'dlq resend' takes --msg-id ID or --all (one of them)");
+      if (msg_id !== undefined) {
+        if (flags.max !== undefined) throw new UsageError('--max goes with --all, not --msg-id');
+        const result = await admin.resendDeadLetter(group, msg_id);
+        return json ? toJson([{ msgId: msg_id, result, error: null }]) : resendTable([{ id: msg_id, result, error: undefined }]);
+      }
+      const outcomes = await admin.resendDeadLetters(group, maxOption(flags.max));
+      const output = json ? toJson(outcomes.map(resendJson)) : outcomes.length === 0 ? `group ${group}: no dead letters\n` : resendTable(outcomes.map(resendRow));
+      const failed = outcomes.filter((outcome) => outcome.error !== null);
+      if (failed.length === 0) return output;
+      io.stdout(output);
+      const first = failed[0]?.error as MqError;
+      throw new MqError(first.code, `${failed.length} of ${outcomes.length} dead letters were not resent (first: ${first.message}); resend those with --msg-id (--all again would resend the others twice)`);
     }
     default:
       throw new UsageError(`unknown command '${words.join(' ')}'`);
   }
+}
+
+function requiredGroup(group: string | undefined): string {
+  if (group === undefined || group === '') throw new UsageError('dlq commands need --group G');
+  return group;
+}
+
+function maxOption(max: string | undefined): { max?: number } {
+  if (max === undefined) return {};
+  const value = Number(max);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--max takes a whole number >= 1, not ${JSON.stringify(max)}`);
+  return { max: value };
+}
+
+function messageJson(message: ReceivedMessage): object {
+  return { ...message, body: message.body.toString('base64'), bodyEncoding: 'base64' };
+}
+
+/** The id the producer got (what users know the message by), else the dead letter's own. */
+function originIdOf(message: ReceivedMessage): string {
+  return message.properties[system_properties.origin_message_id] ?? message.msgId;
+}
+
+function deadLetterTable(group: string, dead_letters: readonly ReceivedMessage[]): string {
+  if (dead_letters.length === 0) return `group ${group}: no dead letters\n`;
+  const rows = dead_letters.map((message) => [
+    originIdOf(message),
+    message.properties[system_properties.origin_topic] ?? '-',
+    message.reconsumeTimes,
+    new Date(message.storeTimestamp).toISOString(),
+    message.tag ?? '-',
+    message.keys.join(' ') || '-',
+    bodyPreview(message.body, dead_letter_body_preview_chars_max),
+  ]);
+  return `${formatTable(['MSG ID', 'ORIGIN TOPIC', 'RECONSUME TIMES', 'STORED', 'TAG', 'KEYS', 'BODY'], rows)}group ${group}: ${dead_letters.length} dead letter(s)\n`;
+}
+
+interface ResendRow {
+  id: string;
+  result: DeadLetterResend['result'];
+  error: MqError | undefined;
+}
+
+function resendRow(outcome: DeadLetterResend): ResendRow {
+  return { id: originIdOf(outcome.deadLetter), result: outcome.result, error: outcome.error ?? undefined };
+}
+
+function resendJson(outcome: DeadLetterResend): object {
+  return {
+    msgId: outcome.deadLetter.msgId,
+    originMsgId: outcome.deadLetter.properties[system_properties.origin_message_id] ?? null,
+    result: outcome.result,
+    error: outcome.error === null ? null : { code: outcome.error.code, message: outcome.error.message },
+  };
+}
+
+function resendTable(rows: readonly ResendRow[]): string {
+  return formatTable(['MSG ID', 'STATUS', 'NEW MSG ID', 'BROKER', 'QUEUE', 'QUEUE OFFSET'], rows.map((row) => row.result === null
+    ? [row.id, `FAILED ${row.error?.code ?? ''}`.trim(), '-', '-', '-', '-']
+    : [row.id, row.result.status, row.result.msgId, row.result.brokerName, row.result.queueId, row.result.queueOffset]));
+}
+
+/**
+ * A body shown in one line: its text when it is printable UTF-8, else base64; cut at
+ * `chars_max` characters with '...' (control characters and newlines shown as spaces).
+ */
+function bodyPreview(body: Buffer, chars_max: number): string {
+  const text = body.toString('utf8');
+  const printable = Buffer.from(text, 'utf8').equals(body) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+  const shown = (printable ? text : body.toString('base64')).replace(/[\s]+/g, ' ');
+  if (shown === '') return '-';
+  return shown.length > chars_max ? `${shown.slice(0, chars_max - 3)}...` : shown;
 }
 
 function toJson(value: unknown): string {

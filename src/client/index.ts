@@ -13,6 +13,8 @@ export type { MessageListener } from './consumer/delivery.js';
 export type { QueueStats } from './consumer/assigned_queue.js';
 export type { CommittedOffset } from './consumer/offset_store.js';
 export { Admin, admin_limits } from './admin.js';
+export { dead_letter_limits, type DeadLetterResend } from './admin_dead_letters.js';
+export { delivery_delay_ms_max } from './message_check.js';
 export type { ClusterView, CreateTopicRequestOptions, GroupLag, QueueLag, RouteView } from './admin_views.js';
 export type { Message, MessageBody, ReceivedMessage, SendResult, SendStatus } from './message.js';
 export type { MessageQueue } from './topic_route.js';

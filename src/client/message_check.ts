@@ -8,6 +8,13 @@ import { checkMessageSize, checkName, queue_id_any, type SendRequest } from '../
 import { MqError } from '../runtime/errors.js';
 import type { Message, MessageBody } from './message.js';
 
+/**
+ * Delayed delivery's bound, as the broker's default (`--max-delay-ms`, 40 days): a longer
+ * delay (or a deliverAt further ahead of now) is refused here, before the round trip. A
+ * broker configured with a lower bound still refuses what exceeds its own.
+ */
+export const delivery_delay_ms_max = 40 * 24 * 3_600_000;
+
 /** Property names the store uses for the tag and the keys (server/broker/message_properties.ts). */
 const reserved_property_names = new Set(['TAGS', 'KEYS']);
 /** The store separates property names and values with these two bytes. */
@@ -31,7 +38,7 @@ export function sendRequestOf(message: Message, context: SendContext): SendReque
   const properties = propertiesOf(message.properties);
   const too_large = checkMessageSize({ body, properties });
   if (too_large !== undefined) throw new MqError('MESSAGE_TOO_LARGE', too_large.message);
-  const { delay_ms, deliver_at_ms } = deliveryOf(message);
+  const { delay_ms, deliver_at_ms } = deliveryOf(message, context.born_timestamp_ms);
   return {
     topic: message.topic,
     queueId: queue_id_any,
@@ -89,16 +96,29 @@ function propertiesOf(properties: unknown): Record<string, string> {
   return result;
 }
 
-function deliveryOf(message: Message): { delay_ms: number | null; deliver_at_ms: number | null } {
+/** The message's delay or delivery time, checked against `now_ms` (wall clock, ms since the epoch). */
+function deliveryOf(message: Message, now_ms: number): { delay_ms: number | null; deliver_at_ms: number | null } {
   const { delayMs, deliverAt } = message;
   if (delayMs !== undefined && deliverAt !== undefined) throw bad('give delayMs or deliverAt, not both');
-  if (delayMs !== undefined && (!Number.isSafeInteger(delayMs) || delayMs < 0)) throw bad(`delayMs is a whole number of milliseconds >= 0, not ${String(delayMs)}`);
+  if (delayMs !== undefined) {
+    if (typeof delayMs !== 'number' || !Number.isSafeInteger(delayMs) || delayMs < 0) throw bad(`delayMs is a whole number of milliseconds >= 0, not ${String(delayMs)}`);
+    if (delayMs > delivery_delay_ms_max) throw bad(`delayMs ${delayMs} is more than the maximum delay ${delivery_delay_ms_max} ms (40 days)`);
+  }
   let deliver_at_ms: number | null = null;
   if (deliverAt !== undefined) {
     deliver_at_ms = deliverAt instanceof Date ? deliverAt.getTime() : deliverAt;
-    if (!Number.isSafeInteger(deliver_at_ms) || deliver_at_ms < 0) throw bad(`deliverAt is a Date or ms since the epoch, not ${String(deliverAt)}`);
+    if (typeof deliver_at_ms !== 'number' || !Number.isSafeInteger(deliver_at_ms) || deliver_at_ms < 0) throw bad(`deliverAt is a Date or a whole number of ms since the epoch, not ${String(deliverAt)}`);
+    if (deliver_at_ms - now_ms > delivery_delay_ms_max) {
+      throw bad(`deliverAt ${timeText(deliver_at_ms)} is more than the maximum delay ${delivery_delay_ms_max} ms (40 days) ahead of now (${timeText(now_ms)}); send it later, or with a shorter delay`);
+    }
   }
   return { delay_ms: delayMs ?? null, deliver_at_ms };
+}
+
+/** ISO time when Date can show it (it ends at year 275760), else the number. */
+function timeText(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms since the epoch` : date.toISOString();
 }
 
 function bad(message: string): MqError {

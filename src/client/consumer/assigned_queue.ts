@@ -1,5 +1,5 @@
-import type { PullResponse } from '../../protocol/index.js';
-import { assert } from '../../runtime/assert.js';
+import { retry_topic_prefix, system_properties, type PullResponse, type SendBackResult } from '../../protocol/index.js';
+import { assert, assertNever } from '../../runtime/assert.js';
 import { MqError } from '../../runtime/errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../retry_backoff.js';
 import type { BrokerLink } from './broker_link.js';
@@ -7,8 +7,8 @@ import { receivedMessageOf } from '../message.js';
 import type { ResolvedConsumerOptions } from './consumer_options.js';
 import { consumer_limits } from './consumer_options.js';
 import type { ConsumerEvents } from './consumer_events.js';
-import { pullMessages, queueOffset } from './consumer_requests.js';
-import type { Delivery } from './delivery.js';
+import { pullMessages, queueOffset, sendMessageBack } from './consumer_requests.js';
+import { listenerViewOf, type Delivery } from './delivery.js';
 import { messageQueueKey, type MessageQueue } from './message_queue.js';
 import { OffsetTracker } from './offset_tracker.js';
 import { no_committed_offset, type OffsetStore } from './offset_store.js';
@@ -26,7 +26,18 @@ export const assigned_queue_limits = {
   offset_moved_wait_ms: 100,
   /** Requests other than pulls (offset lookups). */
   request_timeout_ms: 3_000,
+  /** A CONSUMER_SEND_BACK; a release waits for those under way (within its drain timeout). */
+  send_back_timeout_ms: 3_000,
 } as const;
+
+/**
+ * What becomes of a failed message (see `AssignedQueue.failed`):
+ * - `retry-locally`: back into this queue's buffer after a backoff;
+ * - `send-back`: to the broker's retry topic, or with `max_reconsume_times` 0 its dead-letter
+ *   topic; acked once the broker has the copy, retried locally when it does not answer OK;
+ * - `give-up`: acked without success (broadcasting only).
+ */
+type FailureOutcome = { kind: 'retry-locally' } | { kind: 'send-back'; max_reconsume_times: number } | { kind: 'give-up' };
 
 export interface AssignedQueueContext {
   options: ResolvedConsumerOptions;
@@ -48,6 +59,8 @@ export interface QueueStats {
   held: number;
   heldBytes: number;
   inListener: number;
+  /** Failed messages being handed to the broker (CONSUMER_SEND_BACK) now. */
+  sendingBack: number;
   /** Pulling is paused because the buffer is full. */
   paused: boolean;
   /** Where the next pull starts; undefined before the start offset is known. */
@@ -60,6 +73,14 @@ export interface QueueStats {
  * One queue this consumer owns, from assignment to release: its pull loop, its local buffer
  * (bounded: pulling pauses when it is full) and its offset tracker. The dispatcher takes
  * messages from it (`take`) and reports each outcome (`acked`, `failed`).
+ *
+ * A failed message, clustering: sent back to its broker, which stores a durable copy in the
+ * group's retry topic (or, once consumed `maxReconsumeTimes` times, its dead-letter topic);
+ * acked once the broker answers OK. When the send-back fails the message stays un-acked and
+ * is redelivered locally after a backoff, and sent back again at its next failure: nothing
+ * is acked without a copy somewhere. Orderly: retried locally (order must hold), and after
+ * `maxReconsumeTimes` local failures sent back with a bound of 0, which dead-letters it.
+ * Broadcasting: retried locally, then given up on (event 'gave-up').
  *
  * Release (a rebalance gave the queue away, or shutdown) stops the pulls, drops the messages
  * not yet started, waits (up to the drain timeout) for those in the listener, then commits
@@ -75,6 +96,7 @@ export class AssignedQueue {
   private tracker: OffsetTracker | undefined;
   private state: QueueState = 'active';
   private in_listener = 0;
+  private sending_back = 0;
   private readonly retrying = new Map<NodeJS.Timeout, Delivery>();
   private wake_pause: (() => void) | undefined;
   private drained: (() => void) | undefined;
@@ -110,11 +132,12 @@ export class AssignedQueue {
 
   /**
    * Whether the dispatcher may take a message now: one is waiting, and in orderly mode none
-   * of this queue is in the listener or waiting for a retry (order holds across failures).
+   * of this queue is in the listener, being sent back or waiting for a retry (order holds
+   * across failures).
    */
   runnable(): boolean {
     if (this.state !== 'active' || this.buffer.waitingCount === 0) return false;
-    return !this.context.options.orderly || (this.in_listener === 0 && this.retrying.size === 0);
+    return !this.context.options.orderly || (this.in_listener === 0 && this.sending_back === 0 && this.retrying.size === 0);
   }
 
   take(): Delivery {
@@ -126,25 +149,53 @@ export class AssignedQueue {
   /** The listener resolved: the message is done. */
   acked(delivery: Delivery): void {
     if (this.state === 'released') return; // given up by the drain timeout: the next owner re-delivers it
-    this.finish(delivery, true);
+    this.in_listener--;
+    this.settle(delivery, true);
   }
 
   /** The listener threw or returned 'RETRY'. */
   failed(delivery: Delivery, error: unknown): void {
     if (this.state === 'released') return;
     delivery.failures++;
-    const { options, events } = this.context;
-    if (delivery.failures > options.max_reconsume_times) {
-      options.logger.warn(`message given up: ${delivery.message.msgId} (${this.key} offset ${delivery.message.queueOffset}) failed ${delivery.failures} times, more than maxReconsumeTimes ${options.max_reconsume_times}; last error: ${describe(error)}`);
-      events.emit({ kind: 'gave-up', message: delivery.message, error });
-      this.finish(delivery, true);
-      return;
-    }
-    if (this.state === 'releasing') {
-      this.finish(delivery, false); // not acked: the next owner re-delivers it
-      return;
-    }
     this.in_listener--;
+    const outcome = this.failureOutcome(delivery);
+    switch (outcome.kind) {
+      case 'give-up': {
+        const { options, events } = this.context;
+        options.logger.warn(`message given up: ${delivery.message.msgId} (${this.key} offset ${delivery.message.queueOffset}) failed ${delivery.failures} times, more than maxReconsumeTimes ${options.max_reconsume_times}; last error: ${describe(error)}`);
+        events.emit({ kind: 'gave-up', message: delivery.message, error });
+        this.settle(delivery, true);
+        return;
+      }
+      case 'send-back':
+        void this.sendBack(delivery, outcome.max_reconsume_times, error);
+        return;
+      case 'retry-locally':
+        this.retryLocally(delivery);
+        return;
+      default:
+        assertNever(outcome);
+    }
+  }
+
+  private failureOutcome(delivery: Delivery): FailureOutcome {
+    const options = this.context.options;
+    const exhausted = delivery.failures > options.max_reconsume_times;
+    if (options.mode === 'broadcasting') return exhausted ? { kind: 'give-up' } : { kind: 'retry-locally' };
+    // Orderly: a retry topic would deliver the message after the ones behind it, so it is
+    // retried here, and only dead-lettered (a bound of 0) once it has failed too often.
+    if (options.orderly) return exhausted ? { kind: 'send-back', max_reconsume_times: 0 } : { kind: 'retry-locally' };
+    // The broker counts the attempts (the stored reconsumeTimes) and picks retry or dead letter.
+    return { kind: 'send-back', max_reconsume_times: options.max_reconsume_times };
+  }
+
+  /** Back into the buffer after a backoff; while releasing, left un-acked for the next owner. */
+  private retryLocally(delivery: Delivery): void {
+    if (this.state === 'releasing') {
+      this.settle(delivery, false); // not acked: the next owner re-delivers it
+      return;
+    }
+    const options = this.context.options;
     const delay_ms = backoffDelayMs({ base_ms: options.retry_delay_ms, max_ms: options.retry_delay_max_ms }, delivery.failures - 1, options.random);
     const timer = setTimeout(() => {
       this.retrying.delete(timer);
@@ -155,12 +206,46 @@ export class AssignedQueue {
     this.retrying.set(timer, delivery);
   }
 
+  /**
+   * Hands the failed message to its broker; acks it once the broker holds the copy. Any
+   * failure (broker down, timeout, an error answer) keeps it un-acked and retries it locally:
+   * its next failure sends it back again.
+   */
+  private async sendBack(delivery: Delivery, max_reconsume_times: number, error: unknown): Promise<void> {
+    const { options, link, events } = this.context;
+    const message = delivery.message;
+    this.sending_back++;
+    let result: SendBackResult | undefined;
+    try {
+      result = await sendMessageBack(link, message.brokerName, {
+        group: options.group,
+        commitLogOffset: message.commitLogOffset,
+        msgId: message.properties[system_properties.origin_message_id] ?? message.msgId,
+        maxReconsumeTimes: max_reconsume_times,
+      }, assigned_queue_limits.send_back_timeout_ms);
+    } catch (send_error) {
+      options.logger.warn(`send-back failed: ${message.msgId} (${this.key} offset ${message.queueOffset}) stays un-acked and is retried locally, then sent back at its next failure; broker ${message.brokerName}: ${describe(send_error)}; listener error: ${describe(error)}`);
+      this.context.brokerFailed(this.queue);
+    } finally {
+      this.sending_back--;
+    }
+    if (this.state === 'released') return; // the drain timed out meanwhile: the next owner re-delivers it
+    if (result === undefined) {
+      this.retryLocally(delivery);
+    } else {
+      events.emit({ kind: 'sent-back', message, destination: result.destination, topic: result.topic, reconsumeTimes: result.reconsumeTimes });
+      this.settle(delivery, true);
+    }
+    this.context.ready(this); // orderly: the queue may run its next message now
+  }
+
   stats(): QueueStats {
     return {
       queue: this.queue,
       held: this.buffer.heldCount,
       heldBytes: this.buffer.heldBytes,
       inListener: this.in_listener,
+      sendingBack: this.sending_back,
       paused: this.buffer.paused,
       nextOffset: this.tracker?.nextOffset,
       committable: this.tracker?.committable(),
@@ -191,15 +276,15 @@ export class AssignedQueue {
     }
     this.retrying.clear();
     this.buffer.wakeWaiters();
-    if (this.in_listener > 0) {
+    if (this.unfinished() > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.drained = resolve;
         timer = setTimeout(resolve, this.context.options.drain_timeout_ms);
       });
       clearTimeout(timer);
-      if (this.in_listener > 0) {
-        this.context.options.logger.warn(`queue handed over with ${this.in_listener} listener calls unfinished: ${this.key} after ${this.context.options.drain_timeout_ms} ms (drainTimeoutMs); the next owner re-delivers them`);
+      if (this.unfinished() > 0) {
+        this.context.options.logger.warn(`queue handed over with ${this.in_listener} listener calls and ${this.sending_back} send-backs unfinished: ${this.key} after ${this.context.options.drain_timeout_ms} ms (drainTimeoutMs); the next owner re-delivers them`);
       }
     }
     this.state = 'released';
@@ -219,11 +304,16 @@ export class AssignedQueue {
     return offset;
   }
 
-  private finish(delivery: Delivery, acked: boolean): void {
-    this.in_listener--;
+  /** Listener calls and send-backs a release waits for. */
+  private unfinished(): number {
+    return this.in_listener + this.sending_back;
+  }
+
+  /** The message leaves the buffer; acked, it leaves the offset tracker too. */
+  private settle(delivery: Delivery, acked: boolean): void {
     this.buffer.release(delivery.bytes);
     if (acked) this.tracker?.ack(delivery.message.queueOffset);
-    if (this.state === 'releasing' && this.in_listener === 0) this.drained?.();
+    if (this.state === 'releasing' && this.unfinished() === 0) this.drained?.();
   }
 
   private async pullLoop(): Promise<void> {
@@ -267,7 +357,9 @@ export class AssignedQueue {
       if (!Number.isSafeInteger(committed) || committed < 0) throw new MqError('INTERNAL', `broker ${this.queue.brokerName} answered offset ${committed} for ${this.key}`);
       return committed;
     }
-    const end = options.from_where === 'first' ? 'min' : 'max';
+    // The retry topic is read from its start whatever `fromWhere` says (RocketMQ does the
+    // same): messages sent back before this member took the queue are this group's own.
+    const end = options.from_where === 'first' || this.queue.topic.startsWith(retry_topic_prefix) ? 'min' : 'max';
     const offset = await queueOffset(link, this.queue.brokerName, end, { topic: this.queue.topic, queueId: this.queue.queueId }, assigned_queue_limits.request_timeout_ms);
     offsets.update(this.queue, offset);
     const written = await offsets.persist([this.queue]);
@@ -302,7 +394,7 @@ export class AssignedQueue {
         for (const stored of response.messages) {
           if (stored.queueOffset <= last) continue; // never twice, whatever the broker sends
           last = stored.queueOffset;
-          const message = receivedMessageOf(stored, this.queue.brokerName);
+          const message = listenerViewOf(receivedMessageOf(stored, this.queue.brokerName));
           if (this.tags.accepts(message.tag)) deliveries.push({ message, bytes: message.body.length, failures: 0 });
         }
         tracker.track(deliveries.map((delivery) => delivery.message.queueOffset), Math.max(response.nextOffset, last + 1));

@@ -40,14 +40,25 @@ const started_groups = new Set<string>();
 /**
  * A push-style consumer (contract.md): pulls with long polling from the queues its group
  * assigns it and runs `onMessage`'s listener on each message, acking it when the listener
- * resolves, redelivering it after a local backoff when it throws or returns 'RETRY'.
+ * resolves. A message whose listener throws or returns 'RETRY' is handled by mode:
  *
  * - clustering (default): each queue to one member; members rebalance on a timer
  *   (`rebalanceIntervalMs`: heartbeat to the brokers, read the member list, allocate). Offsets
- *   live on the brokers, shared by the group.
+ *   live on the brokers, shared by the group. A failed message is sent back to its broker
+ *   (CONSUMER_SEND_BACK), which stores a copy in the group's retry topic `%RETRY%<group>`,
+ *   redelivered after a delay that grows with each attempt, or, once it was consumed
+ *   `maxReconsumeTimes` times, in the dead-letter topic `%DLQ%<group>` (`Admin.deadLetters`,
+ *   `Admin.resendDeadLetter`); the failed message is acked once the broker holds the copy
+ *   (event 'sent-back'). While the broker cannot take it, it stays un-acked, is redelivered
+ *   locally after a backoff and sent back at its next failure. Every clustering consumer
+ *   subscribes to its group's retry topic by itself; retried messages reach the listener
+ *   under their first topic (`properties.ORIGIN_TOPIC`).
+ * - orderly (`orderly: true`, clustering): a failed message is retried locally before the
+ *   next one of its queue, `maxReconsumeTimes` times, then dead-lettered and acked.
  * - broadcasting: every member consumes every queue; offsets live in a local file per member
  *   (`offsetDir`/<group>/<instanceName>.json), so give each member on one host its own
- *   instanceName.
+ *   instanceName. A failed message is redelivered locally, and after `maxReconsumeTimes`
+ *   failures given up on (event 'gave-up').
  *
  * Delivery is at-least-once: an offset is committed only below every unfinished message,
  * periodically (`commitIntervalMs`), when a queue is handed over and on shutdown. Members of
@@ -81,7 +92,12 @@ export class Consumer {
     this.options = resolveConsumerOptions(options);
   }
 
-  /** The listener; set it before `start()`. Resolve: acked. Throw or 'RETRY': redelivered later. */
+  /**
+   * The listener; set it before `start()`. Resolve: acked. Throw or 'RETRY': redelivered
+   * later, through the group's retry topic (clustering), by local retries (orderly and
+   * broadcasting); after `maxReconsumeTimes` attempts dead-lettered (clustering) or given up
+   * on (broadcasting). `m.reconsumeTimes` counts the attempts before this one.
+   */
   onMessage(listener: MessageListener): this {
     if (typeof listener !== 'function') throw new MqError('BAD_REQUEST', 'onMessage needs a function: c.onMessage(async (m) => { ... })');
     if (this.state !== 'new') throw new MqError('BAD_REQUEST', 'onMessage must be called before start()');
@@ -89,7 +105,7 @@ export class Consumer {
     return this;
   }
 
-  /** Rebalances, commits, releases and given-up messages, as they happen (consumer_events.ts). */
+  /** Rebalances, commits, releases, sent-back and given-up messages, as they happen (consumer_events.ts). */
   onEvent(listener: ConsumerEventListener): this {
     this.events.on(listener);
     return this;
@@ -288,7 +304,11 @@ export class Consumer {
       return await (this.routes as RouteCache).route(topic);
     } catch (error) {
       if (error instanceof MqError && (error.code === 'TOPIC_NOT_FOUND' || error.code === 'NO_ROUTE')) {
-        this.options.logger.warn(`no route: topic ${topic} is not known to the nameserver yet; consumed once it is`);
+        // The brokers create the group's retry topic on this member's heartbeats and register
+        // it a moment later: its absence is expected for a while, not worth a warning a tick.
+        const retry = this.options.subscriptions.some((subscription) => subscription.retry && subscription.topic === topic);
+        const log = retry ? this.options.logger.debug?.bind(this.options.logger) : this.options.logger.warn.bind(this.options.logger);
+        log?.(`no route: topic ${topic} is not known to the nameserver yet; consumed once it is`);
         return undefined;
       }
       this.options.logger.warn(`route lookup failed: topic ${topic}: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,3 +1,4 @@
+import type { SendBackDestination } from '../../protocol/index.js';
 import type { ReceivedMessage } from '../message.js';
 import type { MessageQueue } from './message_queue.js';
 import type { CommittedOffset } from './offset_store.js';
@@ -18,10 +19,19 @@ export type ConsumerEvent =
    */
   | { kind: 'released'; queue: MessageQueue; offset: number | undefined; unacked: number }
   /**
-   * A message failed `maxReconsumeTimes + 1` times and is given up: acked without success so
-   * that its queue moves on (the retry topic and dead-letter queue take these later).
+   * Broadcasting only: a message failed `maxReconsumeTimes + 1` times and is given up: acked
+   * without success so that its queue moves on (broadcasting has no retry topic; RocketMQ
+   * drops these too). Clustering consumers never give up on a message: they send it back.
    */
-  | { kind: 'gave-up'; message: ReceivedMessage; error: unknown };
+  | { kind: 'gave-up'; message: ReceivedMessage; error: unknown }
+  /**
+   * Clustering: a failed message was handed to its broker (CONSUMER_SEND_BACK), which stored
+   * a copy in `topic`: the group's retry topic (`destination` 'RETRY', redelivered later with
+   * `reconsumeTimes`) or its dead-letter topic ('DLQ', delivered to no one; see
+   * `Admin.deadLetters`). The failed message was then acked. `message` is the one the
+   * listener failed, as delivered first (its topic the user's, for a retried message).
+   */
+  | { kind: 'sent-back'; message: ReceivedMessage; destination: SendBackDestination; topic: string; reconsumeTimes: number };
 
 export type ConsumerEventListener = (event: ConsumerEvent) => void;
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { checkName } from '../../protocol/index.js';
+import { checkName, retryTopicOf } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from '../client_options.js';
 import { allocation_strategy_names, type AllocationStrategyName } from './queue_allocation.js';
@@ -11,7 +11,11 @@ import { tagCheckOf, type TagCheck } from './tag_check.js';
  * is named here; a value outside it is a BAD_REQUEST at construction, before any I/O.
  */
 export const consumer_limits = {
-  /** The contract's default: local redeliveries before a message is given up on. */
+  /**
+   * The contract's default: clustering, the broker's attempt count at which a failed message
+   * goes to the dead-letter topic; orderly, local retries before that; broadcasting, local
+   * retries before the message is given up on.
+   */
   max_reconsume_times_default: 16,
   max_reconsume_times_max: 1_000,
   /** Listener calls running at once over all queues (orderly: at most one per queue). */
@@ -64,6 +68,8 @@ export interface SubscriptionOption {
 /** Where the consumer reports what it cannot throw to anyone (a failed pull, a failed commit). */
 export interface ConsumerLogger {
   warn(message: string): void;
+  /** Expected, transient conditions (the group's retry topic not routed yet); optional. */
+  debug?(message: string): void;
 }
 
 export interface ConsumerOptions extends ClientOptions {
@@ -73,7 +79,13 @@ export interface ConsumerOptions extends ClientOptions {
   mode?: ConsumeModeOption;
   /** How clustering members divide queues (default `averagely`); see queue_allocation.ts. */
   allocation?: AllocationStrategyName;
-  /** Local redeliveries of a failing message before it is given up on (default 16). */
+  /**
+   * Attempts before a failing message is dead-lettered (default 16). Clustering: the failed
+   * message is sent back to the broker, which redelivers it through the group's retry topic
+   * and, once it was consumed this many times, stores it in the group's dead-letter topic;
+   * orderly: retried locally this many times, then dead-lettered; broadcasting: retried
+   * locally this many times, then given up on (event 'gave-up').
+   */
   maxReconsumeTimes?: number;
   /** Where a queue starts when the group has no offset for it yet (default `last`). */
   fromWhere?: FromWhereOption;
@@ -106,6 +118,8 @@ export interface ConsumerOptions extends ClientOptions {
 export interface ResolvedSubscription {
   topic: string;
   tags: TagCheck;
+  /** The group's retry topic `%RETRY%<group>`, subscribed by the consumer itself (clustering). */
+  retry: boolean;
 }
 
 export interface ResolvedConsumerOptions extends ResolvedClientOptions {
@@ -136,11 +150,12 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   if (bad_group !== undefined) throw new MqError('BAD_REQUEST', `Consumer: ${bad_group.message}`);
   const limits = consumer_limits;
   const retry_delay_ms = integer('retryDelayMs', options.retryDelayMs, limits.retry_delay_ms_default, 1, limits.retry_delay_ms_max);
+  const mode = oneOf('mode', options.mode, ['clustering', 'broadcasting'] as const, 'clustering');
   return {
     ...base,
     group: options.group,
-    subscriptions: resolveSubscriptions(options.subscriptions),
-    mode: oneOf('mode', options.mode, ['clustering', 'broadcasting'] as const, 'clustering'),
+    subscriptions: withRetrySubscription(resolveSubscriptions(options.subscriptions, options.group), options.group, mode),
+    mode,
     allocation: oneOf('allocation', options.allocation, allocation_strategy_names, 'averagely'),
     max_reconsume_times: integer('maxReconsumeTimes', options.maxReconsumeTimes, limits.max_reconsume_times_default, 0, limits.max_reconsume_times_max),
     from_where: oneOf('fromWhere', options.fromWhere, ['last', 'first'] as const, 'last'),
@@ -160,7 +175,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   };
 }
 
-function resolveSubscriptions(subscriptions: readonly SubscriptionOption[] | undefined): ResolvedSubscription[] {
+function resolveSubscriptions(subscriptions: readonly SubscriptionOption[] | undefined, group: string): ResolvedSubscription[] {
   if (!Array.isArray(subscriptions) || subscriptions.length === 0) {
     throw new MqError('BAD_REQUEST', "Consumer needs subscriptions, e.g. subscriptions: [{ topic: 'T', tags: '*' }]");
   }
@@ -178,8 +193,19 @@ function resolveSubscriptions(subscriptions: readonly SubscriptionOption[] | und
     if (subscription.tags !== undefined && typeof subscription.tags !== 'string') {
       throw new MqError('BAD_REQUEST', `Consumer subscription to '${subscription.topic}': tags must be a string like '*' or 'a||b'`);
     }
-    return { topic: subscription.topic, tags: tagCheckOf(subscription.tags) };
+    return { topic: subscription.topic, tags: tagCheckOf(subscription.tags), retry: subscription.topic === retryTopicOf(group) };
   });
+}
+
+/**
+ * A clustering consumer also consumes its group's retry topic, every tag, as RocketMQ's
+ * does: failed messages sent back to the broker come back through it. It is added after the
+ * user's subscriptions (and not twice when the user named it), outside the subscription
+ * bound. Broadcasting members retry locally and have no retry topic.
+ */
+function withRetrySubscription(subscriptions: ResolvedSubscription[], group: string, mode: ConsumeModeOption): ResolvedSubscription[] {
+  if (mode !== 'clustering' || subscriptions.some((subscription) => subscription.retry)) return subscriptions;
+  return [...subscriptions, { topic: retryTopicOf(group), tags: tagCheckOf('*'), retry: true }];
 }
 
 function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {

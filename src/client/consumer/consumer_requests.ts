@@ -48,3 +48,13 @@ export async function queueOffset(link: BrokerLink, broker_name: string, end: 'm
   const reply = await link.request(broker_name, code, p.encodeGetOffsetRequest(request), timeout_ms);
   return decoded(`GET_${end.toUpperCase()}_OFFSET`, broker_name, p.decodeGetOffsetResponse(reply)).offset;
 }
+
+/**
+ * CONSUMER_SEND_BACK: hands a failed message to the broker that stored it, which keeps a
+ * durable copy in the group's retry or dead-letter topic. Resolves once it has; only then
+ * may the consumer ack the failed message.
+ */
+export async function sendMessageBack(link: BrokerLink, broker_name: string, request: p.SendBackRequest, timeout_ms: number): Promise<p.SendBackResult> {
+  const reply = await link.request(broker_name, p.request_codes.CONSUMER_SEND_BACK, p.encodeSendBackRequest(request), timeout_ms);
+  return decoded('CONSUMER_SEND_BACK', broker_name, p.decodeSendBackResult(reply));
+}
