@@ -69,6 +69,13 @@ export interface BrokerSettings {
   diskHighWater: number;
   /** How often the broker heartbeats to each nameserver. */
   heartbeatIntervalMs: number;
+  /** Longest delay of a delayed send. */
+  maxDelayMs: number;
+  /** Redelivery delay of a failed message by attempt (ms); the last one repeats. */
+  retryDelays: number[];
+  /** The timing wheel's tick and slots per level. */
+  wheelTickMs: number;
+  wheelLevels: number[];
 }
 
 export interface BrokerConfig extends CommonConfig, BrokerSettings {
@@ -208,6 +215,10 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     autoCreateTopic: sources.get(flags.autoCreateTopic, role),
     diskHighWater: sources.get(flags.diskHighWater, role),
     heartbeatIntervalMs: sources.get(flags.heartbeatIntervalMs, role),
+    maxDelayMs: sources.get(flags.maxDelayMs, role),
+    retryDelays: sources.get(flags.retryDelays, role),
+    wheelTickMs: sources.get(flags.wheelTickMs, role),
+    wheelLevels: sources.get(flags.wheelLevels, role),
   };
   if (role === 'broker') return { role, ...common, namesrv: sources.get(flags.namesrv, role), ...broker };
   return { role, ...common, namesrvPort: sources.get(flags.namesrvPort, role), ...namesrv(), ...broker };
@@ -221,7 +232,8 @@ export function configToJson(config: NodeConfig): Record<string, unknown> {
   const json: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     const flag = key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-    json[flag] = Array.isArray(value) ? (value as Array<HostPort | string>).map((entry) => (typeof entry === 'string' ? entry : formatHostPort(entry))) : value;
+    if (Array.isArray(value) && value.every((entry) => typeof entry === 'number')) json[flag] = value.join(',');
+    else json[flag] = Array.isArray(value) ? (value as Array<HostPort | string>).map((entry) => (typeof entry === 'string' ? entry : formatHostPort(entry))) : value;
   }
   return json;
 }

@@ -4,7 +4,9 @@ import { registry_limits } from '../actors/registry/registry_limits.js';
 import type { ConfigSource } from './config_error.js';
 import {
   booleanType,
+  durationListType,
   enumType,
+  integerListType,
   hostPortListType,
   hostType,
   integerType,
@@ -45,6 +47,14 @@ export const config_flag_limits = {
   threads_max: 256,
   /** Broker ids within one broker group (0 is the master). */
   broker_id_max: 1_023,
+} as const;
+
+export const delivery_flag_limits = {
+  max_delay_ms_default: 40 * 24 * 3_600_000,
+  /** A year: the store keeps every scheduled message's CommitLog segment until it is delivered. */
+  max_delay_ms_max: 365 * 24 * 3_600_000,
+  retry_levels_max: 64,
+  retry_delays_default: '10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h',
 } as const;
 
 const all_sources: readonly ConfigSource[] = ['flag', 'env', 'file'];
@@ -218,6 +228,24 @@ export const flags = {
   diskHighWater: spec({
     flag: 'disk-high-water', type: integerType(50, 99), roles: broker_roles, defaults: { broker: '90', standalone: '90' },
     placeholder: 'PERCENT', help: 'appends are refused while the data disk is fuller than this; reads go on',
+  }),
+  maxDelayMs: spec({
+    flag: 'max-delay-ms', type: integerType(1_000, delivery_flag_limits.max_delay_ms_max), roles: broker_roles,
+    defaults: { broker: String(delivery_flag_limits.max_delay_ms_default), standalone: String(delivery_flag_limits.max_delay_ms_default) },
+    placeholder: 'MS', help: 'longest delay a delayed send may ask for (default 40 days); longer ones get BAD_REQUEST',
+  }),
+  retryDelays: spec({
+    flag: 'retry-delays', type: durationListType(1, delivery_flag_limits.retry_levels_max, 1, delivery_flag_limits.max_delay_ms_max), roles: broker_roles,
+    defaults: { broker: delivery_flag_limits.retry_delays_default, standalone: delivery_flag_limits.retry_delays_default },
+    placeholder: '10s,30s,1m,...', help: "delay before a failed message's redelivery, by attempt; the last one repeats",
+  }),
+  wheelTickMs: spec({
+    flag: 'wheel-tick-ms', type: integerType(10, 1_000), roles: broker_roles, defaults: { broker: '100', standalone: '100' },
+    placeholder: 'MS', help: "the timing wheel's tick: delayed messages are delivered at most about this late",
+  }),
+  wheelLevels: spec({
+    flag: 'wheel-levels', type: integerListType(1, 8, 2, 4_096), roles: broker_roles, defaults: { broker: '10,60,60,24,64', standalone: '10,60,60,24,64' },
+    placeholder: 'N,N,...', help: "slots per level of the timing wheel, lowest first (level spans: tick × slots below); longer delays wait in an overflow level",
   }),
 } as const;
 

@@ -162,3 +162,45 @@ export const pathType: ValueType<string> = {
     return resolve_path(raw);
   },
 };
+
+const duration_units_ms: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const duration_pattern = /^(\d+)(ms|s|m|h|d)?$/;
+
+/** `250ms`, `10s`, `1m`, `2h`, `3d` or plain milliseconds, as ms. */
+function parseDurationMs(text: string): number | undefined {
+  const match = duration_pattern.exec(text);
+  if (match === null) return undefined;
+  const value = Number(match[1]) * (duration_units_ms[match[2] ?? 'ms'] as number);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** A comma-separated list of durations (`10s,30s,1m`), each in [min_ms, max_ms], as ms. */
+export function durationListType(entries_min: number, entries_max: number, min_ms: number, max_ms: number): ValueType<number[]> {
+  return {
+    allowed: `${entries_min}..${entries_max} comma-separated durations such as 250ms, 10s, 1m, 2h (or plain ms), each ${min_ms} ms..${max_ms} ms`,
+    parse(raw) {
+      const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+      if (entries.length < entries_min || entries.length > entries_max) throw new InvalidValue(`${entries.length} entries`);
+      return entries.map((entry) => {
+        const ms = parseDurationMs(entry);
+        if (ms === undefined || ms < min_ms || ms > max_ms) throw new InvalidValue(`"${entry}"`);
+        return ms;
+      });
+    },
+  };
+}
+
+/** A comma-separated list of integers, each in [min, max]. */
+export function integerListType(entries_min: number, entries_max: number, min: number, max: number): ValueType<number[]> {
+  return {
+    allowed: `${entries_min}..${entries_max} comma-separated integers, each ${min}..${max}`,
+    parse(raw) {
+      const entries = raw.split(',').map((entry) => entry.trim());
+      if (entries.length < entries_min || entries.length > entries_max) throw new InvalidValue(`${entries.length} entries`);
+      return entries.map((entry) => {
+        if (!/^\d+$/.test(entry) || Number(entry) < min || Number(entry) > max) throw new InvalidValue(`"${entry}"`);
+        return Number(entry);
+      });
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { ipv4ToNumber } from './broker/message_id.js';
+import { ipv4ToNumber } from '../storage/message_id.js';
 import { ActorSystem } from '../runtime/actor_system.js';
 import { Store } from '../actors/store/store.js';
 import type { NodeSystem } from './role.js';
@@ -87,6 +87,8 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       data_dir: config.data,
       flush_mode: config.flush,
       disk_high_water_ratio: config.diskHighWater / 100,
+      wheel_tick_ms: config.wheelTickMs,
+      wheel_level_slots: config.wheelLevels,
       // Every record and message id names the broker that stored it: its advertised address.
       // With --port 0 the port is not known before the store opens, and ids carry port 0.
       store_ipv4: ipv4ToNumber(config.advertiseHost),

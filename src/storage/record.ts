@@ -67,6 +67,13 @@ export const record_field = {
   body: 96,
 } as const;
 
+/** Bits of a record's sys flags. */
+export const record_sys_flags = {
+  /** Re-put by the timing wheel from a scheduled copy (whose offset is in SCHEDULE_OFFSET):
+   *  the wheel's restart scan reads the properties of these records only. */
+  delivered_from_schedule: 0x100,
+} as const;
+
 /** What a producer's message brings to the writer (the writer adds offsets, store time, crc). */
 export interface RecordInput {
   topic: string;

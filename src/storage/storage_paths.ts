@@ -52,6 +52,16 @@ export function consumeQueueDir(data_dir: string, topic: string, queue_id: numbe
   return path.join(data_dir, consume_queue_dir_name, topic, String(queue_id));
 }
 
+/** The timing wheel's entry log (segments named by their first entry index). */
+export function wheelLogDir(data_dir: string): string {
+  return path.join(data_dir, 'timingwheel', 'log');
+}
+
+/** What the timing wheel had delivered when it last checkpointed. */
+export function wheelCheckpointPath(data_dir: string): string {
+  return path.join(data_dir, 'timingwheel', 'checkpoint');
+}
+
 export function configDir(data_dir: string): string {
   return path.join(data_dir, config_dir_name);
 }

@@ -14,6 +14,10 @@ export const store_control = defineControlBlock(
     flush_offset: 'i64',
     /** CommitLog writer only: the oldest byte kept (retention moves it up). */
     min_offset: 'i64',
+    /** Timing wheel only: retention keeps every CommitLog byte at or after this offset (the
+     *  oldest scheduled message not delivered yet). 0 until the wheel has started: nothing
+     *  is deleted before it knows what it still needs. */
+    retention_floor: 'i64',
     /** CommitLog writer only: bumped (and notified) after each appended batch. */
     write_seq: 'i32',
     /** Flush actor only: bumped (and notified) after each flush. */

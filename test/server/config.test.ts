@@ -174,3 +174,20 @@ t.test('help lists each role with its defaults', async (t) => {
   t.match(text, /--namesrv h:p\[,h:p\] +nameservers to register with \(required\), MQ_NAMESRV/);
   t.notMatch(usageText('namesrv'), /--ha-port N/, 'a role shows only its flags');
 });
+
+t.test('delay and retry flags: durations with units, integer lists, bounds', async (t) => {
+  const defaults = run(['--role', 'standalone']);
+  t.match(defaults, { maxDelayMs: 40 * 24 * 3_600_000, wheelTickMs: 100 });
+  t.same(defaults.role === 'standalone' ? defaults.retryDelays : null, [10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000, 480_000, 540_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000]);
+  t.same(defaults.role === 'standalone' ? defaults.wheelLevels : null, [10, 60, 60, 24, 64]);
+  const given = run(['--role', 'standalone', '--retry-delays', '250ms, 1s,2m,1h,1d,500', '--wheel-levels', '4,3,2', '--wheel-tick-ms', '20']);
+  t.same(given.role === 'standalone' ? [given.retryDelays, given.wheelLevels, given.wheelTickMs] : null, [[250, 1_000, 120_000, 3_600_000, 86_400_000, 500], [4, 3, 2], 20]);
+  t.match(configError(['--role', 'standalone', '--retry-delays', '10x']).message, /--retry-delays.*"10x"/);
+  t.match(configError(['--role', 'standalone', '--retry-delays', '']).message, /--retry-delays/);
+  t.match(configError(['--role', 'standalone', '--wheel-levels', '10,1']).message, /--wheel-levels.*"1"/);
+  t.match(configError(['--role', 'standalone', '--max-delay-ms', '-5']).message, /--max-delay-ms/);
+  // --print-config writes the lists back in a form the flags read.
+  const json = configToJson(given);
+  t.equal(json['retry-delays'], '250,1000,120000,3600000,86400000,500');
+  t.equal(json['wheel-levels'], '4,3,2');
+});

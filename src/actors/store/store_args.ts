@@ -27,4 +27,8 @@ export interface StoreArgs {
   retention_ms: number;
   /** How often retention (and disk pressure) is checked. */
   retention_check_interval_ms: number;
+  /** The timing wheel: its tick, its slots per level (lowest first), its bound on entries. */
+  wheel_tick_ms: number;
+  wheel_level_slots: number[];
+  wheel_entries_max: number;
 }

@@ -11,16 +11,21 @@ import {
   encodeUnregisterClientResponse,
   perm_read,
   perm_write,
+  retryTopicOf,
 } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import type { RequestContext } from '../remoting/request_router.js';
 import type { BrokerContext } from './broker_context.js';
-import { decodeMessageId, numberToIpv4 } from './message_id.js';
+import { decodeMessageId, numberToIpv4 } from '../../storage/message_id.js';
+import type { RetryHandlers } from './retry_handlers.js';
 import { storedMessageOf } from './stored_message.js';
 
 /** CREATE_TOPIC, GET_MESSAGE, HEARTBEAT, UNREGISTER_CLIENT and GET_CONSUMER_LIST. */
 export class AdminHandlers {
-  constructor(private readonly broker: BrokerContext) {}
+  constructor(
+    private readonly broker: BrokerContext,
+    private readonly retry: RetryHandlers,
+  ) {}
 
   readonly createTopic = (body: Uint8Array): Uint8Array => {
     const request = decodeCreateTopicRequest(body);
@@ -54,6 +59,11 @@ export class AdminHandlers {
     if (!request.ok) throw new MqError('BAD_REQUEST', `HEARTBEAT body: ${request.error.message}`);
     context.connection.client_id = request.value.clientId;
     this.broker.groups.heartbeat(request.value.clientId, request.value.consumerGroups);
+    // RocketMQ's way: a clustering group's retry topic is made when its consumers show up,
+    // so they find its route before their first failed message is sent back.
+    for (const group of request.value.consumerGroups) {
+      if (group.mode === 'CLUSTERING') this.retry.ensureGroupTopic(retryTopicOf(group.group));
+    }
     return encodeHeartbeatResponse({});
   };
 

@@ -15,6 +15,10 @@ export interface BrokerContext {
   /** The queue count of an auto-created topic. */
   default_queues: number;
   log: Logger;
+  /** Longest delay a delayed send may ask for. */
+  max_delay_ms: number;
+  /** Redelivery delay of a failed message by attempt; the last one repeats. */
+  retry_delays_ms: readonly number[];
   /** Called after a topic is created or changed: the nameservers must learn it. */
   onTopicsChanged(): void;
 }

@@ -13,6 +13,7 @@ import { ConsumerGroups } from './consumer_groups.js';
 import { NamesrvRegistrar, registrar_limits } from './namesrv_registrar.js';
 import { PullHold } from './pull_hold.js';
 import { PullHandlers } from './pull_handlers.js';
+import { RetryHandlers } from './retry_handlers.js';
 import { SendHandlers } from './send_handlers.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
 
@@ -50,11 +51,14 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     auto_create_topic: config.autoCreateTopic,
     default_queues: topic_config_limits.queues_default,
     log,
+    max_delay_ms: config.maxDelayMs,
+    retry_delays_ms: config.retryDelays,
     onTopicsChanged: () => registrar?.registerNow(),
   };
   const send = new SendHandlers(context);
   const pull = new PullHandlers(context);
-  const admin = new AdminHandlers(context);
+  const retry = new RetryHandlers(context, send);
+  const admin = new AdminHandlers(context, retry);
   const router = new RequestRouter()
     .on(request_codes.SEND, send.send)
     .on(request_codes.SEND_BATCH, send.sendBatch)
@@ -67,7 +71,9 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.GET_MESSAGE, admin.getMessage)
     .on(request_codes.HEARTBEAT, admin.heartbeat)
     .on(request_codes.UNREGISTER_CLIENT, admin.unregisterClient)
-    .on(request_codes.GET_CONSUMER_LIST, admin.consumerList);
+    .on(request_codes.GET_CONSUMER_LIST, admin.consumerList)
+    .on(request_codes.CONSUMER_SEND_BACK, retry.sendBack)
+    .on(request_codes.RESEND_DEAD_LETTER, retry.resendDeadLetter);
   const server = new FrameServer({
     server_id: `${config.brokerName}@${config.brokerId}`,
     router,

@@ -7,6 +7,8 @@ import {
   encodeSendResult,
   perm_write,
   queue_id_any,
+  schedule_topic,
+  system_property_names,
   type SendRequest,
   type SendResult,
 } from '../../protocol/index.js';
@@ -15,9 +17,27 @@ import type { RecordInput } from '../../storage/record.js';
 import { MqError } from '../../runtime/errors.js';
 import { messageTagHash } from '../../storage/tag_hash.js';
 import type { BrokerContext } from './broker_context.js';
-import { encodeMessageProperties } from './message_properties.js';
-import { encodeMessageId, ipv4ToNumber } from './message_id.js';
+import { encodeMessageProperties } from '../../storage/message_properties.js';
+import { scheduledRecordOf } from '../../actors/timing_wheel/scheduled_record.js';
+import { encodeMessageId, ipv4ToNumber } from '../../storage/message_id.js';
 import type { TopicSettings } from './topic_config_store.js';
+
+/** Where an appended record went. */
+export interface StoredRecord {
+  status: SendResult['status'];
+  msg_id: string;
+  queue_offset: number;
+  physical_offset: number;
+  store_timestamp: number;
+}
+
+/** A record ready to append, and what the producer is told about where it goes. */
+interface PlacedRecord {
+  record: RecordInput;
+  /** The real queue (a delayed message's record is in the schedule queue until it is due). */
+  queue_id: number;
+  delayed: boolean;
+}
 
 export const send_limits = {
   /** Messages in one SEND_BATCH. */
@@ -53,7 +73,25 @@ export class SendHandlers {
 
   private async append(messages: readonly SendRequest[]): Promise<SendResult[]> {
     // Every message is checked before any is written: a batch is stored whole or not at all.
-    const records = messages.map((message) => this.recordOf(message));
+    const now_ms = Date.now();
+    const placed = messages.map((message) => this.recordOf(message, now_ms));
+    const stored = await this.appendRecords(placed.map((item) => item.record));
+    return stored.map((result, index) => {
+      const item = placed[index] as PlacedRecord;
+      return {
+        status: result.status,
+        msgId: result.msg_id,
+        brokerName: this.broker.broker_name,
+        queueId: item.queue_id,
+        // A delayed message gets its queue offset when it is delivered.
+        queueOffset: item.delayed ? -1 : result.queue_offset,
+        commitLogOffset: result.physical_offset,
+      };
+    });
+  }
+
+  /** Appends checked records as one batch (also for the broker's own copies: retries, dead letters). */
+  async appendRecords(records: readonly RecordInput[]): Promise<StoredRecord[]> {
     let reply: AppendResult;
     try {
       reply = await this.broker.store.append(records);
@@ -65,28 +103,56 @@ export class SendHandlers {
     }
     const status = reply.status === 'PUT_OK' ? 'SEND_OK' : 'FLUSH_DISK_TIMEOUT';
     const store = this.broker.store.args;
-    return reply.results.map((result, index) => ({
+    return reply.results.map((result) => ({
       status,
-      msgId: encodeMessageId({ store_timestamp: result.store_timestamp, store_ipv4: store.store_ipv4, store_port: store.store_port, commit_log_offset: result.physical_offset }),
-      brokerName: this.broker.broker_name,
-      queueId: (records[index] as RecordInput).queue_id,
-      queueOffset: result.queue_offset,
-      commitLogOffset: result.physical_offset,
+      msg_id: encodeMessageId({ store_timestamp: result.store_timestamp, store_ipv4: store.store_ipv4, store_port: store.store_port, commit_log_offset: result.physical_offset }),
+      queue_offset: result.queue_offset,
+      physical_offset: result.physical_offset,
+      store_timestamp: result.store_timestamp,
     }));
   }
 
-  private recordOf(message: SendRequest): RecordInput {
+  private recordOf(message: SendRequest, now_ms: number): PlacedRecord {
     const bad_name = checkName('topic', message.topic);
     if (bad_name !== undefined) throw new MqError('BAD_REQUEST', bad_name.message);
+    if (message.topic === schedule_topic) throw new MqError('BAD_REQUEST', `topic '${schedule_topic}' is internal: send with delayMs or deliverAt instead`);
     const too_large = checkMessageSize(message);
     if (too_large !== undefined) throw new MqError('MESSAGE_TOO_LARGE', too_large.message);
-    if (message.delayMs !== null || message.deliverAtMs !== null) {
-      throw new MqError('BAD_REQUEST', 'this broker does not deliver delayed messages yet: send without delayMs/deliverAt');
-    }
+    const reserved = Object.keys(message.properties).find((name) => system_property_names.has(name));
+    if (reserved !== undefined) throw new MqError('BAD_REQUEST', `property name '${reserved}' is reserved for the broker; use another name`);
+    const deliver_at_ms = this.deliverAtOf(message, now_ms);
     const topic = this.topicForSend(message.topic);
+    const record = this.userRecordOf(message, this.queueFor(topic, message.queueId));
+    if (deliver_at_ms === undefined) return { record, queue_id: record.queue_id, delayed: false };
+    return { record: scheduledRecordOf(record, message, deliver_at_ms), queue_id: record.queue_id, delayed: true };
+  }
+
+  /**
+   * When a delayed message is due (undefined: now). delayMs and deliverAt are exclusive; a
+   * delay up to --max-delay-ms is accepted; a deliverAt in the past means now.
+   */
+  private deliverAtOf(message: SendRequest, now_ms: number): number | undefined {
+    const { delayMs: delay_ms, deliverAtMs: deliver_at_ms } = message;
+    if (delay_ms === null && deliver_at_ms === null) return undefined;
+    if (delay_ms !== null && deliver_at_ms !== null) throw new MqError('BAD_REQUEST', 'a message has delayMs or deliverAt, not both');
+    const max_delay_ms = this.broker.max_delay_ms;
+    if (delay_ms !== null) {
+      if (!Number.isSafeInteger(delay_ms) || delay_ms < 0 || delay_ms > max_delay_ms) {
+        throw new MqError('BAD_REQUEST', `delayMs ${delay_ms} is out of range: a whole number of ms from 0 to ${max_delay_ms} (--max-delay-ms)`);
+      }
+      return delay_ms === 0 ? undefined : now_ms + delay_ms;
+    }
+    const at_ms = deliver_at_ms as number;
+    if (!Number.isSafeInteger(at_ms) || at_ms < 0 || at_ms - now_ms > max_delay_ms) {
+      throw new MqError('BAD_REQUEST', `deliverAt ${at_ms} is out of range: ms since the epoch, at most ${max_delay_ms} ms (--max-delay-ms) from now`);
+    }
+    return at_ms <= now_ms ? undefined : at_ms;
+  }
+
+  private userRecordOf(message: SendRequest, queue_id: number): RecordInput {
     return {
       topic: message.topic,
-      queue_id: this.queueFor(topic, message.queueId),
+      queue_id,
       body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
       properties: encodeMessageProperties({ tag: message.tag, keys: message.keys, properties: message.properties }),
       tag_hash: messageTagHash(message.tag),
@@ -97,6 +163,16 @@ export class SendHandlers {
       reconsume_times: message.reconsumeTimes,
       prepared_transaction_offset: 0,
     };
+  }
+
+  /** The topic to send to: it exists (or is created, when auto-create is on) and is writable. */
+  writableTopic(name: string): TopicSettings {
+    return this.topicForSend(name);
+  }
+
+  /** The next queue of the topic, round robin. */
+  pickQueue(topic: TopicSettings): number {
+    return this.queueFor(topic, queue_id_any);
   }
 
   private topicForSend(name: string): TopicSettings {

@@ -1,8 +1,8 @@
 import { crc32 } from 'node:zlib';
 import type { StoredMessage } from '../../protocol/index.js';
 import type { RecordView } from '../../storage/record.js';
-import { decodeMessageProperties } from './message_properties.js';
-import { encodeMessageId, numberToIpv4 } from './message_id.js';
+import { decodeMessageProperties } from '../../storage/message_properties.js';
+import { encodeMessageId, numberToIpv4 } from '../../storage/message_id.js';
 
 /**
  * A stored record as the protocol sends it to consumers. The body stays a view into the

@@ -1,4 +1,4 @@
-import { MqError } from '../../runtime/errors.js';
+import { MqError } from '../runtime/errors.js';
 
 /**
  * A message id says when and where a message was stored, so ids sort roughly by time and the

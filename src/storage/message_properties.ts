@@ -1,4 +1,4 @@
-import { MqError } from '../../runtime/errors.js';
+import { MqError } from '../runtime/errors.js';
 
 /**
  * How a message's tag, keys and user properties are kept in the CommitLog record's
