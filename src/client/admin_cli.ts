@@ -12,7 +12,6 @@ import { Admin } from './admin.js';
 import type { DeadLetterResend } from './admin_dead_letters.js';
 import { formatFields, formatTable } from './admin_table.js';
 import type { ClusterView, GroupLag, RouteView } from './admin_views.js';
-import type { AdminOptions } from './client_options.js';
 import type { ReceivedMessage } from './message.js';
 
 const usage_exit_code = 2;
@@ -44,8 +43,6 @@ export interface AdminCommandIo {
   env: NodeJS.ProcessEnv;
   /** Wall clock for "last heartbeat ... ago". */
   nowMs: () => number;
-  /** Makes the Admin the verbs use (tests pass a fake); default `new Admin(options)`. */
-  createAdmin?: (options: AdminOptions) => Admin;
 }
 
 const default_io: AdminCommandIo = {
@@ -73,7 +70,7 @@ export async function runAdminCommand(argv: readonly string[], io: AdminCommandI
   let admin: Admin;
   try {
     const timeout = parsed.flags['timeout-ms'];
-    admin = (io.createAdmin ?? ((options: AdminOptions) => new Admin(options)))({
+    admin = new Admin({
       namesrv: parsed.flags.namesrv ?? io.env['MQ_NAMESRV'] ?? namesrv_default,
       ...(timeout === undefined ? {} : { requestTimeoutMs: Number(timeout) }),
     });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Consumer } from '../../src/client/consumer/consumer.js';
 import { prng } from '../helpers/prng.js';
+import { tempDir } from '../storage/commit_log_helpers.js';
 import { createTopicEverywhere, RawSender, startStandalone, testBody, until } from './fixtures/consumer_cluster.js';
 import { collectingLogger } from './fixtures/consumer_members.js';
 
@@ -72,7 +73,9 @@ t.test('orderly: one at a time per queue, in offset order, failures retried in p
   }
 });
 
-t.test('concurrent mode: a failure is redelivered after a backoff; after maxReconsumeTimes it is given up and the queue moves on', async (t) => {
+// Clustering consumers send failed messages back to the broker's retry topic instead
+// (consumer_send_back.test.ts); broadcasting members keep the local retries and the give-up.
+t.test('broadcasting, concurrent mode: a failure is redelivered after a backoff; after maxReconsumeTimes it is given up and the queue moves on', async (t) => {
   const cluster = await startStandalone(t);
   const broker_name = [...cluster.brokers.keys()][0] as string;
   await createTopicEverywhere(cluster, 'Flaky', 1);
@@ -84,7 +87,7 @@ t.test('concurrent mode: a failure is redelivered after a backoff; after maxReco
   const gave_up: number[] = [];
   const committed: number[] = [];
   const consumer = new Consumer({
-    namesrv: cluster.namesrv, group: 'flaky', subscriptions: [{ topic: 'Flaky' }], fromWhere: 'first', maxReconsumeTimes: 2,
+    namesrv: cluster.namesrv, group: 'flaky', subscriptions: [{ topic: 'Flaky' }], mode: 'broadcasting', offsetDir: tempDir(t), fromWhere: 'first', maxReconsumeTimes: 2,
     retryDelayMs: 5, retryDelayMaxMs: 20, commitIntervalMs: 50, instanceName: 'flaky-1', rebalanceIntervalMs: 200, logger: collectingLogger(),
   });
   consumer.onMessage(async (message) => {
