@@ -69,6 +69,8 @@ class TimingWheelActor {
   private delivered = 0;
   private last_checkpoint_ms = 0;
   private floor = 0;
+  /** The latest time the wheel was advanced to. */
+  private advanced_to_ms = 0;
   private timer: NodeJS.Timeout | undefined;
   private full_warned = false;
   private stopped = false;
@@ -91,6 +93,7 @@ class TimingWheelActor {
     // delivered must stay behind the wheel's time.
     const start_ms = Math.max(this.context.clock.nowMs(), checkpoint?.delivered_until_ms ?? 0);
     this.wheel = new HierarchicalWheel({ tick_ms: this.args.wheel_tick_ms, level_slots: this.args.wheel_level_slots, start_ms, entries_max: this.args.wheel_entries_max });
+    this.advanced_to_ms = start_ms;
     this.reader = new StoreReader(this.args);
     const entries: DueEntry[] = [];
     this.log_file.load((index, deliver_at_ms, offset, size) => {
@@ -153,7 +156,8 @@ class TimingWheelActor {
     this.readScheduled();
     if (this.failed.length === 0) {
       const due: DueEntry[] = [];
-      this.wheel.advance(this.context.clock.nowMs(), (deliver_at_ms, offset, size) => due.push({ deliver_at_ms, offset, size }), timing_wheel_limits.due_per_round_max);
+      this.advanced_to_ms = Math.max(this.advanced_to_ms, this.context.clock.nowMs());
+      this.wheel.advance(this.advanced_to_ms, (deliver_at_ms, offset, size) => due.push({ deliver_at_ms, offset, size }), timing_wheel_limits.due_per_round_max);
       if (due.length > 0) await this.deliver(due);
     }
     const now_ms = this.context.clock.monotonicMs();
@@ -161,6 +165,7 @@ class TimingWheelActor {
       this.last_checkpoint_ms = now_ms;
       this.writeCheckpoint();
       this.publishFloor();
+      this.removeDeliveredSegments(); // those emptied while still being written
     }
     // More due than one round takes: go on at once (other messages may come first).
     if (this.wheel.pending_due > 0 && this.failed.length === 0) this.self.tell({ kind: 'tick' });
@@ -271,7 +276,10 @@ class TimingWheelActor {
     if (this.failed.length > 0 || this.wheel.pending_due > 0) return;
     this.log_file.write();
     this.log_file.sync(); // every entry the checkpoint counts as delivered is on disk first
-    this.checkpoint.write({ delivered_until_ms: this.wheel.current_ms, commit_log_offset: this.control.load('write_offset') });
+    // Everything due by both the wheel's tick and the clock it was advanced to has gone out;
+    // an entry between them (due at the next tick) has not.
+    const delivered_until_ms = Math.min(this.wheel.current_ms, this.advanced_to_ms);
+    this.checkpoint.write({ delivered_until_ms, commit_log_offset: this.control.load('write_offset') });
   }
 
   /** Retention keeps everything from the oldest undelivered scheduled copy, and everything
