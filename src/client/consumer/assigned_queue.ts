@@ -220,7 +220,7 @@ export class AssignedQueue {
       result = await sendMessageBack(link, message.brokerName, {
         group: options.group,
         commitLogOffset: message.commitLogOffset,
-        msgId: message.properties[system_properties.origin_message_id] ?? message.msgId,
+        msgId: message.properties[system_properties.origin_message_id] || message.msgId, // the producer's id, kept across retries
         maxReconsumeTimes: max_reconsume_times,
       }, assigned_queue_limits.send_back_timeout_ms);
     } catch (send_error) {

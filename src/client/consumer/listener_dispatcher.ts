@@ -10,7 +10,8 @@ import { messageForAttempt, type Delivery, type MessageListener } from './delive
  * order; in orderly mode the queue itself allows one call at a time (AssignedQueue.runnable).
  *
  * Outcomes: a listener that resolves acks its message; one that throws (or rejects) or
- * resolves 'RETRY' fails it, and the queue schedules the redelivery.
+ * resolves 'RETRY' fails it, and the queue sends it back to the broker or schedules a local
+ * redelivery (AssignedQueue.failed).
  * Runs on the user's thread; calls interleave only at the listener's awaits.
  */
 export class ListenerDispatcher {
