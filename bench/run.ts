@@ -9,6 +9,7 @@ const bench_modules: Readonly<Record<string, string>> = {
   runtime: './runtime_bench.js',
   protocol: './protocol_bench.js',
   store: './store_bench.js',
+  wheel: './wheel_bench.js',
 };
 
 interface BenchModule {
