@@ -152,10 +152,10 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     this.main_reader?.close();
+    for (const address of [timing_wheel_address, offset_store_address, dispatch_address]) await this.system.stopActor(address);
+    // Listed only once dispatch has stopped: a queue it was spawning a moment ago is stopped too.
     const queues = (await this.system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
-    for (const address of [timing_wheel_address, offset_store_address, dispatch_address, ...queues, commit_log_address, flush_address, segment_allocator_address]) {
-      await this.system.stopActor(address);
-    }
+    for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await this.system.stopActor(address);
     this.marker.remove();
   }
 }

@@ -66,6 +66,9 @@ class TimingWheelActor {
   private reader!: StoreReader;
   private queue_reader: ConsumeQueueReader | undefined;
   private failed: DueEntry[] = [];
+  /** The CommitLog write offset before the first failed append: a retry first looks from
+   *  there for what went in after all. */
+  private failed_from_offset = Number.MAX_SAFE_INTEGER;
   private delivered = 0;
   private last_checkpoint_ms = 0;
   private floor = 0;
@@ -104,7 +107,7 @@ class TimingWheelActor {
     // Deliveries after the checkpoint: from its offset, or (no checkpoint yet) from the oldest
     // scheduled copy, which every delivery of it follows.
     const scan_from = checkpoint?.commit_log_offset ?? entries[0]?.offset ?? this.control.load('write_offset');
-    const delivered_since = this.deliveredSince(scan_from);
+    const delivered_since = this.deliveredBetween(scan_from, this.control.load('write_offset'));
     let restored = 0;
     for (const entry of entries) {
       if (delivered_since.has(entry.offset)) continue;
@@ -149,8 +152,13 @@ class TimingWheelActor {
     this.timer = undefined;
     if (this.stopped) return;
     if (this.failed.length > 0) {
-      const retry = this.failed;
+      const retry = await this.notAppended(this.failed);
+      if (retry === undefined) {
+        this.armTimer();
+        return;
+      }
       this.failed = [];
+      this.failed_from_offset = Number.MAX_SAFE_INTEGER;
       await this.deliver(retry);
     }
     this.readScheduled();
@@ -242,16 +250,45 @@ class TimingWheelActor {
   }
 
   private async append(batch: { entry: DueEntry; record: RecordInput }[]): Promise<void> {
+    const write_offset_before = this.control.load('write_offset');
     try {
       const images = encodeRecordImages(batch.map((item) => item.record));
       await this.commit_log.ask({ kind: 'append', count: batch.length, images }, { timeout_ms: this.args.flush_timeout_ms * 2 });
     } catch (error) {
       this.context.log.warn({ err: error, messages: batch.length }, 'delayed messages not delivered yet: the store refused them; retrying next tick');
       this.failed.push(...batch.map((item) => item.entry));
+      this.failed_from_offset = Math.min(this.failed_from_offset, write_offset_before);
       return;
     }
     for (const item of batch) this.finished(item.entry);
     this.delivered += batch.length;
+  }
+
+  /**
+   * Of the entries whose append failed, those not in the CommitLog; undefined when the
+   * writer does not answer. A timed-out append may still be in the writer's mailbox; the
+   * status asked after it is answered after it (one mailbox, in order), so by then the
+   * CommitLog shows whether it went in, and a retry never stores a message twice.
+   */
+  private async notAppended(entries: DueEntry[]): Promise<DueEntry[] | undefined> {
+    let write_offset: number;
+    try {
+      write_offset = (await this.commit_log.ask({ kind: 'status' }, { timeout_ms: this.args.flush_timeout_ms * 2 })).write_offset;
+    } catch (error) {
+      this.context.log.warn({ err: error, messages: entries.length }, 'delayed messages wait: the CommitLog writer does not answer');
+      return undefined;
+    }
+    const appended = this.deliveredBetween(this.failed_from_offset, write_offset);
+    const rest: DueEntry[] = [];
+    for (const entry of entries) {
+      if (!appended.has(entry.offset)) {
+        rest.push(entry);
+        continue;
+      }
+      this.finished(entry);
+      this.delivered++;
+    }
+    return rest;
   }
 
   private finished(entry: DueEntry): void {
@@ -299,13 +336,13 @@ class TimingWheelActor {
     this.control.store('retention_floor', floor);
   }
 
-  /** Offsets of scheduled copies delivered at or after `from_offset` (the restart scan). */
-  private deliveredSince(from_offset: number): Set<number> {
+  /** Offsets of scheduled copies delivered in [from_offset, to_offset) of the CommitLog. */
+  private deliveredBetween(from_offset: number, to_offset: number): Set<number> {
     const delivered = new Set<number>();
     const segments = new SegmentSet(commitLogDir(this.args.data_dir), this.args.commit_log_segment_bytes, 'read-only').load();
     try {
       const start = Math.max(from_offset, segments.min_offset);
-      new CommitLogReader(segments).scan(start, this.control.load('write_offset'), (record) => {
+      new CommitLogReader(segments).scan(start, to_offset, (record) => {
         const offset = scheduleOffsetOf(record);
         if (offset !== undefined) delivered.add(offset);
       });
