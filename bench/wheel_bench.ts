@@ -8,7 +8,9 @@
  *      the ticks cross a UTC midnight, where the day slot cascades;
  *   3. drain: one advance() across the whole delay range, every entry emitted;
  *   4. delivery lag on the real clock: entries due within the next few seconds, advance(Date.now())
- *      from a timer aligned to tick boundaries, lag = Date.now() at emission - deliver_at.
+ *      from a timer aligned to tick boundaries, lag = Date.now() at emission - deliver_at;
+ *   5. the same through a real broker (a standalone child process): messages scheduled with
+ *      sendBatch, consumed, lag = receive time - DELIVER_AT_MS and store time - DELIVER_AT_MS.
  * Seeded random delays; bounded in entries and in time.
  *
  * Run: `npm run bench -- wheel [--json] [--duration-ms N]` (N = spread of the real-clock case);
@@ -16,6 +18,7 @@
  */
 import { HierarchicalWheel } from '../src/storage/hierarchical_wheel.js';
 import { machineInfo, type MachineInfo } from './lib/machine.js';
+import { measureWheelBroker, type WheelBrokerResult } from './lib/wheel_broker.js';
 import { formatTable, type Column } from './lib/table.js';
 
 const day_ms = 86_400_000;
@@ -69,7 +72,24 @@ export interface WheelBenchReport {
   settings: { tick_ms: number; level_slots: readonly number[]; entries: number; measured_ticks: number; gc_forced: boolean };
   cases: WheelCaseResult[];
   delivery: WheelDeliveryResult;
+  broker: WheelBrokerResult;
 }
+
+/** The broker case: 20,000 messages due 3..8 s after their send, sent 100 per batch. */
+const broker_budget = { messages: 20_000, delay_min_ms: 3_000, delay_max_ms: 8_000, batch_messages: 100, timeout_ms: 60_000 } as const;
+
+const broker_columns: readonly Column<WheelBrokerResult>[] = [
+  { header: 'through a standalone broker', value: (row) => `${row.messages.toLocaleString('en-US')} due in ${broker_budget.delay_min_ms / 1000}..${broker_budget.delay_max_ms / 1000} s` },
+  { header: 'delivered', value: (row) => row.delivered },
+  { header: 'early', value: (row) => row.early },
+  { header: 'schedule/s', value: (row) => row.schedule_per_s },
+  { header: 'store lag p50 ms', value: (row) => row.store_lag_ms.p50 },
+  { header: 'store lag p99 ms', value: (row) => row.store_lag_ms.p99 },
+  { header: 'store lag max ms', value: (row) => row.store_lag_ms.max },
+  { header: 'receive lag p50 ms', value: (row) => row.receive_lag_ms.p50 },
+  { header: 'receive lag p99 ms', value: (row) => row.receive_lag_ms.p99 },
+  { header: 'receive lag max ms', value: (row) => row.receive_lag_ms.max },
+];
 
 /** mulberry32: the same delays on every run. */
 function prng(seed: number): () => number {
@@ -225,6 +245,8 @@ function printReport(report: WheelBenchReport): void {
     formatTable(case_columns, report.cases),
     '',
     formatTable(delivery_columns, [report.delivery]),
+    '',
+    formatTable(broker_columns, [report.broker]),
     'notes:',
     '  wheel B/entry: memory_bytes (the pool, heap and slot arrays) / entries. process B/entry: heapUsed + arrayBuffers grown',
     `  while scheduling, / entries, ${settings.gc_forced ? 'after a forced full GC (--expose-gc)' : 'WITHOUT a forced GC (run node with --expose-gc): includes garbage such as outgrown pools'}.`,
@@ -232,6 +254,8 @@ function printReport(report: WheelBenchReport): void {
     '  day slot cascading); emitted entries are scheduled again outside the timed call. drain: one advance() over 2x the spread.',
     '  real clock: lag = Date.now() at emission - deliver_at; the timer aims 1 ms past each tick boundary, so lag is up to one',
     '  tick (the entry waits for the boundary of its tick) plus the timer lateness.',
+    '  broker: store lag = the delivered copy\'s store time - DELIVER_AT_MS (the wheel actor and the CommitLog writer);',
+    '  receive lag adds dispatch to the ConsumeQueue, the long-polling pull and the listener call.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -244,12 +268,15 @@ export async function run(options: { json: boolean; duration_ms?: number }): Pro
     if (!options.json) process.stderr.write(`  ${name}: done\n`);
   }
   const delivery = await measureDelivery(spread_ms);
+  if (!options.json) process.stderr.write('  real clock: done\n');
+  const broker = await measureWheelBroker(broker_budget);
   const report: WheelBenchReport = {
     bench: 'wheel',
     machine: machineInfo(),
     settings: { tick_ms, level_slots, entries, measured_ticks, gc_forced: gc !== undefined },
     cases,
     delivery,
+    broker,
   };
   if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else printReport(report);
