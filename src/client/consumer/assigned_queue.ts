@@ -9,6 +9,7 @@ import { consumer_limits } from './consumer_options.js';
 import type { ConsumerEvents } from './consumer_events.js';
 import { pullMessages, queueOffset, sendMessageBack } from './consumer_requests.js';
 import { listenerViewOf, type Delivery } from './delivery.js';
+import { failureOutcome } from './failure_outcome.js';
 import { messageQueueKey, type MessageQueue } from './message_queue.js';
 import { OffsetTracker } from './offset_tracker.js';
 import { no_committed_offset, type OffsetStore } from './offset_store.js';
@@ -29,15 +30,6 @@ export const assigned_queue_limits = {
   /** A CONSUMER_SEND_BACK; a release waits for those under way (within its drain timeout). */
   send_back_timeout_ms: 3_000,
 } as const;
-
-/**
- * What becomes of a failed message (see `AssignedQueue.failed`):
- * - `retry-locally`: back into this queue's buffer after a backoff;
- * - `send-back`: to the broker's retry topic, or with `max_reconsume_times` 0 its dead-letter
- *   topic; acked once the broker has the copy, retried locally when it does not answer OK;
- * - `give-up`: acked without success (broadcasting only).
- */
-type FailureOutcome = { kind: 'retry-locally' } | { kind: 'send-back'; max_reconsume_times: number } | { kind: 'give-up' };
 
 export interface AssignedQueueContext {
   options: ResolvedConsumerOptions;
@@ -158,7 +150,7 @@ export class AssignedQueue {
     if (this.state === 'released') return;
     delivery.failures++;
     this.in_listener--;
-    const outcome = this.failureOutcome(delivery);
+    const outcome = failureOutcome(this.context.options, delivery.failures);
     switch (outcome.kind) {
       case 'give-up': {
         const { options, events } = this.context;
@@ -176,17 +168,6 @@ export class AssignedQueue {
       default:
         assertNever(outcome);
     }
-  }
-
-  private failureOutcome(delivery: Delivery): FailureOutcome {
-    const options = this.context.options;
-    const exhausted = delivery.failures > options.max_reconsume_times;
-    if (options.mode === 'broadcasting') return exhausted ? { kind: 'give-up' } : { kind: 'retry-locally' };
-    // Orderly: a retry topic would deliver the message after the ones behind it, so it is
-    // retried here, and only dead-lettered (a bound of 0) once it has failed too often.
-    if (options.orderly) return exhausted ? { kind: 'send-back', max_reconsume_times: 0 } : { kind: 'retry-locally' };
-    // The broker counts the attempts (the stored reconsumeTimes) and picks retry or dead letter.
-    return { kind: 'send-back', max_reconsume_times: options.max_reconsume_times };
   }
 
   /** Back into the buffer after a backoff; while releasing, left un-acked for the next owner. */
