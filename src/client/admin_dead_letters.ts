@@ -13,13 +13,12 @@ import {
   encodeGetOffsetRequest,
   encodePullRequest,
   encodeResendDeadLetterRequest,
-  master_broker_id,
   request_codes,
   system_properties,
   type PullResponse,
 } from '../protocol/index.js';
 import { MqError } from '../runtime/errors.js';
-import type { RouteView } from './admin_views.js';
+import { queuesOf, type QueueRef, type RouteView } from './admin_views.js';
 import { mapBounded } from './bounded_parallel.js';
 import { receivedMessageOf, sendResultOf, type ReceivedMessage, type SendResult } from './message.js';
 
@@ -52,13 +51,6 @@ export interface DeadLetterResend {
   deadLetter: ReceivedMessage;
   result: SendResult | null;
   error: MqError | null;
-}
-
-interface QueueRef {
-  topic: string;
-  brokerName: string;
-  address: string;
-  queueId: number;
 }
 
 /**
@@ -101,16 +93,6 @@ export async function resendLocated(deps: DeadLetterDeps, located: LocatedDeadLe
   return sendResultOf(reply.value);
 }
 
-/** The readable queues of a route, on each broker group's master. */
-function queuesOf(route: RouteView): QueueRef[] {
-  const refs: QueueRef[] = [];
-  for (const queue of route.queues) {
-    const address = route.brokers.find((broker) => broker.brokerName === queue.brokerName)?.addresses[master_broker_id];
-    if (address === undefined) continue;
-    for (let queueId = 0; queueId < queue.readQueues; queueId++) refs.push({ topic: route.topic, brokerName: queue.brokerName, address, queueId });
-  }
-  return refs;
-}
 
 async function readQueue(deps: DeadLetterDeps, group: string, queue: QueueRef, max: number, match: ((message: ReceivedMessage) => boolean) | undefined): Promise<LocatedDeadLetter[]> {
   const found: LocatedDeadLetter[] = [];

@@ -3,12 +3,11 @@ import {
   decodeQueryConsumerOffsetResponse,
   encodeGetOffsetRequest,
   encodeQueryConsumerOffsetRequest,
-  master_broker_id,
   offset_none,
   request_codes,
 } from '../protocol/index.js';
 import { MqError } from '../runtime/errors.js';
-import type { GroupLag, QueueLag, RouteView } from './admin_views.js';
+import { queuesOf, type GroupLag, type QueueLag, type QueueRef, type RouteView } from './admin_views.js';
 import { mapBounded } from './bounded_parallel.js';
 
 export const group_lag_limits = {
@@ -20,13 +19,6 @@ export const group_lag_limits = {
 export interface LagScanDeps {
   route(topic: string): Promise<RouteView>;
   brokerRequest(address: string, code: number, body: Uint8Array): Promise<Uint8Array>;
-}
-
-interface QueueRef {
-  topic: string;
-  brokerName: string;
-  address: string;
-  queueId: number;
 }
 
 /**
@@ -67,16 +59,6 @@ export async function scanGroupLag(deps: LagScanDeps, group: string, topics: rea
   return { group, lag: rows.reduce((total, row) => total + row.lag, 0), queues: rows };
 }
 
-/** The readable queues of a route, on the group's master (where offsets are committed). */
-function queuesOf(route: RouteView): QueueRef[] {
-  const refs: QueueRef[] = [];
-  for (const queue of route.queues) {
-    const address = route.brokers.find((broker) => broker.brokerName === queue.brokerName)?.addresses[master_broker_id];
-    if (address === undefined) continue;
-    for (let queueId = 0; queueId < queue.readQueues; queueId++) refs.push({ topic: route.topic, brokerName: queue.brokerName, address, queueId });
-  }
-  return refs;
-}
 
 async function consumerOffset(deps: LagScanDeps, group: string, queue: QueueRef): Promise<number> {
   const reply = decodeQueryConsumerOffsetResponse(

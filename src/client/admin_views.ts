@@ -2,7 +2,7 @@
  * What Admin returns: plain objects (the wire decoder's records are class instances) with
  * the field names of the protocol, so `--json` output and the SDK's results read the same.
  */
-import type { ClusterInfo, TopicRouteData } from '../protocol/index.js';
+import { master_broker_id, type ClusterInfo, type TopicRouteData } from '../protocol/index.js';
 
 export interface RouteView {
   topic: string;
@@ -78,4 +78,23 @@ export function clusterViewOf(info: ClusterInfo): ClusterView {
       })),
     })),
   };
+}
+
+/** One readable queue of a topic, on its broker group's master (where offsets live). */
+export interface QueueRef {
+  topic: string;
+  brokerName: string;
+  address: string;
+  queueId: number;
+}
+
+/** The readable queues of a route, each on its broker group's master. */
+export function queuesOf(route: RouteView): QueueRef[] {
+  const refs: QueueRef[] = [];
+  for (const queue of route.queues) {
+    const address = route.brokers.find((broker) => broker.brokerName === queue.brokerName)?.addresses[master_broker_id];
+    if (address === undefined) continue;
+    for (let queueId = 0; queueId < queue.readQueues; queueId++) refs.push({ topic: route.topic, brokerName: queue.brokerName, address, queueId });
+  }
+  return refs;
 }
