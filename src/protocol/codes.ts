@@ -37,8 +37,12 @@ export const request_codes = {
   UNREGISTER_CLIENT: 35,
   /** Consumer -> broker: a message the listener failed goes to the retry or dead-letter topic. */
   CONSUMER_SEND_BACK: 36,
+  /** Producer -> broker: the outcome of a transaction (COMMIT, ROLLBACK, UNKNOWN) for a half message. */
+  END_TRANSACTION: 37,
   /** Consumer -> broker: the live members of a consumer group (for rebalancing). */
   GET_CONSUMER_LIST: 38,
+  /** Broker -> producer, one-way: what became of this half message's transaction? */
+  CHECK_TRANSACTION_STATE: 39,
   /** Broker -> namesrv: full registration with topic configs. */
   REGISTER_BROKER: 103,
   /** Broker -> namesrv: leaving the cluster. */

@@ -36,4 +36,5 @@ export * from './schemas/message_lookup.js';
 export * from './schemas/consumer_list.js';
 export * from './schemas/unregister_client.js';
 export * from './schemas/send_back.js';
+export * from './schemas/transaction.js';
 export * from './schemas/error.js';

@@ -15,6 +15,14 @@ export const dead_letter_topic_prefix = '%DLQ%';
  */
 export const schedule_topic = '%SCHEDULE%';
 
+/** Transaction half messages wait here (one queue) until their outcome is known. */
+export const transaction_half_topic = '%TRANS_HALF%';
+/** The transaction operation log: one record per decided half message (ROLLBACK or COMMIT). */
+export const transaction_op_topic = '%TRANS_OP%';
+
+/** Topics of the broker's own machinery: never created, sent to or pulled by clients. */
+export const internal_topics: ReadonlySet<string> = new Set([schedule_topic, transaction_half_topic, transaction_op_topic]);
+
 /** The longest topic name a store holds: a retry topic of a group with the longest name. */
 export const topic_chars_max = retry_topic_prefix.length + 127;
 
@@ -57,6 +65,12 @@ export const system_properties = {
   /** A scheduled copy's destination topic and queue. */
   real_topic: 'REAL_TOPIC',
   real_queue_id: 'REAL_QID',
+  /** A half message's producer group (who is asked in a check-back). */
+  producer_group: 'PGROUP',
+  /** On a committed message and on an operation-log record: the half message's CommitLog offset. */
+  transaction_half_offset: 'TRAN_HALF_OFFSET',
+  /** On an operation-log record: COMMIT or ROLLBACK. */
+  transaction_outcome: 'TRAN_OUTCOME',
 } as const;
 
 export const system_property_names: ReadonlySet<string> = new Set(Object.values(system_properties));

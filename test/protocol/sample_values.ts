@@ -255,3 +255,5 @@ export const unregister_client_request = { clientId: '10.0.0.5@4242', consumerGr
 export const send_back_request = { group: 'order-processors', commitLogOffset: 123_456_789, msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0', maxReconsumeTimes: 16 };
 export const send_back_result = { destination: 'RETRY' as const, topic: '%RETRY%order-processors', reconsumeTimes: 3, deliverAtMs: born_ms + 60_000, msgId: '0000018BCFE5AA000A00000529BF0000000275D0F5C0' };
 export const resend_dead_letter_request = { commitLogOffset: 987_654_321 };
+export const end_transaction_request = { producerGroup: 'order-tx', commitLogOffset: 8_000_000_123, msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0', outcome: 'COMMIT' as const, fromCheck: false };
+export const end_transaction_response = { result: 'COMMITTED' as const };

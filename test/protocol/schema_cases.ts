@@ -130,5 +130,9 @@ export const schema_cases: SchemaCase[] = [
   entry('SendBackRequest', p.send_back_request_v1, v.send_back_request, p.encodeSendBackRequest, p.decodeSendBackRequest),
   entry('SendBackResult', p.send_back_result_v1, v.send_back_result, p.encodeSendBackResult, p.decodeSendBackResult),
   entry('ResendDeadLetterRequest', p.resend_dead_letter_request_v1, v.resend_dead_letter_request, p.encodeResendDeadLetterRequest, p.decodeResendDeadLetterRequest),
+  entry('EndTransactionRequest', p.end_transaction_request_v1, v.end_transaction_request, p.encodeEndTransactionRequest, p.decodeEndTransactionRequest),
+  entry('EndTransactionResponse', p.end_transaction_response_v1, v.end_transaction_response, p.encodeEndTransactionResponse, p.decodeEndTransactionResponse),
+  entry('CheckTransactionStateRequest', p.check_transaction_state_request_v1, { producerGroup: 'order-tx', commitLogOffset: 8_000_000_123, msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0', message: v.pull_response.messages[0] as p.StoredMessage, checkTimes: 2 }, p.encodeCheckTransactionStateRequest, p.decodeCheckTransactionStateRequest),
+  entry('CheckTransactionStateAck', p.check_transaction_state_ack_v1, {}, p.encodeCheckTransactionStateAck, p.decodeCheckTransactionStateAck),
   entry('ResendDeadLetterResponse', p.resend_dead_letter_response_v1, v.send_result, p.encodeResendDeadLetterResponse, p.decodeResendDeadLetterResponse),
 ];

@@ -47,6 +47,12 @@ import {
 import { get_topic_list_request_v1, topic_list_v1 } from './topic_list.js';
 import { send_request_v1, send_result_v1 } from './send.js';
 import { send_batch_request_v1, send_batch_response_v1 } from './send_batch.js';
+import {
+  check_transaction_state_ack_v1,
+  check_transaction_state_request_v1,
+  end_transaction_request_v1,
+  end_transaction_response_v1,
+} from './transaction.js';
 import { resend_dead_letter_request_v1, resend_dead_letter_response_v1, send_back_request_v1, send_back_result_v1 } from './send_back.js';
 
 /** The request record and the OK-response record of one API. */
@@ -90,6 +96,8 @@ export const schemas_v1 = {
     UNREGISTER_CLIENT: { request: unregister_client_request_v1, response: unregister_client_response_v1 },
     CONSUMER_SEND_BACK: { request: send_back_request_v1, response: send_back_result_v1 },
     RESEND_DEAD_LETTER: { request: resend_dead_letter_request_v1, response: resend_dead_letter_response_v1 },
+    END_TRANSACTION: { request: end_transaction_request_v1, response: end_transaction_response_v1 },
+    CHECK_TRANSACTION_STATE: { request: check_transaction_state_request_v1, response: check_transaction_state_ack_v1 },
   },
   error: error_response_v1,
 } as const satisfies ProtocolSchemas;

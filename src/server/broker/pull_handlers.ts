@@ -8,7 +8,7 @@ import {
   encodePullResponse,
   encodeQueryConsumerOffsetResponse,
   perm_read,
-  schedule_topic,
+  internal_topics,
   type PullRequest,
   type PullResponse,
   type PullStatus,
@@ -98,7 +98,7 @@ export class PullHandlers {
 
   private readableTopic(name: string, queue_id: number): TopicSettings {
     // Defence in depth: topic configs refuse it too (a file from an older build might not).
-    if (name === schedule_topic) throw new MqError('TOPIC_NOT_FOUND', `topic '${schedule_topic}' is internal to the timing wheel; its messages are read when they are due, in their own topics`);
+    if (internal_topics.has(name)) throw new MqError('TOPIC_NOT_FOUND', `topic '${name}' is internal to the broker; delayed and transaction messages are read in their own topics once due or committed`);
     const topic = this.broker.topics.get(name);
     if (topic === undefined) throw new MqError('TOPIC_NOT_FOUND', `topic '${name}' does not exist on broker ${this.broker.broker_name}`);
     if ((topic.perm & perm_read) === 0) throw new MqError('ACCESS_DENIED', `topic '${name}' is not readable on broker ${this.broker.broker_name}`);

@@ -7,7 +7,7 @@ import {
   encodeSendResult,
   perm_write,
   queue_id_any,
-  schedule_topic,
+  internal_topics,
   system_property_names,
   type SendRequest,
   type SendResult,
@@ -115,7 +115,7 @@ export class SendHandlers {
   private recordOf(message: SendRequest, now_ms: number): PlacedRecord {
     const bad_name = checkName('topic', message.topic);
     if (bad_name !== undefined) throw new MqError('BAD_REQUEST', bad_name.message);
-    if (message.topic === schedule_topic) throw new MqError('BAD_REQUEST', `topic '${schedule_topic}' is internal: send with delayMs or deliverAt instead`);
+    if (internal_topics.has(message.topic)) throw new MqError('BAD_REQUEST', `topic '${message.topic}' is internal to the broker: send to your topic (with delayMs, deliverAt or in a transaction)`);
     const too_large = checkMessageSize(message);
     if (too_large !== undefined) throw new MqError('MESSAGE_TOO_LARGE', too_large.message);
     const reserved = Object.keys(message.properties).find((name) => system_property_names.has(name));

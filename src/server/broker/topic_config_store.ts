@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkName, perm_read, perm_write, schedule_topic, type TopicConfig } from '../../protocol/index.js';
+import { checkName, internal_topics, perm_read, perm_write, type TopicConfig } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
 import { DurableFile } from '../../storage/durable_file.js';
@@ -56,8 +56,8 @@ export class TopicConfigStore {
   upsert(topic: string, queues: number, perm = perm_read | perm_write, now_ms = Date.now()): TopicSettings {
     const bad_name = checkName('topic', topic);
     if (bad_name !== undefined) throw new MqError('BAD_REQUEST', bad_name.message);
-    // Its messages are not due yet: the schedule topic is never a topic consumers could read.
-    if (topic === schedule_topic) throw new MqError('BAD_REQUEST', `topic '${schedule_topic}' is internal to the broker's timing wheel and cannot be created`);
+    // Scheduled and half messages are not for consumers yet: those topics are never topics.
+    if (internal_topics.has(topic)) throw new MqError('BAD_REQUEST', `topic '${topic}' is internal to the broker (delayed or transaction messages) and cannot be created`);
     if (!Number.isInteger(queues) || queues < 1 || queues > topic_config_limits.queues_max) {
       throw new MqError('BAD_REQUEST', `a topic has 1..${topic_config_limits.queues_max} queues per broker, not ${queues}`);
     }
