@@ -76,6 +76,9 @@ export interface BrokerSettings {
   /** The timing wheel's tick and slots per level. */
   wheelTickMs: number;
   wheelLevels: number[];
+  /** Transactions: check-back interval and how many checks before a rollback. */
+  transactionCheckIntervalMs: number;
+  transactionCheckMax: number;
 }
 
 export interface BrokerConfig extends CommonConfig, BrokerSettings {
@@ -219,6 +222,8 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     retryDelays: sources.get(flags.retryDelays, role),
     wheelTickMs: sources.get(flags.wheelTickMs, role),
     wheelLevels: sources.get(flags.wheelLevels, role),
+    transactionCheckIntervalMs: sources.get(flags.transactionCheckIntervalMs, role),
+    transactionCheckMax: sources.get(flags.transactionCheckMax, role),
   };
   if (role === 'broker') return { role, ...common, namesrv: sources.get(flags.namesrv, role), ...broker };
   return { role, ...common, namesrvPort: sources.get(flags.namesrvPort, role), ...namesrv(), ...broker };

@@ -247,6 +247,14 @@ export const flags = {
     flag: 'wheel-levels', type: integerListType(1, 8, 2, 4_096), roles: broker_roles, defaults: { broker: '10,60,60,24,64', standalone: '10,60,60,24,64' },
     placeholder: 'N,N,...', help: "slots per level of the timing wheel, lowest first (level spans: tick × slots below); longer delays wait in an overflow level",
   }),
+  transactionCheckIntervalMs: spec({
+    flag: 'transaction-check-interval-ms', type: integerType(100, 86_400_000), roles: broker_roles, defaults: { broker: '60000', standalone: '60000' },
+    placeholder: 'MS', help: 'a transaction half message undecided this long is checked back with its producer group, and again after as long',
+  }),
+  transactionCheckMax: spec({
+    flag: 'transaction-check-max', type: integerType(1, 1_000), roles: broker_roles, defaults: { broker: '15', standalone: '15' },
+    placeholder: 'N', help: 'check-backs of an undecided half message before it is rolled back',
+  }),
 } as const;
 
 export const all_flag_specs: readonly FlagSpec<unknown>[] = Object.values(flags);

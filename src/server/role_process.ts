@@ -89,6 +89,8 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       disk_high_water_ratio: config.diskHighWater / 100,
       wheel_tick_ms: config.wheelTickMs,
       wheel_level_slots: config.wheelLevels,
+      transaction_check_interval_ms: config.transactionCheckIntervalMs,
+      transaction_check_max: config.transactionCheckMax,
       // Every record and message id names the broker that stored it: its advertised address.
       // With --port 0 the port is not known before the store opens, and ids carry port 0.
       store_ipv4: ipv4ToNumber(config.advertiseHost),

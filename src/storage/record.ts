@@ -72,6 +72,9 @@ export const record_sys_flags = {
   /** Re-put by the timing wheel from a scheduled copy (whose offset is in SCHEDULE_OFFSET):
    *  the wheel's restart scan reads the properties of these records only. */
   delivered_from_schedule: 0x100,
+  /** A transaction's decision: a committed message or an operation-log record (TRAN_HALF_OFFSET
+   *  names the half message); the transaction actor's restart scan reads these only. */
+  transaction_decision: 0x200,
 } as const;
 
 /** What a producer's message brings to the writer (the writer adds offsets, store time, crc). */

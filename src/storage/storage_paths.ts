@@ -62,6 +62,11 @@ export function wheelCheckpointPath(data_dir: string): string {
   return path.join(data_dir, 'timingwheel', 'checkpoint');
 }
 
+/** What the transaction actor knew about undecided half messages when it last checkpointed. */
+export function transactionCheckpointPath(data_dir: string): string {
+  return path.join(data_dir, 'transaction', 'checkpoint');
+}
+
 export function configDir(data_dir: string): string {
   return path.join(data_dir, config_dir_name);
 }

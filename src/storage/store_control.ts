@@ -18,6 +18,8 @@ export const store_control = defineControlBlock(
      *  oldest scheduled message not delivered yet). 0 until the wheel has started: nothing
      *  is deleted before it knows what it still needs. */
     retention_floor: 'i64',
+    /** Transaction actor only: the same for half messages not decided yet. */
+    transaction_floor: 'i64',
     /** CommitLog writer only: bumped (and notified) after each appended batch. */
     write_seq: 'i32',
     /** Flush actor only: bumped (and notified) after each flush. */

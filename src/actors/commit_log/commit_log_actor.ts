@@ -213,8 +213,8 @@ class CommitLogActor {
    * Deletes whole CommitLog segments, oldest first: those last written longer ago than the
    * retention, and — while the disk is above its high-water mark — the oldest one per check
    * whatever its age (RocketMQ's "clean immediately": a full disk must not stop the broker).
-   * The segment being written is never deleted, nor any at or after the timing wheel's
-   * retention floor (store_control.ts). The new min offset is published; the
+   * The segment being written is never deleted, nor any at or after the timing wheel's or
+   * the transaction actor's floor (store_control.ts). The new min offset is published; the
    * ConsumeQueue actors drop their entries below it, readers see it through their windows.
    * Runs on this thread between messages, so no append races it.
    */
@@ -225,7 +225,7 @@ class CommitLogActor {
     let delete_before = segments.min_offset;
     let pressured = this.disk.usage().refusing;
     // Scheduled messages not delivered yet keep their segments, whatever their age or the disk.
-    const floor = this.control.load('retention_floor');
+    const floor = Math.min(this.control.load('retention_floor'), this.control.load('transaction_floor'));
     for (let start = segments.min_offset; start < current_start && start + this.args.commit_log_segment_bytes <= floor; start += this.args.commit_log_segment_bytes) {
       const file = segments.pathOf(start);
       const expired = fs.existsSync(file) && fs.statSync(file).mtimeMs < expired_before_ms;

@@ -19,6 +19,7 @@ import { commit_log_address, commit_log_module_url, commit_log_protocol, placeme
 import { dispatch_address, dispatch_module_url, dispatch_protocol } from '../dispatch/dispatch_messages.js';
 import { flush_address, flush_module_url, flush_protocol } from '../flush/flush_messages.js';
 import { offset_store_address, offset_store_module_url, offset_store_protocol, type OffsetStoreMessage } from '../offset_store/offset_store_messages.js';
+import { transaction_address, transaction_module_url, transaction_protocol, type TransactionMessage, type TransactionReply } from '../transaction/transaction_messages.js';
 import { timing_wheel_address, timing_wheel_module_url, timing_wheel_protocol, type TimingWheelMessage, type TimingWheelStatus } from '../timing_wheel/timing_wheel_messages.js';
 import { segment_allocator_address, segment_allocator_module_url, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
 import type { StoreArgs } from './store_args.js';
@@ -42,6 +43,9 @@ export const store_defaults = {
   wheel_level_slots: [10, 60, 60, 24, 64] as readonly number[],
   /** ~32 bytes each in memory: 4 M scheduled messages take ~128 MB. */
   wheel_entries_max: 4_000_000,
+  transaction_check_interval_ms: 60_000,
+  transaction_check_max: 15,
+  transaction_undecided_max: 1_000_000,
 } as const;
 
 export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'control' | 'queue_positions'>> {
@@ -58,7 +62,8 @@ export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'cont
  * appends through the CommitLog writer, reads through a StoreReader, closes it.
  *
  * Actors, in start order (stop runs backwards): segment allocator, flush, CommitLog writer,
- * dispatch (which spawns one ConsumeQueue actor per queue), offset store, timing wheel. The abort marker
+ * dispatch (which spawns one ConsumeQueue actor per queue), offset store, timing wheel,
+ * transactions. The abort marker
  * exists from when the actors run until they all stopped cleanly.
  */
 export class Store {
@@ -66,6 +71,7 @@ export class Store {
   readonly commit_log: ActorRef<CommitLogMessage, CommitLogReply>;
   readonly offsets: ActorRef<OffsetStoreMessage, number>;
   readonly wheel: ActorRef<TimingWheelMessage, TimingWheelStatus>;
+  readonly transactions: ActorRef<TransactionMessage, TransactionReply>;
   private readonly marker: AbortMarker;
   private main_reader: StoreReader | undefined;
   private closed = false;
@@ -79,6 +85,7 @@ export class Store {
     this.commit_log = system.actorOf(commit_log_address, commit_log_protocol);
     this.offsets = system.actorOf(offset_store_address, offset_store_protocol);
     this.wheel = system.actorOf(timing_wheel_address, timing_wheel_protocol);
+    this.transactions = system.actorOf(transaction_address, transaction_protocol);
   }
 
   static async open(system: ActorSystem, options: StoreOptions): Promise<Store> {
@@ -99,6 +106,9 @@ export class Store {
       wheel_tick_ms: options.wheel_tick_ms ?? store_defaults.wheel_tick_ms,
       wheel_level_slots: [...(options.wheel_level_slots ?? store_defaults.wheel_level_slots)],
       wheel_entries_max: options.wheel_entries_max ?? store_defaults.wheel_entries_max,
+      transaction_check_interval_ms: options.transaction_check_interval_ms ?? store_defaults.transaction_check_interval_ms,
+      transaction_check_max: options.transaction_check_max ?? store_defaults.transaction_check_max,
+      transaction_undecided_max: options.transaction_undecided_max ?? store_defaults.transaction_undecided_max,
       data_dir: options.data_dir,
       control: store_control.create().sab,
       queue_positions: QueuePositions.create().sab,
@@ -113,6 +123,7 @@ export class Store {
     await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: service_thread });
     await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: service_thread });
     await system.spawn({ address: timing_wheel_address, module: timing_wheel_module_url, protocol: timing_wheel_protocol, args, thread: service_thread });
+    await system.spawn({ address: transaction_address, module: transaction_module_url, protocol: transaction_protocol, args, thread: service_thread });
     store.marker.create();
     return store;
   }
@@ -152,7 +163,7 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     this.main_reader?.close();
-    for (const address of [timing_wheel_address, offset_store_address, dispatch_address]) await this.system.stopActor(address);
+    for (const address of [transaction_address, timing_wheel_address, offset_store_address, dispatch_address]) await this.system.stopActor(address);
     // Listed only once dispatch has stopped: a queue it was spawning a moment ago is stopped too.
     const queues = (await this.system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
     for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await this.system.stopActor(address);

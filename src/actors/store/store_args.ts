@@ -31,4 +31,10 @@ export interface StoreArgs {
   wheel_tick_ms: number;
   wheel_level_slots: number[];
   wheel_entries_max: number;
+  /** Transactions: a half message undecided this long is checked back, and again after as long. */
+  transaction_check_interval_ms: number;
+  /** Check-backs before an undecided half message is rolled back. */
+  transaction_check_max: number;
+  /** Undecided half messages held in memory; more wait in the half queue. */
+  transaction_undecided_max: number;
 }

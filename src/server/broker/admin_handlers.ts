@@ -59,6 +59,7 @@ export class AdminHandlers {
     if (!request.ok) throw new MqError('BAD_REQUEST', `HEARTBEAT body: ${request.error.message}`);
     context.connection.client_id = request.value.clientId;
     this.broker.groups.heartbeat(request.value.clientId, request.value.consumerGroups);
+    this.broker.producers.heartbeat(context.connection, request.value.producerGroups);
     // RocketMQ's way: a clustering group's retry topic is made when its consumers show up,
     // so they find its route before their first failed message is sent back.
     for (const group of request.value.consumerGroups) {

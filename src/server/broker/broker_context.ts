@@ -1,6 +1,7 @@
 import type { Store } from '../../actors/store/store.js';
 import type { Logger } from '../../runtime/log.js';
 import type { ConsumerGroups } from './consumer_groups.js';
+import type { ProducerGroups } from './producer_groups.js';
 import type { PullHold } from './pull_hold.js';
 import type { TopicConfigStore } from './topic_config_store.js';
 
@@ -10,6 +11,8 @@ export interface BrokerContext {
   store: Store;
   topics: TopicConfigStore;
   groups: ConsumerGroups;
+  /** Live producer connections per producer group (transaction check-backs). */
+  producers: ProducerGroups;
   pulls: PullHold;
   auto_create_topic: boolean;
   /** The queue count of an auto-created topic. */

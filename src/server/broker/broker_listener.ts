@@ -13,7 +13,9 @@ import { ConsumerGroups } from './consumer_groups.js';
 import { NamesrvRegistrar, registrar_limits } from './namesrv_registrar.js';
 import { PullHold } from './pull_hold.js';
 import { PullHandlers } from './pull_handlers.js';
+import { ProducerGroups } from './producer_groups.js';
 import { RetryHandlers } from './retry_handlers.js';
+import { TransactionHandlers } from './transaction_handlers.js';
 import { SendHandlers } from './send_handlers.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
 
@@ -47,6 +49,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     store,
     topics,
     groups: new ConsumerGroups(),
+    producers: new ProducerGroups(),
     pulls,
     auto_create_topic: config.autoCreateTopic,
     default_queues: topic_config_limits.queues_default,
@@ -59,6 +62,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   const pull = new PullHandlers(context);
   const retry = new RetryHandlers(context, send);
   const admin = new AdminHandlers(context, retry);
+  const transactions = new TransactionHandlers(context, config.transactionCheckIntervalMs);
   const router = new RequestRouter()
     .on(request_codes.SEND, send.send)
     .on(request_codes.SEND_BATCH, send.sendBatch)
@@ -73,13 +77,15 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.UNREGISTER_CLIENT, admin.unregisterClient)
     .on(request_codes.GET_CONSUMER_LIST, admin.consumerList)
     .on(request_codes.CONSUMER_SEND_BACK, retry.sendBack)
-    .on(request_codes.RESEND_DEAD_LETTER, retry.resendDeadLetter);
+    .on(request_codes.RESEND_DEAD_LETTER, retry.resendDeadLetter)
+    .on(request_codes.END_TRANSACTION, transactions.endTransaction);
   const server = new FrameServer({
     server_id: `${config.brokerName}@${config.brokerId}`,
     router,
     log,
     onDisconnect: (connection) => {
       if (connection.client_id !== '') context.groups.leave(connection.client_id);
+      context.producers.leave(connection);
     },
   });
   return {
@@ -97,10 +103,12 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
         log,
       });
       registrar.start();
+      transactions.start();
       return bound;
     },
     async stop() {
       await registrar?.stop();
+      await transactions.stop();
       pulls.close();
       await server.close();
     },

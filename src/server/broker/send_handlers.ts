@@ -9,6 +9,7 @@ import {
   queue_id_any,
   internal_topics,
   system_property_names,
+  transaction_flags,
   type SendRequest,
   type SendResult,
 } from '../../protocol/index.js';
@@ -19,6 +20,7 @@ import { messageTagHash } from '../../storage/tag_hash.js';
 import type { BrokerContext } from './broker_context.js';
 import { encodeMessageProperties } from '../../storage/message_properties.js';
 import { scheduledRecordOf } from '../../actors/timing_wheel/scheduled_record.js';
+import { halfRecordOf } from '../../actors/transaction/transaction_records.js';
 import { encodeMessageId, ipv4ToNumber } from '../../storage/message_id.js';
 import type { TopicSettings } from './topic_config_store.js';
 
@@ -34,9 +36,16 @@ export interface StoredRecord {
 /** A record ready to append, and what the producer is told about where it goes. */
 interface PlacedRecord {
   record: RecordInput;
-  /** The real queue (a delayed message's record is in the schedule queue until it is due). */
+  /** The real queue (a delayed or half message waits in an internal queue until it is due or committed). */
   queue_id: number;
-  delayed: boolean;
+  deferred: boolean;
+}
+
+/** A half message names its producer group (the check-back asks it) and is not delayed. */
+function checkTransactional(message: SendRequest, deliver_at_ms: number | undefined): void {
+  const bad_group = message.producerGroup === null ? new MqError('BAD_REQUEST', 'a transaction half message needs its producerGroup') : checkName('group', message.producerGroup);
+  if (bad_group !== undefined) throw new MqError('BAD_REQUEST', `transaction half message: ${bad_group.message}`);
+  if (deliver_at_ms !== undefined) throw new MqError('BAD_REQUEST', 'a transaction message cannot be delayed: send it without delayMs/deliverAt');
 }
 
 export const send_limits = {
@@ -83,8 +92,8 @@ export class SendHandlers {
         msgId: result.msg_id,
         brokerName: this.broker.broker_name,
         queueId: item.queue_id,
-        // A delayed message gets its queue offset when it is delivered.
-        queueOffset: item.delayed ? -1 : result.queue_offset,
+        // A delayed or half message gets its queue offset when it is delivered or committed.
+        queueOffset: item.deferred ? -1 : result.queue_offset,
         commitLogOffset: result.physical_offset,
       };
     });
@@ -121,10 +130,13 @@ export class SendHandlers {
     const reserved = Object.keys(message.properties).find((name) => system_property_names.has(name));
     if (reserved !== undefined) throw new MqError('BAD_REQUEST', `property name '${reserved}' is reserved for the broker; use another name`);
     const deliver_at_ms = this.deliverAtOf(message, now_ms);
+    const prepared = (message.flags & transaction_flags.prepared) !== 0;
+    if (prepared) checkTransactional(message, deliver_at_ms);
     const topic = this.topicForSend(message.topic);
     const record = this.userRecordOf(message, this.queueFor(topic, message.queueId));
-    if (deliver_at_ms === undefined) return { record, queue_id: record.queue_id, delayed: false };
-    return { record: scheduledRecordOf(record, message, deliver_at_ms), queue_id: record.queue_id, delayed: true };
+    if (prepared) return { record: halfRecordOf(record, message, message.producerGroup as string), queue_id: record.queue_id, deferred: true };
+    if (deliver_at_ms === undefined) return { record, queue_id: record.queue_id, deferred: false };
+    return { record: scheduledRecordOf(record, message, deliver_at_ms), queue_id: record.queue_id, deferred: true };
   }
 
   /**

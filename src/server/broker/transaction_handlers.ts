@@ -1,0 +1,116 @@
+import {
+  checkName,
+  decodeEndTransactionRequest,
+  encodeCheckTransactionStateRequest,
+  encodeEndTransactionResponse,
+  request_codes,
+  system_properties,
+  type EndTransactionResult,
+  type StoredMessage,
+} from '../../protocol/index.js';
+import type { DueCheck } from '../../actors/transaction/transaction_messages.js';
+import { MqError } from '../../runtime/errors.js';
+import { decodeMessageId } from '../../storage/message_id.js';
+import type { BrokerContext } from './broker_context.js';
+import { storedMessageOf } from './stored_message.js';
+
+export const transaction_check_limits = {
+  /** Check-backs handed out per round. */
+  checks_per_round_max: 256,
+  /** Rounds run this often: a quarter of the check interval, within these bounds. */
+  round_ms_min: 100,
+  round_ms_max: 1_000,
+  request_timeout_ms: 10_000,
+} as const;
+
+/**
+ * END_TRANSACTION, and the check-back rounds: the transaction actor (store/transaction) says
+ * which half messages are due a check; each is pushed (CHECK_TRANSACTION_STATE, one-way) to a
+ * live producer connection of its group, which answers with END_TRANSACTION. A group with no
+ * live producer is not asked, but the check counts: after the maximum the actor rolls back.
+ * Runs on the broker's main thread, which owns the connections.
+ */
+export class TransactionHandlers {
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+
+  constructor(
+    private readonly broker: BrokerContext,
+    private readonly check_interval_ms: number,
+  ) {}
+
+  readonly endTransaction = async (body: Uint8Array): Promise<Uint8Array> => {
+    const decoded = decodeEndTransactionRequest(body);
+    if (!decoded.ok) throw new MqError('BAD_REQUEST', `END_TRANSACTION body: ${decoded.error.message}`);
+    const request = decoded.value;
+    const bad_group = checkName('group', request.producerGroup);
+    if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
+    if (decodeMessageId(request.msgId).commit_log_offset !== request.commitLogOffset) {
+      throw new MqError('BAD_REQUEST', `message id ${request.msgId} does not name CommitLog offset ${request.commitLogOffset}; send the half message's SendResult msgId and commitLogOffset`);
+    }
+    let result: string;
+    try {
+      result = (await this.broker.store.transactions.ask({ kind: 'end', half_offset: request.commitLogOffset, outcome: request.outcome }, { timeout_ms: transaction_check_limits.request_timeout_ms })).result;
+    } catch (error) {
+      if (error instanceof MqError && (error.code === 'ACTOR_UNAVAILABLE' || error.code === 'BUSY' || error.code === 'TIMEOUT')) {
+        throw new MqError('BROKER_UNAVAILABLE', `the transaction outcome could not be recorded now (${error.message}); the broker will check back`);
+      }
+      throw error;
+    }
+    if (request.fromCheck) this.broker.log.debug({ half_offset: request.commitLogOffset, outcome: request.outcome, result }, 'check-back answered');
+    return encodeEndTransactionResponse({ result: result as EndTransactionResult });
+  };
+
+  start(): void {
+    const round_ms = Math.min(transaction_check_limits.round_ms_max, Math.max(transaction_check_limits.round_ms_min, Math.floor(this.check_interval_ms / 4)));
+    this.timer = setInterval(() => {
+      this.round ??= this.checkRound().finally(() => (this.round = undefined));
+    }, round_ms);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.round;
+  }
+
+  private async checkRound(): Promise<void> {
+    let due: DueCheck[];
+    try {
+      due = (await this.broker.store.transactions.ask({ kind: 'due_checks', max: transaction_check_limits.checks_per_round_max }, { timeout_ms: transaction_check_limits.request_timeout_ms })).checks;
+    } catch (error) {
+      this.broker.log.warn({ err: error }, 'transaction check-back round skipped: the transaction actor did not answer');
+      return;
+    }
+    for (const check of due) this.checkBack(check);
+  }
+
+  private checkBack(check: DueCheck): void {
+    const connection = this.broker.producers.pick(check.producer_group);
+    if (connection === undefined) {
+      this.broker.log.debug({ half_offset: check.half_offset, producer_group: check.producer_group, check_times: check.check_times }, 'check-back: no live producer of the group');
+      return;
+    }
+    let message: StoredMessage;
+    try {
+      message = asSent(storedMessageOf(this.broker.store.reader.readRecord(check.half_offset)));
+    } catch (error) {
+      this.broker.log.error({ err: error, half_offset: check.half_offset }, 'check-back: the half message cannot be read');
+      return;
+    }
+    const body = encodeCheckTransactionStateRequest({ producerGroup: check.producer_group, commitLogOffset: check.half_offset, msgId: message.msgId, message, checkTimes: check.check_times });
+    if (!connection.push(request_codes.CHECK_TRANSACTION_STATE, body)) {
+      this.broker.log.debug({ half_offset: check.half_offset, producer: connection.remote }, 'check-back not sent: the connection is closing');
+    }
+  }
+}
+
+/** A half message as its producer sent it: its real topic and queue, its own properties. */
+function asSent(half: StoredMessage): StoredMessage {
+  const properties = { ...half.properties };
+  const topic = properties[system_properties.real_topic] ?? half.topic;
+  const queue_id = Number(properties[system_properties.real_queue_id] ?? half.queueId);
+  delete properties[system_properties.real_topic];
+  delete properties[system_properties.real_queue_id];
+  delete properties[system_properties.producer_group];
+  return { ...half, topic, queueId: queue_id, properties };
+}
