@@ -177,7 +177,8 @@ t.test('help lists each role with its defaults', async (t) => {
 
 t.test('delay and retry flags: durations with units, integer lists, bounds', async (t) => {
   const defaults = run(['--role', 'standalone']);
-  t.match(defaults, { maxDelayMs: 40 * 24 * 3_600_000, wheelTickMs: 100 });
+  t.match(defaults, { maxDelayMs: 40 * 24 * 3_600_000, wheelTickMs: 100, transactionCheckIntervalMs: 60_000, transactionCheckMax: 15 });
+  t.match(configError(['--role', 'standalone', '--transaction-check-max', '0']).message, /--transaction-check-max/);
   t.same(defaults.role === 'standalone' ? defaults.retryDelays : null, [10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000, 480_000, 540_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000]);
   t.same(defaults.role === 'standalone' ? defaults.wheelLevels : null, [10, 60, 60, 24, 64]);
   const given = run(['--role', 'standalone', '--retry-delays', '250ms, 1s,2m,1h,1d,500', '--wheel-levels', '4,3,2', '--wheel-tick-ms', '20']);

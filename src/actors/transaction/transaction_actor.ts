@@ -268,9 +268,13 @@ class TransactionActor {
   }
 
   private writeCheckpoint(): void {
+    // Decided ahead of the half queue: not in the list, and read again from the queue at a
+    // restart, so the scan must reach back to them (a decision follows its half message).
+    let scan_from = this.control.load('write_offset');
+    for (const offset of this.decided_ahead) scan_from = Math.min(scan_from, offset);
     this.checkpoint.write({
       half_queue_offset: this.read_queue_offset,
-      commit_log_offset: this.control.load('write_offset'),
+      commit_log_offset: scan_from,
       undecided: [...this.undecided].map(([offset, entry]) => ({ offset, checks: entry.checks })),
     });
     this.dirty = false;
