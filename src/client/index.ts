@@ -1,11 +1,18 @@
 /**
- * The SDK: `import { Producer, Consumer, Admin, MqError } from 'mq-node'` (package.json
- * "exports" points here). It loads only the client and the wire protocol: no broker code,
- * worker threads or native addons.
- *
- * TransactionProducer (contract.md) is not here yet: it comes with the transactions issue.
+ * The SDK: `import { Producer, Consumer, Admin, TransactionProducer, MqError } from 'mq-node'`
+ * (package.json "exports" points here). It loads only the client and the wire protocol: no
+ * broker code, worker threads or native addons.
  */
 export { Producer, type SendOptions } from './producer.js';
+export {
+  TransactionProducer,
+  transaction_producer_limits,
+  type EndTransactionStatus,
+  type LocalTransaction,
+  type TransactionProducerOptions,
+  type TransactionSendResult,
+} from './transaction_producer.js';
+export { transaction_check_limits, type TransactionCheck, type TransactionLogger, type TransactionOutcome } from './transaction_checks.js';
 export { Consumer } from './consumer/consumer.js';
 export type { ConsumerOptions, SubscriptionOption, ConsumerLogger } from './consumer/consumer_options.js';
 export type { ConsumerEvent, ConsumerEventListener } from './consumer/consumer_events.js';

@@ -6,6 +6,7 @@ import {
   queue_id_any,
   request_codes,
   type SendRequest,
+  type SendResult as WireSendResult,
 } from '../protocol/index.js';
 import { MqError, toMqError } from '../runtime/errors.js';
 import { client_limits, resolveProducerOptions, type ProducerOptions, type ResolvedProducerOptions } from './client_options.js';
@@ -102,17 +103,7 @@ export class Producer {
 
   /** Sends one message and resolves with the broker's acknowledgement. */
   async send(message: Message, options: SendOptions = {}): Promise<SendResult> {
-    const request = this.requestOf(message);
-    const [result] = await sendWithRetries(this.use().attempts, this.plan(request.topic, options, message, {
-      code: request_codes.SEND,
-      encode: (queueId) => encodeSendRequest({ ...request, queueId }),
-      decode: (reply) => {
-        const decoded = decodeSendResult(reply);
-        if (!decoded.ok) throw new MqError('INTERNAL', `unreadable SEND reply: ${decoded.error.message}`);
-        return [sendResultOf(decoded.value)];
-      },
-    }));
-    return result as SendResult;
+    return sendResultOf(await this.sendWithFlags(message, 0, options));
   }
 
   /**
@@ -160,6 +151,40 @@ export class Producer {
     const written = this.onewayTo(running, request, plan);
     written.catch(() => undefined);
     return written;
+  }
+
+  /**
+   * @internal For TransactionProducer's half messages: a send like `send()` (same routes,
+   * retries on another broker group, fault avoidance) whose request has `flags` set besides
+   * the message's own, resolving with the broker's whole wire SendResult: its
+   * `commitLogOffset` names the stored message for END_TRANSACTION. Not part of the SDK.
+   */
+  async sendWithFlags(message: Message, flags: number, options: SendOptions = {}): Promise<WireSendResult> {
+    const request = this.requestOf(message);
+    const flagged: SendRequest = { ...request, flags: request.flags | flags };
+    const [result] = await sendWithRetries(this.use().attempts, this.plan(flagged.topic, options, message, {
+      code: request_codes.SEND,
+      encode: (queueId) => encodeSendRequest({ ...flagged, queueId }),
+      decode: (reply) => {
+        const decoded = decodeSendResult(reply);
+        if (!decoded.ok) throw new MqError('INTERNAL', `unreadable SEND reply: ${decoded.error.message}`);
+        return [decoded.value];
+      },
+    }));
+    return result as WireSendResult;
+  }
+
+  /**
+   * @internal The master address of broker group `broker_name` in the route of `topic`
+   * (cached, else fetched from the nameserver); undefined when that route lists no master of
+   * the group. TransactionProducer sends END_TRANSACTION there.
+   */
+  async masterAddressOf(topic: string, broker_name: string): Promise<string | undefined> {
+    const routes = this.use().routes;
+    const cached = routes.cached(topic)?.masters.get(broker_name);
+    if (cached !== undefined) return cached;
+    // Not cached, or the cached route lost the group (a route change): ask for the route.
+    return (await routes.refresh(topic)).masters.get(broker_name);
   }
 
   /** Stops: pending sends reject with SHUTTING_DOWN; connections close when no other SDK object of this instance uses them. */

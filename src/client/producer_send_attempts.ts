@@ -29,14 +29,18 @@ export interface SendAttemptContext {
   isStopped(): boolean;
 }
 
-/** One send (a message or a batch) to be tried on one queue after another. */
-export interface SendPlan {
+/**
+ * One send (a message or a batch) to be tried on one queue after another. `R` is what a
+ * reply decodes to: the SDK's SendResult, or the wire's (TransactionProducer needs its
+ * commitLogOffset).
+ */
+export interface SendPlan<R = SendResult> {
   topic: string;
   code: number;
   /** The request body with the chosen queue id filled in. */
   encode(queue_id: number): Uint8Array;
   /** The results of the broker's reply. */
-  decode(reply: Uint8Array): SendResult[];
+  decode(reply: Uint8Array): R[];
   timeout_ms: number;
   /** Set for ordered sends: every attempt asks the selector, never moves to another group. */
   ordered: { selector: QueueSelectorFunction; message: Message; order_key: string | undefined } | undefined;
@@ -55,7 +59,7 @@ export interface Target {
  * another group. A failure the message itself causes (bad request, too large, access
  * denied) is thrown at once. The error of the last attempt is thrown with the story of all.
  */
-export async function sendWithRetries(context: SendAttemptContext, plan: SendPlan): Promise<SendResult[]> {
+export async function sendWithRetries<R>(context: SendAttemptContext, plan: SendPlan<R>): Promise<R[]> {
   const deadline_ms = context.clock.monotonicMs() + plan.timeout_ms;
   const attempts_max = 1 + context.retries;
   const story: string[] = [];
@@ -107,7 +111,7 @@ export async function sendWithRetries(context: SendAttemptContext, plan: SendPla
 }
 
 /** The queue and broker address of the next attempt. */
-export async function pickTarget(context: SendAttemptContext, plan: SendPlan, failed_broker: string | undefined, left_ms: number): Promise<Target> {
+export async function pickTarget(context: SendAttemptContext, plan: Pick<SendPlan<unknown>, 'topic' | 'ordered'>, failed_broker: string | undefined, left_ms: number): Promise<Target> {
   let route = await withinMs(context.routes.route(plan.topic), left_ms, plan.topic);
   let queue: MessageQueue;
   if (plan.ordered !== undefined) {
