@@ -23,12 +23,18 @@ export type { TransactionOutcome } from '../protocol/index.js';
 
 export const transaction_check_limits = {
   /**
-   * Check callbacks running at once per producer. A push beyond that is dropped (with a
-   * warning): the broker asks again at its next check round, so nothing is lost, and a
-   * broker with thousands of undecided messages cannot make this client run thousands of
-   * callbacks (database look-ups, most often) at once.
+   * Check callbacks running at once per producer: a broker with thousands of undecided
+   * messages cannot make this client run thousands of callbacks (database look-ups, most
+   * often) at once.
    */
   checks_in_flight_max: 16,
+  /**
+   * Checks waiting for a free slot. A broker hands out its due checks in rounds of up to
+   * 256, and each one it pushes counts towards the maximum after which it rolls the message
+   * back, so checks wait here rather than being dropped. A push beyond this is dropped (with
+   * a warning): the broker asks again at its next check interval.
+   */
+  checks_queued_max: 4_096,
 } as const;
 
 /**
@@ -66,9 +72,10 @@ export function outcomeOf(value: unknown, what: string, logger: TransactionLogge
 
 /**
  * Runs the check callback for each CHECK_TRANSACTION_STATE push of this producer's group, at
- * most `checks_in_flight_max` at once, and one at a time per half message (a broker that asks
- * again while the first check runs is not answered twice). Pushes of other codes or groups
- * are not its business and are ignored.
+ * most `checks_in_flight_max` at once (the rest wait, in arrival order, up to
+ * `checks_queued_max`), and one at a time per half message (a broker that asks again while
+ * the first check runs or waits is not answered twice). Pushes of other codes or groups are
+ * not its business and are ignored.
  *
  * Lives on the user's thread (the pool calls `onPush` synchronously); the callbacks run
  * concurrently with each other and with the producer's sends.
@@ -76,6 +83,8 @@ export function outcomeOf(value: unknown, what: string, logger: TransactionLogge
 export class TransactionChecks {
   /** `address/commitLogOffset` of each half message being checked → its run. */
   private readonly running = new Map<string, Promise<void>>();
+  /** Checks waiting for a slot, by the same key, in arrival order (a Map keeps it). */
+  private readonly waiting = new Map<string, { address: string; request: CheckTransactionStateRequest }>();
   private accepting = true;
 
   constructor(private readonly deps: TransactionCheckDeps) {}
@@ -91,13 +100,16 @@ export class TransactionChecks {
     const request = decoded.value;
     if (request.producerGroup !== this.deps.group) return;
     const key = `${address}/${request.commitLogOffset}`;
-    if (this.running.has(key)) return;
-    if (this.running.size >= transaction_check_limits.checks_in_flight_max) {
-      this.deps.logger.warn(`transaction check dropped: ${this.running.size} checks run already (the limit); broker ${address} asks about message ${request.msgId} again later`);
+    if (this.running.has(key) || this.waiting.has(key)) return;
+    if (this.running.size < transaction_check_limits.checks_in_flight_max) {
+      this.begin(key, address, request);
       return;
     }
-    const run = this.run(address, request).finally(() => this.running.delete(key));
-    this.running.set(key, run);
+    if (this.waiting.size >= transaction_check_limits.checks_queued_max) {
+      this.deps.logger.warn(`transaction check dropped: ${this.running.size} checks run and ${this.waiting.size} wait already (the limits); broker ${address} asks about message ${request.msgId} again later`);
+      return;
+    }
+    this.waiting.set(key, { address, request });
   }
 
   /** Checks running now (tests, diagnostics). */
@@ -105,12 +117,19 @@ export class TransactionChecks {
     return this.running.size;
   }
 
+  /** Checks waiting for a free slot (tests, diagnostics). */
+  get queued(): number {
+    return this.waiting.size;
+  }
+
   /**
-   * Takes no more pushes and waits for the running checks, at most `timeout_ms`; resolves
-   * with how many were still running then (their answers may fail: the broker asks again).
+   * Takes no more pushes, forgets the waiting checks (their brokers ask again) and waits for
+   * the running ones, at most `timeout_ms`; resolves with how many were still running then
+   * (their answers may fail: the broker asks again).
    */
   async drain(timeout_ms: number): Promise<number> {
     this.accepting = false;
+    this.waiting.clear();
     if (this.running.size === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
     const timed_out = new Promise<void>((resolve) => {
@@ -119,6 +138,23 @@ export class TransactionChecks {
     await Promise.race([Promise.allSettled([...this.running.values()]), timed_out]);
     clearTimeout(timer);
     return this.running.size;
+  }
+
+  private begin(key: string, address: string, request: CheckTransactionStateRequest): void {
+    const run = this.run(address, request).finally(() => {
+      this.running.delete(key);
+      this.next();
+    });
+    this.running.set(key, run);
+  }
+
+  /** A slot freed: the longest-waiting check takes it. */
+  private next(): void {
+    const first = this.waiting.entries().next();
+    if (first.done === true || !this.accepting) return;
+    const [key, { address, request }] = first.value;
+    this.waiting.delete(key);
+    this.begin(key, address, request);
   }
 
   private async run(address: string, request: CheckTransactionStateRequest): Promise<void> {

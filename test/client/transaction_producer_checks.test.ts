@@ -9,14 +9,17 @@ import { deferred, endsOf, fakeTxCluster, startTxProducer } from './transaction_
  * The check-back, against fake brokers in this process: a broker pushes
  * CHECK_TRANSACTION_STATE on the producer's connection; the producer runs `check` with the
  * half message and answers END_TRANSACTION (`fromCheck: true`) to that broker. Pushes of
- * other groups or codes are ignored; checks run at most `checks_in_flight_max` at once;
+ * other groups or codes are ignored; checks run at most `checks_in_flight_max` at once, the others wait in a bounded queue;
  * shutdown waits for running checks. Waits are bounded waits for a condition.
  */
+
+/** The CommitLog offset that halfMessage(n) itself carries is this plus n. */
+const half_offset_base = 50_000;
 
 function halfMessage(offset: number): p.StoredMessage {
   return storedMessage('T', 1, offset, {
     msgId: `CC${String(offset).padStart(38, '0')}`,
-    commitLogOffset: 50_000 + offset,
+    commitLogOffset: half_offset_base + offset,
     body: Buffer.from(`order body ${offset}`),
     tag: 'paid',
     keys: ['order-7', 'customer-3'],
@@ -71,30 +74,35 @@ t.test('pushes of another group or another code are ignored', async (t) => {
   t.equal(cluster.a.ends.length, 1, 'one answer');
 });
 
-t.test(`at most ${transaction_check_limits.checks_in_flight_max} checks at once; more are dropped; one at a time per half message`, async (t) => {
+t.test(`at most ${transaction_check_limits.checks_in_flight_max} checks at once; more wait their turn, up to ${transaction_check_limits.checks_queued_max}; one at a time per half message`, async (t) => {
   const cluster = await fakeTxCluster(t);
-  const limit = transaction_check_limits.checks_in_flight_max;
+  const { checks_in_flight_max: limit, checks_queued_max: queue_max } = transaction_check_limits;
   const gate = deferred<void>();
-  let calls = 0;
+  const checked: number[] = [];
   const { warnings } = await startTxProducer(t, cluster, {
-    check: async () => {
-      calls += 1;
+    check: async (message) => {
+      checked.push(message.commitLogOffset - half_offset_base);
       await gate.promise;
       return 'COMMIT';
     },
   });
+  const pushes = limit + queue_max + 3;
   cluster.a.pushCheck({ commitLogOffset: 0, message: halfMessage(0) });
   cluster.a.pushCheck({ commitLogOffset: 0, message: halfMessage(0), checkTimes: 2 });
-  for (let offset = 1; offset < limit + 4; offset++) cluster.a.pushCheck({ commitLogOffset: offset, message: halfMessage(offset) });
-  await until('the extra checks are dropped', () => (warnings.filter((warning) => /transaction check dropped/.test(warning)).length === 4 ? true : undefined));
-  t.equal(calls, limit, `${limit} checks run; the repeated push of a running one did not start another`);
+  for (let offset = 1; offset < pushes; offset++) cluster.a.pushCheck({ commitLogOffset: offset, message: halfMessage(offset) });
+  // A repeated push of a waiting check is not queued twice.
+  cluster.a.pushCheck({ commitLogOffset: limit + 1, message: halfMessage(limit + 1), checkTimes: 2 });
+  await until('the pushes beyond the queue are dropped', () => (warnings.filter((warning) => /transaction check dropped/.test(warning)).length === 3 ? true : undefined));
+  t.equal(checked.length, limit, `${limit} checks run; the repeated push of a running one did not start another`);
   gate.resolve();
-  const ends = await endsOf(cluster.a, limit);
-  t.same(ends.map((end) => end.commitLogOffset).sort((x, y) => x - y), Array.from({ length: limit }, (_, index) => index), 'each running check answered once');
-  // The limit frees up: a new push is checked.
-  cluster.a.pushCheck({ commitLogOffset: 500, message: halfMessage(500) });
-  await endsOf(cluster.a, limit + 1);
-  t.equal(calls, limit + 1);
+  const ends = await endsOf(cluster.a, limit + queue_max);
+  const answered = ends.map((end) => end.commitLogOffset);
+  t.same([...answered].sort((x, y) => x - y), Array.from({ length: limit + queue_max }, (_, index) => index), 'every running and waiting check answered once; the dropped ones not');
+  t.same(checked.slice(limit), Array.from({ length: queue_max }, (_, index) => limit + index), 'the waiting checks ran in arrival order');
+  // The limits free up: a new push is checked.
+  cluster.a.pushCheck({ commitLogOffset: 900_000, message: halfMessage(900_000) });
+  await endsOf(cluster.a, limit + queue_max + 1);
+  t.equal(checked.length, limit + queue_max + 1);
 });
 
 t.test('shutdown waits for a running check to answer, then takes no more', async (t) => {

@@ -1,4 +1,4 @@
-import { system_properties, transaction_half_topic, transaction_op_topic } from '../../protocol/index.js';
+import { system_properties, transaction_flags, transaction_half_topic, transaction_op_topic } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import { decodeMessageProperties, encodeMessageProperties, type MessageProperties } from '../../storage/message_properties.js';
 import { encodeMessageId } from '../../storage/message_id.js';
@@ -10,8 +10,9 @@ import { messageTagHash } from '../../storage/tag_hash.js';
  *
  * - the half message: the producer's message stored in `%TRANS_HALF%` queue 0 with its real
  *   topic and queue (REAL_TOPIC, REAL_QID) and its producer group (PGROUP) in its properties;
- * - the committed message: the half message re-put into its real topic and queue, with
- *   ORIGIN_MESSAGE_ID (the half message's id, which the producer got) and TRAN_HALF_OFFSET;
+ * - the committed message: the half message re-put into its real topic and queue, without
+ *   the prepared flag, with ORIGIN_MESSAGE_ID (the half message's id, which the producer
+ *   got) and TRAN_HALF_OFFSET; PGROUP stays (RocketMQ keeps it too: who produced it);
  * - the operation record: one per decision, in `%TRANS_OP%` queue 0, empty body,
  *   TRAN_HALF_OFFSET and TRAN_OUTCOME. A commit appends the committed message and its
  *   operation record in one batch; a rollback only the operation record.
@@ -58,7 +59,9 @@ export function committedRecordOf(half: RecordView): RecordInput {
     body: half.body,
     properties: encodeMessageProperties({ tag: message.tag, keys: message.keys, properties }),
     tag_hash: messageTagHash(message.tag),
-    flags: half.flags,
+    // No longer a half message: a copy of it sent anywhere again (a retry, a dead-letter
+    // resend) must not be taken for one.
+    flags: half.flags & ~transaction_flags.prepared,
     sys_flags: half.sys_flags | record_sys_flags.transaction_decision,
     born_timestamp: half.born_timestamp,
     born_host: half.born_host,
