@@ -10,6 +10,7 @@ const bench_modules: Readonly<Record<string, string>> = {
   protocol: './protocol_bench.js',
   store: './store_bench.js',
   wheel: './wheel_bench.js',
+  tx: './tx_bench.js',
 };
 
 interface BenchModule {

@@ -1,9 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Consumer, Producer, type Message } from '../../src/client/index.js';
+import { withStandaloneNode } from './standalone_node.js';
 
 /**
  * Delayed delivery through a real broker: a standalone node (child process, own temp data
@@ -38,19 +34,8 @@ export interface Percentiles {
   max: number;
 }
 
-const bin_path = fileURLToPath(new URL('../../bin/mq-node.js', import.meta.url));
-const ready_timeout_ms = 20_000;
-
-export async function measureWheelBroker(budget: WheelBrokerBudget): Promise<WheelBrokerResult> {
-  const data_dir = mkdtempSync(path.join(tmpdir(), 'mq-bench-wheel-'));
-  const node = spawn(process.execPath, [bin_path, '--role', 'standalone', '--host', '127.0.0.1', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--data', data_dir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const ready = await readyLine(node.stdout as NodeJS.ReadableStream);
-    return await run(ready['namesrv'] as string, budget);
-  } finally {
-    if (node.pid !== undefined && node.exitCode === null) process.kill(node.pid, 'SIGKILL');
-    rmSync(data_dir, { recursive: true, force: true });
-  }
+export function measureWheelBroker(budget: WheelBrokerBudget): Promise<WheelBrokerResult> {
+  return withStandaloneNode([], (node) => run(node.namesrv, budget));
 }
 
 async function run(namesrv: string, budget: WheelBrokerBudget): Promise<WheelBrokerResult> {
@@ -105,21 +90,4 @@ function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (fraction: number): number => sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
   return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
-}
-
-function readyLine(stdout: NodeJS.ReadableStream): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line from the standalone node within ${ready_timeout_ms} ms`)), ready_timeout_ms);
-    stdout.setEncoding('utf8');
-    stdout.on('data', (chunk: string) => {
-      text += chunk;
-      for (const line of text.split('\n')) {
-        if (!line.includes('"ready"')) continue;
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as Record<string, unknown>);
-        return;
-      }
-    });
-  });
 }

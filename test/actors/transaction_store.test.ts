@@ -107,3 +107,28 @@ t.test('a restart keeps undecided half messages and their check counts, and ever
   t.equal(store_control.attach(store.args.control).load('transaction_floor') > 0, true, 'the floor is published');
   t.equal(store.reader.readRecord(offsets[0] as number).topic, transaction_half_topic);
 });
+
+t.test('decisions in flight together (sync flush): each stored once; a second answer while the first is stored is ALREADY_DECIDED; a restart finds them all', async (t) => {
+  const data_dir = tempDir(t);
+  const system = await ActorSystem.start({ threads: 2 });
+  t.teardown(() => system.stop());
+  let store = await Store.open(system, { data_dir, ...small_store, flush_mode: 'sync' });
+  const count = 200;
+  const offsets = (await store.append(Array.from({ length: count }, (_, index) => half(index)))).results.map((result) => result.physical_offset);
+  // Every answer at once, and for the first ten a contradicting second answer right behind
+  // the first: it reaches the actor while the first one's append is still in flight.
+  const end = (index: number, outcome: 'COMMIT' | 'ROLLBACK') => store.transactions.ask({ kind: 'end', half_offset: offsets[index] as number, outcome }).then((reply) => reply.result);
+  const first = offsets.map((_, index) => end(index, index % 2 === 0 ? 'COMMIT' : 'ROLLBACK'));
+  const second = Array.from({ length: 10 }, (_, index) => end(index, index % 2 === 0 ? 'ROLLBACK' : 'COMMIT'));
+  const results = await Promise.all(first);
+  t.same(results, offsets.map((_, index) => (index % 2 === 0 ? 'COMMITTED' : 'ROLLED_BACK')), 'each first answer recorded');
+  t.same(await Promise.all(second), Array.from({ length: 10 }, () => 'ALREADY_DECIDED'), 'each second answer refused');
+  t.match(await store.transactions.ask({ kind: 'status' }), { committed: count / 2, rolled_back: count / 2 });
+  await store.close();
+  store = await Store.open(system, { data_dir, ...small_store, flush_mode: 'sync' });
+  t.teardown(() => store.close());
+  await until(async () => (await store.transactions.ask({ kind: 'status' })).read_queue_offset === count, 'the half queue read after the restart');
+  t.equal((await store.transactions.ask({ kind: 'status' })).undecided, 0, 'nothing undecided after the restart');
+  await until(() => committed(store.reader).length === count / 2, 'every commit in the topic');
+  t.same(committed(store.reader).sort((a, b) => a - b), Array.from({ length: count / 2 }, (_, index) => 2 * index), 'the committed ones, once each');
+});

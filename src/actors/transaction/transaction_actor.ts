@@ -1,5 +1,5 @@
 import { transaction_half_topic } from '../../protocol/index.js';
-import { defineActor, type ActorContext } from '../../runtime/actor.js';
+import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor_ref.js';
 import { MqError } from '../../runtime/errors.js';
 import { CommitLogReader } from '../../storage/commit_log_reader.js';
@@ -22,6 +22,8 @@ export const transaction_limits = {
   checkpoint_interval_ms: 1_000,
   /** Half-queue entries read per tick. */
   entries_read_per_tick_max: 4_096,
+  /** Decisions appended and not answered yet; an END_TRANSACTION beyond gets BUSY. */
+  decisions_in_flight_max: 4_096,
 } as const;
 
 interface Undecided {
@@ -38,6 +40,12 @@ interface Undecided {
  * operation record only (transaction_records.ts) — and hands the broker the half messages
  * whose check-back is due (the broker asks a live producer of the group; after
  * `transaction_check_max` checks the message is rolled back and that is logged).
+ *
+ * A decision does not hold up the mailbox while its append waits for the writer (and, under
+ * sync flush, for the disk): its reply is deferred, so the decisions of many transactions
+ * share one group commit. While in flight a decision is in `deciding`: a second answer for
+ * the same half message waits for it, check-backs skip it, and a checkpoint scans from
+ * before its append.
  *
  * Nothing is lost or decided twice by a restart, kill -9 included: the checkpoint
  * (transaction_checkpoint.ts) lists the undecided half messages and where the half queue was
@@ -57,6 +65,9 @@ class TransactionActor {
   private readonly undecided = new Map<number, Undecided>();
   /** Decided before their half-queue entry was read (an END_TRANSACTION faster than dispatch). */
   private readonly decided_ahead = new Set<number>();
+  /** Decisions appended, not answered yet: half offset → the write offset before the append
+   *  (a restart's scan from there finds the decision) and its end. */
+  private readonly deciding = new Map<number, { scan_from: number; done: Promise<void> }>();
   private reader!: StoreReader;
   private queue_reader: ConsumeQueueReader | undefined;
   private read_queue_offset = 0;
@@ -93,15 +104,15 @@ class TransactionActor {
     this.arm();
   }
 
-  async receive(message: TransactionMessage): Promise<TransactionReply> {
+  receive(message: TransactionMessage): TransactionReply {
     switch (message.kind) {
       case 'tick':
         this.tick();
         return this.reply('');
       case 'end':
-        return this.reply(await this.end(message.half_offset, message.outcome));
+        return this.end(message.half_offset, message.outcome);
       case 'due_checks':
-        return { ...this.reply(''), checks: await this.dueChecks(message.max) };
+        return { ...this.reply(''), checks: this.dueChecks(message.max) };
       case 'status':
         return this.reply('');
     }
@@ -136,27 +147,31 @@ class TransactionActor {
     this.arm();
   }
 
-  private async end(half_offset: number, outcome: 'COMMIT' | 'ROLLBACK' | 'UNKNOWN'): Promise<string> {
+  private end(half_offset: number, outcome: 'COMMIT' | 'ROLLBACK' | 'UNKNOWN'): TransactionReply {
+    const in_flight = this.deciding.get(half_offset);
+    // The first answer wins; if its append fails, this one fails the same way.
+    if (in_flight !== undefined) return deferReply(in_flight.done.then(() => this.reply('ALREADY_DECIDED')));
     const half = this.halfRecord(half_offset);
     if (!this.undecided.has(half_offset)) {
       // Read from the half queue already, or decided ahead of it: decided before.
-      if (this.decided_ahead.has(half_offset) || half.queue_offset < this.read_queue_offset) return 'ALREADY_DECIDED';
+      if (this.decided_ahead.has(half_offset) || half.queue_offset < this.read_queue_offset) return this.reply('ALREADY_DECIDED');
     }
-    if (outcome === 'UNKNOWN') return 'UNDECIDED';
-    await this.decide(half, outcome);
-    return outcome === 'COMMIT' ? 'COMMITTED' : 'ROLLED_BACK';
+    if (outcome === 'UNKNOWN') return this.reply('UNDECIDED');
+    if (this.deciding.size >= transaction_limits.decisions_in_flight_max) {
+      throw new MqError('BUSY', `${this.deciding.size} transaction outcomes are being stored already (the limit); send it again shortly`);
+    }
+    return deferReply(this.decide(half, outcome).then(() => this.reply(outcome === 'COMMIT' ? 'COMMITTED' : 'ROLLED_BACK')));
   }
 
   /** Due check-backs (each counted now); those checked `transaction_check_max` times are rolled back. */
-  private async dueChecks(max: number): Promise<DueCheck[]> {
+  private dueChecks(max: number): DueCheck[] {
     const now_ms = this.context.clock.nowMs();
     const due: DueCheck[] = [];
-    const give_up: number[] = [];
     for (const [offset, entry] of this.undecided) {
       if (due.length >= max) break;
-      if (entry.next_check_ms > now_ms) continue;
+      if (entry.next_check_ms > now_ms || this.deciding.has(offset)) continue;
       if (entry.checks >= this.args.transaction_check_max) {
-        give_up.push(offset);
+        this.giveUp(offset);
         continue;
       }
       entry.checks++;
@@ -164,12 +179,17 @@ class TransactionActor {
       this.dirty = true;
       due.push({ half_offset: offset, producer_group: entry.producer_group, check_times: entry.checks });
     }
-    for (const offset of give_up) {
-      const half = this.halfRecord(offset);
-      await this.decide(half, 'ROLLBACK');
-      this.context.log.warn({ half_offset: offset, producer_group: producerGroupOf(half), checks: this.args.transaction_check_max }, 'transaction rolled back: no producer of its group gave an outcome within the maximum number of checks');
-    }
     return due;
+  }
+
+  /** Rolls back a half message nobody decided within the maximum number of checks. */
+  private giveUp(offset: number): void {
+    const half = this.halfRecord(offset);
+    const fields = { half_offset: offset, producer_group: producerGroupOf(half), checks: this.args.transaction_check_max };
+    this.decide(half, 'ROLLBACK').then(
+      () => this.context.log.warn(fields, 'transaction rolled back: no producer of its group gave an outcome within the maximum number of checks'),
+      (error: unknown) => this.context.log.error({ ...fields, err: error }, 'transaction rollback after the maximum checks not stored; tried again at the next check round'),
+    );
   }
 
   private halfRecord(half_offset: number): RecordView {
@@ -183,23 +203,35 @@ class TransactionActor {
     return half;
   }
 
-  /** Appends the decision; a failed append is looked for before it is reported failed. */
-  private async decide(half: RecordView, decision: TransactionDecision): Promise<void> {
+  /**
+   * Appends the decision, in `deciding` until its append is answered; the bookkeeping runs
+   * then (between messages: this thread runs one thing at a time). A failed append is looked
+   * for before it is reported failed.
+   */
+  private decide(half: RecordView, decision: TransactionDecision): Promise<void> {
     const offset = half.physical_offset;
     const records: RecordInput[] = decision === 'COMMIT' ? [committedRecordOf(half), operationRecordOf(offset, decision, Date.now())] : [operationRecordOf(offset, decision, Date.now())];
-    const write_offset_before = this.control.load('write_offset');
+    // The writer appends at or after its write offset now: a scan from here finds the decision.
+    const scan_from = this.control.load('write_offset');
+    const done = this.append(offset, records, scan_from).then(() => {
+      this.undecided.delete(offset);
+      if (half.queue_offset >= this.read_queue_offset) this.decided_ahead.add(offset);
+      if (decision === 'COMMIT') this.committed++;
+      else this.rolled_back++;
+      this.dirty = true;
+    }).finally(() => this.deciding.delete(offset));
+    this.deciding.set(offset, { scan_from, done });
+    return done;
+  }
+
+  private async append(half_offset: number, records: RecordInput[], write_offset_before: number): Promise<void> {
     try {
       await this.commit_log.ask({ kind: 'append', count: records.length, images: encodeRecordImages(records) }, { timeout_ms: this.args.flush_timeout_ms * 2 });
     } catch (error) {
-      if (!(await this.appendedAfterAll(offset, write_offset_before))) {
+      if (!(await this.appendedAfterAll(half_offset, write_offset_before))) {
         throw new MqError('BROKER_UNAVAILABLE', `the transaction outcome was not stored (${error instanceof Error ? error.message : String(error)}); it stays undecided and is checked back later`);
       }
     }
-    this.undecided.delete(offset);
-    if (half.queue_offset >= this.read_queue_offset) this.decided_ahead.add(offset);
-    if (decision === 'COMMIT') this.committed++;
-    else this.rolled_back++;
-    this.dirty = true;
   }
 
   /** Whether a decision for `half_offset` went in after all (an append that timed out late);
@@ -272,6 +304,8 @@ class TransactionActor {
     // restart, so the scan must reach back to them (a decision follows its half message).
     let scan_from = this.control.load('write_offset');
     for (const offset of this.decided_ahead) scan_from = Math.min(scan_from, offset);
+    // Decisions in flight are listed as undecided; their records lie after these offsets.
+    for (const entry of this.deciding.values()) scan_from = Math.min(scan_from, entry.scan_from);
     this.checkpoint.write({
       half_queue_offset: this.read_queue_offset,
       commit_log_offset: scan_from,
