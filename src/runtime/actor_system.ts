@@ -19,6 +19,12 @@ export interface ActorSystemOptions {
   threads?: number;
   name?: string;
   limits?: Partial<RuntimeLimits>;
+  /**
+   * Node options of the worker threads (actor hosts and the CPU pool). Default: inherited
+   * from this process, as Node does. A process that runs under module hooks the actors do
+   * not need (a test runner's, an APM agent's) can start lean workers with [].
+   */
+  worker_exec_argv?: readonly string[];
 }
 
 /** Same options as an actor's own `context.spawn`. */
@@ -69,7 +75,7 @@ export class ActorSystem extends EventEmitter {
     this.limits = { ...runtime_limits, ...options.limits };
     this.log = logger('actor-system', { system: options.name ?? 'mq-node' });
     this.router = new Router({ thread: 0, limits: this.limits, log: this.log });
-    this.pool = new ThreadPool(this.router, this.limits, this.log, {
+    this.pool = new ThreadPool(this.router, this.limits, this.log, options.worker_exec_argv, {
       spawn: async (spec) => {
         try {
           await this.spawnByName({ ...spec, protocol_name: spec.protocol });
@@ -80,7 +86,7 @@ export class ActorSystem extends EventEmitter {
         }
       },
     });
-    this.cpu = new CpuPool();
+    this.cpu = new CpuPool(undefined, options.worker_exec_argv);
     this.pool.on('event', (event: HostEvent) => this.onHostEvent(event));
     this.pool.on('exit', (thread: number, code: number) => {
       this.replacing = this.replacing.then(() => this.onThreadExit(thread, code));

@@ -14,7 +14,11 @@ import type { CpuTask } from './cpu_tasks.js';
 export class CpuPool {
   private pool: Piscina | undefined;
 
-  constructor(private readonly threads_max = Math.max(1, os.availableParallelism())) {}
+  constructor(
+    private readonly threads_max = Math.max(1, os.availableParallelism()),
+    /** Node options of the pool's threads; undefined: inherited from this process. */
+    private readonly exec_argv?: readonly string[],
+  ) {}
 
   async crc32(data: Uint8Array, options: { transfer?: boolean; initial?: number } = {}): Promise<number> {
     const task: CpuTask = { op: 'crc32', data, initial: options.initial ?? 0 };
@@ -43,6 +47,7 @@ export class CpuPool {
       minThreads: 0,
       maxThreads: this.threads_max,
       idleTimeout: 5_000,
+      ...(this.exec_argv === undefined ? {} : { execArgv: [...this.exec_argv] }),
     });
     return this.pool;
   }

@@ -34,6 +34,8 @@ export class ThreadPool extends EventEmitter {
     private readonly main_router: Router,
     private readonly limits: RuntimeLimits,
     private readonly log: Logger,
+    /** Node options of the workers; undefined: inherited from this process. */
+    private readonly exec_argv: readonly string[] | undefined,
     private readonly system_control: SystemControl,
   ) {
     super();
@@ -58,7 +60,11 @@ export class ThreadPool extends EventEmitter {
     const system_channel = new MessageChannel();
     Comlink.expose(this.system_control, nodeEndpoint(system_channel.port1));
     const start_data: HostStartData = { thread, control_port: control_channel.port2, main_data_port: data_channel.port2, system_port: system_channel.port2, limits: this.limits };
-    const worker = new Worker(host_worker_url, { workerData: start_data, transferList: [control_channel.port2, data_channel.port2, system_channel.port2] });
+    const worker = new Worker(host_worker_url, {
+      workerData: start_data,
+      transferList: [control_channel.port2, data_channel.port2, system_channel.port2],
+      ...(this.exec_argv === undefined ? {} : { execArgv: [...this.exec_argv] }),
+    });
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     const handle: WorkerHandle = { thread, worker, control: Comlink.wrap<HostControl>(nodeEndpoint(control_channel.port1)), exited, alive: true };
     this.handles.set(thread, handle);

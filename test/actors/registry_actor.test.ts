@@ -17,7 +17,8 @@ import {
   type Result,
 } from '../../src/protocol/index.js';
 import type { ActorRef } from '../../src/runtime/actor_ref.js';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import { MqError } from '../../src/runtime/errors.js';
 
 /**
@@ -29,7 +30,7 @@ import { MqError } from '../../src/runtime/errors.js';
 const expiry_ms = 1_000;
 
 async function startRegistry(t: Test): Promise<ActorRef<RegistryMessage, RegistryReply>> {
-  const system = await ActorSystem.start({ threads: 1 });
+  const system = await startActorSystem({ threads: 1 });
   t.teardown(() => system.stop());
   return system.spawn({ address: registry_address, module: registry_module_url, protocol: registry_protocol, args: { broker_expiry_ms: expiry_ms } });
 }

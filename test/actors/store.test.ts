@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import { Store } from '../../src/actors/store/store.js';
 import { patternBody, tempDir } from '../storage/commit_log_helpers.js';
 import { openStore, pullAll, record, small_store, untilDispatched } from './store_helpers.js';
@@ -42,7 +43,7 @@ t.test('append through the writer actor, read back through ConsumeQueues on the 
 t.test('a clean restart serves the same data and continues the queue offsets', async (t) => {
   const dir = tempDir(t);
   {
-    const system = await ActorSystem.start({ threads: 2 });
+    const system = await startActorSystem({ threads: 2 });
     const store = await Store.open(system, { data_dir: dir, ...small_store });
     for (let start = 0; start < 3_000; start += 100) {
       await store.append(Array.from({ length: 100 }, (_, i) => record('T', (start + i) % 2, bodyOf(start + i))));

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { patternBody, tempDir } from '../storage/commit_log_helpers.js';
 import { openStore, record, small_store } from './store_helpers.js';
+import { lean_worker_exec_argv } from '../helpers/tap_hooks.js';
 
 /** Sizes vary so records straddle pages and segments roll under the readers. */
 const size_expression = '17 + ((index * 7919) % 3000)';
@@ -15,6 +16,7 @@ t.test('readers on other threads read while the writer appends: never a half-wri
   const readers = [0, 1].map((queue_id) => {
     const worker = new Worker(new URL('./fixtures/concurrent_reader_worker.js', import.meta.url), {
       workerData: { reader: store.args, topic: 'C', queue_id, count, deadline_ms: 60_000, sizeOf: size_expression, progress: progress.buffer, slot: queue_id },
+      execArgv: [...lean_worker_exec_argv],
     });
     t.teardown(() => worker.terminate());
     return new Promise<{ read: number; mismatches: number; empty_polls: number; problem: string | null }>((resolve, reject) => {

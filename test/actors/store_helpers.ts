@@ -1,5 +1,6 @@
 import type { Test } from 'tap';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import type { RecordInput } from '../../src/storage/record.js';
 import { Store, type StoreOptions } from '../../src/actors/store/store.js';
 import type { StoreReader } from '../../src/storage/store_reader.js';
@@ -13,7 +14,7 @@ export const small_store = {
 } as const;
 
 export async function openStore(t: Test, options: StoreOptions, threads = 2): Promise<{ system: ActorSystem; store: Store }> {
-  const system = await ActorSystem.start({ threads });
+  const system = await startActorSystem({ threads });
   let store: Store | undefined;
   t.teardown(async () => {
     await store?.close().catch(() => undefined);

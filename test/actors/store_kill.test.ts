@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Store } from '../../src/actors/store/store.js';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import { store_control } from '../../src/storage/store_control.js';
 import { abortMarkerPath } from '../../src/storage/storage_paths.js';
 import { prng } from '../storage/commit_log_helpers.js';
@@ -149,7 +150,7 @@ for (let round = 0; round < kill_limits.rounds; round++) {
 
 t.test('after the last kill: recovery here serves every acknowledged record, the log continues, records in flight at a kill are whole', async (t) => {
   t.ok(existsSync(abortMarkerPath(data_dir)), 'the killed child left its abort marker: this open is a crash recovery');
-  const system = await ActorSystem.start({ threads: kill_store_threads });
+  const system = await startActorSystem({ threads: kill_store_threads });
   let store: Store | undefined;
   t.teardown(async () => {
     await store?.close().catch(() => undefined);

@@ -2,7 +2,8 @@ import { cpSync, existsSync, readdirSync, rmSync, statSync, truncateSync, writeF
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Store, type StoreOptions } from '../../src/actors/store/store.js';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import { logger } from '../../src/runtime/log.js';
 import { StoreCheckpoint } from '../../src/storage/checkpoint.js';
 import { consume_queue_entry_bytes } from '../../src/storage/consume_queue_entry.js';
@@ -103,7 +104,7 @@ let golden_log: CommitLogContent | undefined;
 let golden_acked: AckedRecord[] = [];
 
 t.before(async () => {
-  const system = await ActorSystem.start({ threads: 2 });
+  const system = await startActorSystem({ threads: 2 });
   try {
     const store = await Store.open(system, { data_dir: golden_dir, ...rebuild_store });
     for (let first = 0; first < rebuild_limits.records; first += rebuild_limits.batch_records) {

@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import { Store } from '../../src/actors/store/store.js';
 import { store_control } from '../../src/storage/store_control.js';
 import { patternBody, tempDir } from '../storage/commit_log_helpers.js';
@@ -62,7 +63,7 @@ t.test('retention deletes expired CommitLog segments, oldest first, and the queu
 t.test('a full disk refuses appends, keeps serving reads, and deletes the oldest segments', async (t) => {
   const dir = tempDir(t);
   {
-    const system = await ActorSystem.start({ threads: 2 });
+    const system = await startActorSystem({ threads: 2 });
     const store = await Store.open(system, { data_dir: dir, ...small_store });
     await fill(store);
     await store.close();

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import { Store } from '../../src/actors/store/store.js';
 import { scheduledRecordOf } from '../../src/actors/timing_wheel/scheduled_record.js';
 import { schedule_topic, system_properties } from '../../src/protocol/index.js';
@@ -79,7 +80,7 @@ t.test('due messages go to their topic in order of time, not before it, with the
 
 t.test('a clean restart keeps what is scheduled and delivers each message once', async (t) => {
   const data_dir = tempDir(t);
-  const system = await ActorSystem.start({ threads: 2 });
+  const system = await startActorSystem({ threads: 2 });
   t.teardown(() => system.stop());
   let store = await Store.open(system, { data_dir, ...small_store });
   const now_ms = Date.now();
@@ -132,7 +133,7 @@ t.test('retention keeps the segment of an undelivered scheduled message and dele
 
 t.test('a delivery the store refuses (disk full) is retried, not lost, and not doubled', async (t) => {
   const data_dir = tempDir(t);
-  const system = await ActorSystem.start({ threads: 2 });
+  const system = await startActorSystem({ threads: 2 });
   t.teardown(() => system.stop());
   let store = await Store.open(system, { data_dir, ...small_store });
   await store.append([scheduled(0, Date.now() + 800)]);

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 import { Store } from '../../src/actors/store/store.js';
 import { halfRecordOf } from '../../src/actors/transaction/transaction_records.js';
 import { system_properties, transaction_half_topic } from '../../src/protocol/index.js';
@@ -83,7 +84,7 @@ t.test('check-backs come due after the interval, count, and end in a rollback', 
 
 t.test('a restart keeps undecided half messages and their check counts, and every decision', async (t) => {
   const data_dir = tempDir(t);
-  const system = await ActorSystem.start({ threads: 2 });
+  const system = await startActorSystem({ threads: 2 });
   t.teardown(() => system.stop());
   let store = await Store.open(system, { data_dir, ...small_store });
   const count = 300;
@@ -110,7 +111,7 @@ t.test('a restart keeps undecided half messages and their check counts, and ever
 
 t.test('decisions in flight together (sync flush): each stored once; a second answer while the first is stored is ALREADY_DECIDED; a restart finds them all', async (t) => {
   const data_dir = tempDir(t);
-  const system = await ActorSystem.start({ threads: 2 });
+  const system = await startActorSystem({ threads: 2 });
   t.teardown(() => system.stop());
   let store = await Store.open(system, { data_dir, ...small_store, flush_mode: 'sync' });
   const count = 200;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { childNodeOptions } from '../helpers/tap_hooks.js';
 
 /**
  * Runs `node dist/bin/mq-node.js ...` as a child process for tests. Every child is killed
@@ -21,10 +22,12 @@ export const node_process_limits = {
   output_chars_max: 1 << 20,
 } as const;
 
-/** The environment of the test run without MQ_* variables, plus `extra`. */
+/** The environment of the test run without MQ_* variables (and tap's hooks, see tap_hooks.ts), plus `extra`. */
 export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('MQ_')) env[key] = value;
+  env['NODE_OPTIONS'] = childNodeOptions(env['NODE_OPTIONS']);
+  if (env['NODE_OPTIONS'] === undefined) delete env['NODE_OPTIONS'];
   return { ...env, ...extra };
 }
 

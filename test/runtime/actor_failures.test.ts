@@ -5,6 +5,7 @@ import { MqError } from '../../src/runtime/errors.js';
 import { counter_module_url, counter_protocol } from './fixtures/counter_messages.js';
 import { echo_module_url, echo_protocol } from './fixtures/echo_messages.js';
 import { nextEvent, rejectionOf, startSystem, tempDir } from './helpers.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 
 t.test('an ask that gets no reply in time rejects with TIMEOUT', async (t) => {
   const system = await startSystem(t);
@@ -109,8 +110,7 @@ t.test('a full mailbox answers BUSY instead of growing', async (t) => {
 t.test('stop drains mailboxes and stops actors in reverse spawn order', async (t) => {
   const dir = tempDir(t);
   const journal_file = path.join(dir, 'journal');
-  const { ActorSystem } = await import('../../src/runtime/actor_system.js');
-  const system = await ActorSystem.start({ threads: 2 });
+  const system = await startActorSystem({ threads: 2 });
   let stopped = false;
   t.teardown(() => (stopped ? undefined : system.stop()));
   const first = await system.spawn({ address: 'counter/first', module: counter_module_url, protocol: counter_protocol, thread: 1, args: { state_file: path.join(dir, 'first'), journal_file } });

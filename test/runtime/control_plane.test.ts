@@ -4,6 +4,7 @@ import t from 'tap';
 import { CpuPool } from '../../src/runtime/cpu_pool.js';
 import { echo_module_url, echo_protocol } from './fixtures/echo_messages.js';
 import { startSystem } from './helpers.js';
+import { lean_worker_exec_argv } from '../helpers/tap_hooks.js';
 
 t.test('list, stats and inspect through the control plane', async (t) => {
   const system = await startSystem(t);
@@ -28,7 +29,7 @@ t.test('list, stats and inspect through the control plane', async (t) => {
 });
 
 t.test('the CPU pool computes CRC32 off the actor threads', async (t) => {
-  const pool = new CpuPool(2);
+  const pool = new CpuPool(2, lean_worker_exec_argv);
   t.teardown(() => pool.destroy());
   const data = randomBytes(8 << 20);
   t.equal(await pool.crc32(data), crc32(data), 'copied input');

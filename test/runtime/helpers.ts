@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { ActorSystem, type ActorSystemOptions } from '../../src/runtime/actor_system.js';
+import { type ActorSystem, type ActorSystemOptions } from '../../src/runtime/actor_system.js';
+import { startActorSystem } from '../helpers/actor_systems.js';
 
 /** Starts an actor system that is stopped when the test ends, pass or fail. */
 export async function startSystem(t: Test, options: ActorSystemOptions = {}): Promise<ActorSystem> {
-  const system = await ActorSystem.start({ threads: 2, ...options });
+  const system = await startActorSystem({ threads: 2, ...options });
   t.teardown(() => system.stop());
   return system;
 }

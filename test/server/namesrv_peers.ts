@@ -18,7 +18,8 @@ import {
   type Result,
   type TopicRouteData,
 } from '../../src/protocol/index.js';
-import { ActorSystem } from '../../src/runtime/actor_system.js';
+import type { ActorSystem } from '../../src/runtime/actor_system.js';
+import { startActorSystem as startLeanActorSystem } from '../helpers/actor_systems.js';
 import { MqError } from '../../src/runtime/errors.js';
 import { NamesrvListener, type NamesrvOptions } from '../../src/server/namesrv/namesrv_listener.js';
 
@@ -38,7 +39,7 @@ export const wait_limits = {
 } as const;
 
 export async function startActorSystem(t: Test): Promise<ActorSystem> {
-  const system = await ActorSystem.start({ threads: 1 });
+  const system = await startLeanActorSystem({ threads: 1 });
   t.teardown(() => system.stop());
   return system;
 }

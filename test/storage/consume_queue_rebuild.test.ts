@@ -10,6 +10,7 @@ import { applyRebuildResult, planRebuild, rebuild_task_module, rebuildConsumeQue
 import { commitLogDir, consumeQueueRootDir, segmentFileName } from '../../src/storage/storage_paths.js';
 import { tagHash } from '../../src/storage/tag_hash.js';
 import { input, openCommitLog, patternBody, prng, store_host, tempDir } from './commit_log_helpers.js';
+import { lean_worker_exec_argv } from '../helpers/tap_hooks.js';
 
 const commit_log_segment_bytes = 64 * 1024;
 const entries_per_segment = 64;
@@ -143,7 +144,7 @@ t.test('delete the ConsumeQueues, rebuild them from the CommitLog on this thread
 
 t.test('the same through CpuPool.run, split per segment and chained within one', async (t) => {
   const written = writeStore(t);
-  const pool = new CpuPool(2);
+  const pool = new CpuPool(2, lean_worker_exec_argv);
   t.teardown(() => pool.destroy());
   const commit_log_dir = commitLogDir(written.data_dir);
   const range = { commit_log_dir, segment_bytes: commit_log_segment_bytes, from_offset: 0, to_offset: written.commit_log_end };

@@ -7,6 +7,7 @@ import t from 'tap';
 import { OffsetStore } from '../../src/storage/offset_store.js';
 import { offsetTableFor } from './fixtures/offset_table.js';
 import { prng } from '../helpers/prng.js';
+import { childEnv } from '../cli/node_process.js';
 
 /**
  * Offsets survive a kill -9 at the last persisted value.
@@ -76,7 +77,7 @@ for (let round = 0; round < kill_test_limits.rounds; round++) {
     const child = spawn(
       process.execPath,
       [committer_path, file_path, String(kill_test_limits.child_pause_ms), String(kill_test_limits.child_rounds_max), String(kill_test_limits.child_run_ms_max)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() },
     );
     const pid = child.pid;
     t.ok(pid, 'the child started');

@@ -1,7 +1,8 @@
 import type { Test } from 'tap';
 import * as p from '../../../src/protocol/index.js';
 import { ClientConnection } from '../../../src/client/remoting/client_connection.js';
-import { ActorSystem } from '../../../src/runtime/actor_system.js';
+import { type ActorSystem } from '../../../src/runtime/actor_system.js';
+import { startActorSystem } from '../../helpers/actor_systems.js';
 import { Store } from '../../../src/actors/store/store.js';
 import { brokerListener } from '../../../src/server/broker/broker_listener.js';
 import { loadConfig, type BrokerConfig } from '../../../src/server/config.js';
@@ -19,7 +20,7 @@ export async function startBroker(t: Test, data_dir: string, extra_flags: string
   const request = loadConfig(['--role', 'broker', '--namesrv', '127.0.0.1:9', '--port', '0', '--host', '127.0.0.1', '--data', data_dir, '--threads', '2', ...extra_flags], {});
   if (request.action !== 'run') throw new Error('expected a runnable config');
   const config = request.config as BrokerConfig;
-  const system = await ActorSystem.start({ threads: 2 });
+  const system = await startActorSystem({ threads: 2 });
   const store = await Store.open(system, { data_dir, ...small_store });
   const listener = brokerListener({ config, store, namesrv_addresses: () => [] });
   const bound = await listener.start();
