@@ -12,10 +12,10 @@ import {
   type TransactionOutcome,
   type TransactionSendResult,
 } from '../../src/client/index.js';
+import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import * as p from '../../src/protocol/index.js';
 import { childEnv, startNode, type NodeProcess } from '../cli/node_process.js';
 import { inParallel, pullAll, until } from '../client/client_helpers.js';
-import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import { pull, pullRequest } from '../server/broker/broker_helpers.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
 import { transactionBodyOf, transactionIndexOf, transactionKeyOf } from './fixtures/transaction_messages.js';
