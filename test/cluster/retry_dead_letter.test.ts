@@ -478,7 +478,13 @@ t.test('a send-back that cannot reach its frozen broker leaves the message un-ac
   const copies = await retryCopies(broker, group);
   t.same(copies.map((stored) => [storedOriginId(stored), stored.reconsumeTimes]), [[id, 1]], 'the retry topic holds that one copy');
   const attempts = recorder.attemptsOf(id);
-  t.same(attempts.map((attempt) => attempt.verdict).sort(), ['ok', 'ok', 'throw'], 'three deliveries: the failure, the local redelivery, the retry copy');
+  // Usually three deliveries (the failure, the local redelivery, the retry copy). On a loaded
+  // machine one more can come (at-least-once: a redelivery whose ack had not been committed
+  // yet), so the test counts what must hold, not the total.
+  const verdicts = attempts.map((attempt) => attempt.verdict);
+  t.same(verdicts.filter((verdict) => verdict !== 'ok'), ['throw'], `one failed delivery, the first (${verdicts.length} deliveries in all)`);
+  t.ok(attempts.filter((attempt) => attempt.verdict === 'ok' && attempt.message.msgId === id).length >= 1, 'the original succeeded on its local redelivery');
+  t.ok(attempts.filter((attempt) => attempt.verdict === 'ok' && attempt.message.msgId !== id).length >= 1, 'and the retry copy succeeded');
   t.equal(recorder.sentBack(id).length, 0, 'no sent-back event: the late answer to the given-up request is ignored');
   t.ok(recorder.warnings.some((line) => line.includes('send-back failed:') && line.includes(id)), 'the consumer warned about the failed send-back, naming the message');
   t.comment(`run time ${Math.round(performance.now() - started_ms)} ms`);
