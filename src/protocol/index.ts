@@ -37,4 +37,5 @@ export * from './schemas/consumer_list.js';
 export * from './schemas/unregister_client.js';
 export * from './schemas/send_back.js';
 export * from './schemas/transaction.js';
+export * from './schemas/ha.js';
 export * from './schemas/error.js';

@@ -64,6 +64,9 @@ export interface BrokerSettings {
   brokerId: number;
   flush: FlushMode;
   replication: BrokerReplication;
+  /** Sync replication: slaves that must hold a send, and how long to wait for them. */
+  replicationAcks: number;
+  replicationTimeoutMs: number;
   autoCreateTopic: boolean;
   /** Percent of the data disk in use above which appends are refused (reads go on). */
   diskHighWater: number;
@@ -215,6 +218,8 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     brokerId: sources.get(flags.brokerId, role),
     flush: sources.get(flags.flush, role),
     replication: sources.get(flags.brokerReplication, role),
+    replicationAcks: sources.get(flags.replicationAcks, role),
+    replicationTimeoutMs: sources.get(flags.replicationTimeoutMs, role),
     autoCreateTopic: sources.get(flags.autoCreateTopic, role),
     diskHighWater: sources.get(flags.diskHighWater, role),
     heartbeatIntervalMs: sources.get(flags.heartbeatIntervalMs, role),

@@ -217,6 +217,14 @@ export const flags = {
     defaults: { broker: 'async', standalone: 'async' },
     placeholder: broker_replication_modes.join('|'), help: 'sync: a send on a master waits for a slave',
   }),
+  replicationAcks: spec({
+    flag: 'replication-acks', type: integerType(1, 15), roles: broker_roles, defaults: { broker: '1', standalone: '1' },
+    placeholder: 'N', help: 'sync replication: how many slaves must hold a send before it is acknowledged',
+  }),
+  replicationTimeoutMs: spec({
+    flag: 'replication-timeout-ms', type: integerType(100, 600_000), roles: broker_roles, defaults: { broker: '3000', standalone: '3000' },
+    placeholder: 'MS', help: 'sync replication: a send no slave acknowledged within this answers FLUSH_SLAVE_TIMEOUT',
+  }),
   autoCreateTopic: spec({
     flag: 'auto-create-topic', type: booleanType, roles: broker_roles, defaults: { broker: 'false', standalone: 'true' },
     placeholder: 'true|false', help: 'create a topic on its first send',

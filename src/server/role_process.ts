@@ -91,6 +91,13 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       wheel_level_slots: config.wheelLevels,
       transaction_check_interval_ms: config.transactionCheckIntervalMs,
       transaction_check_max: config.transactionCheckMax,
+      cluster: config.cluster,
+      broker_name: config.brokerName,
+      broker_id: config.brokerId,
+      role: config.brokerId === 0 ? 'master' : 'slave',
+      replication_mode: config.replication,
+      replication_acks: config.replicationAcks,
+      replication_timeout_ms: config.replicationTimeoutMs,
       // Every record and message id names the broker that stored it: its advertised address.
       // With --port 0 the port is not known before the store opens, and ids carry port 0.
       store_ipv4: ipv4ToNumber(config.advertiseHost),

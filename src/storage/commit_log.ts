@@ -3,6 +3,7 @@ import { MqError } from '../runtime/errors.js';
 import type { MappedFile } from './mapped_file.js';
 import { assert } from '../runtime/assert.js';
 import { blank_bytes_min, imageQueue, placeRecordImage, record_header_bytes, record_magic, recordSize, topic_bytes_max, writeBlank, writeRecord, type HostAddress, type RecordInput } from './record.js';
+import { checkReplicaChunk } from './replica_chunk.js';
 import type { SegmentSet } from './segment_set.js';
 
 /** Where one appended record went. */
@@ -129,6 +130,31 @@ export class CommitLog {
       position += size;
     }
     return results;
+  }
+
+  /**
+   * Appends a chunk of the master's CommitLog at `start_offset`, which must be this log's
+   * write offset (a slave's log is a byte-for-byte copy of its master's, at the same
+   * offsets): checked whole first (replica_chunk.ts), then copied into the segment once.
+   * The records keep the master's offsets, queue offsets and timestamps; the queue-offset
+   * table follows them, ready for the day this log is promoted. Returns the new write offset.
+   */
+  appendReplica(start_offset: number, bytes: Buffer): number {
+    if (start_offset !== this.write_offset) {
+      throw new MqError('BAD_REQUEST', `replica chunk at ${start_offset}, but this CommitLog ends at ${this.write_offset}; the replicator must resume from the end`);
+    }
+    if (bytes.length === 0) return this.write_offset;
+    let segment = this.current;
+    if (segment === undefined || segment.end_offset === this.write_offset) {
+      segment = this.source.next(this.write_offset);
+      assert(segment.start_offset === this.write_offset, `new segment starts at ${segment.start_offset}, expected ${this.write_offset}`);
+      this.current = segment;
+    }
+    const checked = checkReplicaChunk(bytes, start_offset, segment.end_offset);
+    bytes.copy(segment.buffer, start_offset - segment.start_offset);
+    for (const record of checked.records) this.queue_offsets.set(queueKey(record.topic, record.queue_id), record.queue_offset + 1);
+    this.write_offset = start_offset + bytes.length;
+    return this.write_offset;
   }
 
   /** The segments holding bytes in [from, to), for flushing. */

@@ -20,8 +20,16 @@ export const store_control = defineControlBlock(
     retention_floor: 'i64',
     /** Transaction actor only: the same for half messages not decided yet. */
     transaction_floor: 'i64',
+    /** Replicator only, on a master: the CommitLog end that enough in-sync slaves hold
+     *  (`replication_acks` of them); sync replication acknowledges below it. */
+    replicated_offset: 'i64',
     /** CommitLog writer only: bumped (and notified) after each appended batch. */
     write_seq: 'i32',
+    /** Replicator only: 0 while this store is a master (takes appends), 1 while a slave
+     *  (takes only its master's bytes). */
+    ha_role: 'i32',
+    /** Replicator only, on a master: slaves connected and within the in-sync gap. */
+    replicas_in_sync: 'i32',
     /** Flush actor only: bumped (and notified) after each flush. */
     flush_seq: 'i32',
     /** Every ConsumeQueue actor, by Atomics.add only: bumped (and notified) after it publishes

@@ -257,3 +257,6 @@ export const send_back_result = { destination: 'RETRY' as const, topic: '%RETRY%
 export const resend_dead_letter_request = { commitLogOffset: 987_654_321 };
 export const end_transaction_request = { producerGroup: 'order-tx', commitLogOffset: 8_000_000_123, msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0', outcome: 'COMMIT' as const, fromCheck: false };
 export const end_transaction_response = { result: 'COMMITTED' as const };
+
+export const ha_hello_request = { version: 1, cluster: 'DefaultCluster', brokerName: 'broker-a', brokerId: 1, epoch: 3, maxOffset: 1_073_741_824 + 4_096, segmentBytes: 1_073_741_824 };
+export const ha_hello_response = { epoch: 3, startOffset: 1_073_741_824, masterOffset: 1_073_741_824 + 65_536 };

@@ -14,14 +14,10 @@ import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/sto
 import { flush_address, flush_protocol } from '../flush/flush_messages.js';
 import { segment_allocator_address, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
+import { ha_roles } from '../replicator/replicator_messages.js';
 import { commit_log_protocol, placement_bytes, type CommitLogMessage, type CommitLogReply } from './commit_log_messages.js';
+import { OffsetWaiters } from './offset_waiters.js';
 import { writeU64 } from '../../storage/record.js';
-
-interface FlushWaiter {
-  end_offset: number;
-  resolve(flushed: boolean): void;
-  timer: NodeJS.Timeout;
-}
 
 /**
  * The CommitLog writer: the one actor that appends. It owns the CommitLog (segments, write
@@ -34,12 +30,18 @@ interface FlushWaiter {
  * sync — every append tells the flush actor and its acknowledgement waits (deferred, the
  * mailbox keeps going) until a flush covers its bytes: group commit, one fdatasync for all
  * batches appended meanwhile.
+ *
+ * Replication: on a master under sync replication the acknowledgement also waits until the
+ * replicator reports that enough slaves hold the bytes (`replicated`). On a slave (store
+ * control `ha_role`) the writer refuses appends and takes `append_replica` chunks instead:
+ * the master's bytes at the master's offsets.
  */
 class CommitLogActor {
   private log!: CommitLog;
   private readonly control: StoreControl;
   private readonly disk: DiskGuard;
-  private readonly waiters: FlushWaiter[] = [];
+  private readonly flush_waiters: OffsetWaiters;
+  private readonly replica_waiters: OffsetWaiters;
   private readonly prepared = new Set<number>();
   private flush_hint_outstanding = false;
   /** Start of the next segment already asked of the allocator (-1: none yet). */
@@ -54,6 +56,8 @@ class CommitLogActor {
     private readonly args: StoreArgs,
   ) {
     this.control = store_control.attach(args.control);
+    this.flush_waiters = new OffsetWaiters(args.flush_timeout_ms);
+    this.replica_waiters = new OffsetWaiters(args.replication_timeout_ms);
     this.disk = new DiskGuard({ directory: args.data_dir, high_water_ratio: args.disk_high_water_ratio, log: context.log });
     this.flush = context.actorOf(flush_address, flush_protocol);
     this.allocator = context.actorOf(segment_allocator_address, segment_allocator_protocol);
@@ -101,6 +105,11 @@ class CommitLogActor {
       case 'flushed':
         this.flushed(message.offset);
         return this.status();
+      case 'append_replica':
+        return this.appendReplica(message.offset, message.bytes);
+      case 'replicated':
+        this.replica_waiters.covered(message.offset);
+        return this.status();
       case 'status':
         return this.status();
     }
@@ -112,18 +121,26 @@ class CommitLogActor {
     await this.flush.ask({ kind: 'flush_now' }, { timeout_ms: this.args.flush_timeout_ms * 10 }).catch((error: unknown) => {
       this.context.log.error({ err: error }, 'final flush failed');
     });
-    for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.resolve(this.control.load('flush_offset') >= waiter.end_offset);
-    }
+    this.flush_waiters.settleAll(this.control.load('flush_offset'));
+    this.replica_waiters.settleAll(this.control.load('replicated_offset'));
     this.log?.close();
   }
 
   inspect(): Record<string, unknown> {
-    return { write_offset: this.log?.offset, flush_offset: this.control.load('flush_offset'), flush_waiters: this.waiters.length, prepared_segments: [...this.prepared] };
+    return {
+      write_offset: this.log?.offset,
+      flush_offset: this.control.load('flush_offset'),
+      replicated_offset: this.control.load('replicated_offset'),
+      flush_waiters: this.flush_waiters.size,
+      replica_waiters: this.replica_waiters.size,
+      prepared_segments: [...this.prepared],
+    };
   }
 
   private append(count: number, images: Buffer): CommitLogReply {
+    if (this.control.load('ha_role') === ha_roles.slave) {
+      throw new MqError('NOT_MASTER', `broker ${this.args.broker_name} (id ${this.args.broker_id}) is a slave: it stores only what its master replicates; send to the master`);
+    }
     this.disk.checkWritable();
     if (count === 0) throw new MqError('BAD_REQUEST', 'an append batch holds no record');
     const results = this.log.appendImages(images, count);
@@ -135,15 +152,51 @@ class CommitLogActor {
       writeU64(placements, index * placement_bytes + 8, result.queue_offset);
     });
     const reply = (status: CommitLogReply['status']): CommitLogReply => ({ status, store_timestamp: results[0]?.store_timestamp ?? 0, write_offset: end_offset, placements });
+    const flushed = this.flushFor(end_offset);
+    if (this.args.replication_mode === 'async') return flushed === true ? reply('PUT_OK') : deferReply(flushed.then((ok) => reply(ok ? 'PUT_OK' : 'FLUSH_DISK_TIMEOUT')));
+    // Sync replication: RocketMQ answers SLAVE_NOT_AVAILABLE at once when no slave is in sync
+    // (the record is stored here all the same); otherwise the ack waits for the slaves.
+    const replicated: Promise<boolean> | 'no slave' = this.control.load('replicas_in_sync') === 0 ? 'no slave' : this.replicatedFor(end_offset);
+    return deferReply(Promise.all([flushed, replicated]).then(([disk_ok, slaves]) => {
+      if (disk_ok === false) return reply('FLUSH_DISK_TIMEOUT');
+      if (slaves === 'no slave') return reply('SLAVE_NOT_AVAILABLE');
+      return reply(slaves ? 'PUT_OK' : 'FLUSH_SLAVE_TIMEOUT');
+    }));
+  }
+
+  /** True when nothing is to wait for (async flush: hinted when much is dirty), else the flush's promise. */
+  private flushFor(end_offset: number): true | Promise<boolean> {
     if (this.args.flush_mode === 'async') {
       if (!this.flush_hint_outstanding && end_offset - this.control.load('flush_offset') >= this.args.flush_dirty_bytes) {
         this.flush_hint_outstanding = true;
         this.flush.tell({ kind: 'flush' });
       }
-      return reply('PUT_OK');
+      return true;
     }
     this.flush.tell({ kind: 'flush' });
-    return deferReply(this.whenFlushed(end_offset).then((flushed) => reply(flushed ? 'PUT_OK' : 'FLUSH_DISK_TIMEOUT')));
+    return this.control.load('flush_offset') >= end_offset ? Promise.resolve(true) : this.flush_waiters.until(end_offset);
+  }
+
+  private replicatedFor(end_offset: number): Promise<boolean> {
+    return this.control.load('replicated_offset') >= end_offset ? Promise.resolve(true) : this.replica_waiters.until(end_offset);
+  }
+
+  /**
+   * A chunk of the master's CommitLog, on a slave: checked and copied at this log's end
+   * (CommitLog.appendReplica), published for dispatch; under sync flush answered once it is
+   * on disk, so the slave's acknowledgement to its master means durable here.
+   */
+  private appendReplica(offset: number, bytes: Buffer): CommitLogReply {
+    if (this.control.load('ha_role') !== ha_roles.slave) {
+      throw new MqError('NOT_MASTER', `broker ${this.args.broker_name} is a master: it does not take another broker's CommitLog bytes`);
+    }
+    this.disk.checkWritable();
+    this.log.appendReplica(offset, bytes);
+    const end_offset = this.publish();
+    this.prepareNextIfHalfFull();
+    const reply = (status: CommitLogReply['status']): CommitLogReply => ({ status, store_timestamp: 0, write_offset: end_offset, placements: Buffer.alloc(0) });
+    const flushed = this.flushFor(end_offset);
+    return flushed === true ? reply('PUT_OK') : deferReply(flushed.then((ok) => reply(ok ? 'PUT_OK' : 'FLUSH_DISK_TIMEOUT')));
   }
 
   /** Publishes the write offset to every thread and wakes whoever follows it. */
@@ -155,30 +208,9 @@ class CommitLogActor {
     return end_offset;
   }
 
-  private whenFlushed(end_offset: number): Promise<boolean> {
-    if (this.control.load('flush_offset') >= end_offset) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter: FlushWaiter = {
-        end_offset,
-        resolve,
-        timer: setTimeout(() => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) this.waiters.splice(index, 1);
-          resolve(false);
-        }, this.args.flush_timeout_ms),
-      };
-      this.waiters.push(waiter); // appends end in increasing order: the array stays sorted
-    });
-  }
-
   private flushed(offset: number): void {
     this.flush_hint_outstanding = false;
-    let covered = 0;
-    while (covered < this.waiters.length && (this.waiters[covered] as FlushWaiter).end_offset <= offset) covered++;
-    for (const waiter of this.waiters.splice(0, covered)) {
-      clearTimeout(waiter.timer);
-      waiter.resolve(true);
-    }
+    this.flush_waiters.covered(offset);
   }
 
   private nextSegment(segments: SegmentSet, start_offset: number): MappedFile {

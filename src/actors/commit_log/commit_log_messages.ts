@@ -20,10 +20,20 @@ export type CommitLogMessage =
   | { kind: 'append'; count: number; images: Buffer }
   /** From the flush actor: bytes below `offset` are durable. */
   | { kind: 'flushed'; offset: number }
+  /** From the replicator, on a slave: the master's CommitLog bytes at `offset` (this log's end). */
+  | { kind: 'append_replica'; offset: number; bytes: Buffer }
+  /** From the replicator, on a master: enough slaves hold the bytes below `offset`. */
+  | { kind: 'replicated'; offset: number }
   | { kind: 'status' };
 
-/** RocketMQ's PutMessageStatus, for the whole batch. */
-export type AppendStatus = 'PUT_OK' | 'FLUSH_DISK_TIMEOUT';
+/**
+ * RocketMQ's PutMessageStatus, for the whole batch. The record is stored in every case;
+ * the status says what is not certain yet: FLUSH_DISK_TIMEOUT, not on disk within the flush
+ * timeout (sync flush); FLUSH_SLAVE_TIMEOUT, no slave acknowledged it within the
+ * replication timeout, SLAVE_NOT_AVAILABLE, no slave was in sync (sync replication).
+ */
+export const append_statuses = ['PUT_OK', 'FLUSH_DISK_TIMEOUT', 'FLUSH_SLAVE_TIMEOUT', 'SLAVE_NOT_AVAILABLE'] as const;
+export type AppendStatus = (typeof append_statuses)[number];
 
 /**
  * The answer to an append, packed: per record, 16 bytes of `placements` —
@@ -51,13 +61,18 @@ export const commit_log_protocol = defineProtocol<CommitLogMessage, CommitLogRep
       { name: 'images', type: 'bytes' },
     ],
     flushed: [{ name: 'offset', type: 'long' }],
+    append_replica: [
+      { name: 'offset', type: 'long' },
+      { name: 'bytes', type: 'bytes' },
+    ],
+    replicated: [{ name: 'offset', type: 'long' }],
     status: [],
   },
   avroCodec<CommitLogReply>({
     type: 'record',
     name: 'CommitLogReply',
     fields: [
-      { name: 'status', type: { type: 'enum', name: 'AppendStatus', symbols: ['PUT_OK', 'FLUSH_DISK_TIMEOUT'] } },
+      { name: 'status', type: { type: 'enum', name: 'AppendStatus', symbols: [...append_statuses] } },
       { name: 'store_timestamp', type: 'long' },
       { name: 'write_offset', type: 'long' },
       { name: 'placements', type: 'bytes' },

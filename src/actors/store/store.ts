@@ -22,6 +22,7 @@ import { offset_store_address, offset_store_module_url, offset_store_protocol, t
 import { transaction_address, transaction_module_url, transaction_protocol, type TransactionMessage, type TransactionReply } from '../transaction/transaction_messages.js';
 import { timing_wheel_address, timing_wheel_module_url, timing_wheel_protocol, type TimingWheelMessage, type TimingWheelStatus } from '../timing_wheel/timing_wheel_messages.js';
 import { segment_allocator_address, segment_allocator_module_url, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
+import { ha_roles, replicator_address, replicator_module_url, replicator_protocol, type ReplicatorMessage, type ReplicatorStatus } from '../replicator/replicator_messages.js';
 import type { StoreArgs } from './store_args.js';
 
 export const store_defaults = {
@@ -46,10 +47,16 @@ export const store_defaults = {
   transaction_check_interval_ms: 60_000,
   transaction_check_max: 15,
   transaction_undecided_max: 1_000_000,
+  replication_mode: 'async',
+  replication_acks: 1,
+  replication_timeout_ms: 3_000,
 } as const;
 
 export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'control' | 'queue_positions'>> {
   data_dir: string;
+  /** A master takes appends; a slave only its master's bytes, through the replicator, and
+   *  runs no timing wheel or transaction actor until it is promoted (default: master). */
+  role?: 'master' | 'slave';
   rebuild_gap_bytes?: number;
   /** Thread of the CommitLog writer (default 1). */
   writer_thread?: number;
@@ -62,8 +69,9 @@ export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'cont
  * appends through the CommitLog writer, reads through a StoreReader, closes it.
  *
  * Actors, in start order (stop runs backwards): segment allocator, flush, CommitLog writer,
- * dispatch (which spawns one ConsumeQueue actor per queue), offset store, timing wheel,
- * transactions. The abort marker
+ * replicator, dispatch (which spawns one ConsumeQueue actor per queue), offset store, timing
+ * wheel, transactions — the last two on a master only: they append (due messages,
+ * decisions), which a slave's log must not do; `promote` starts them. The abort marker
  * exists from when the actors run until they all stopped cleanly.
  */
 export class Store {
@@ -72,7 +80,9 @@ export class Store {
   readonly offsets: ActorRef<OffsetStoreMessage, number>;
   readonly wheel: ActorRef<TimingWheelMessage, TimingWheelStatus>;
   readonly transactions: ActorRef<TransactionMessage, TransactionReply>;
+  readonly replicator: ActorRef<ReplicatorMessage, ReplicatorStatus>;
   private readonly marker: AbortMarker;
+  private service_thread = 1;
   private main_reader: StoreReader | undefined;
   private closed = false;
 
@@ -86,6 +96,7 @@ export class Store {
     this.offsets = system.actorOf(offset_store_address, offset_store_protocol);
     this.wheel = system.actorOf(timing_wheel_address, timing_wheel_protocol);
     this.transactions = system.actorOf(transaction_address, transaction_protocol);
+    this.replicator = system.actorOf(replicator_address, replicator_protocol);
   }
 
   static async open(system: ActorSystem, options: StoreOptions): Promise<Store> {
@@ -109,23 +120,49 @@ export class Store {
       transaction_check_interval_ms: options.transaction_check_interval_ms ?? store_defaults.transaction_check_interval_ms,
       transaction_check_max: options.transaction_check_max ?? store_defaults.transaction_check_max,
       transaction_undecided_max: options.transaction_undecided_max ?? store_defaults.transaction_undecided_max,
+      cluster: options.cluster ?? 'DefaultCluster',
+      broker_name: options.broker_name ?? 'broker-a',
+      broker_id: options.broker_id ?? 0,
+      replication_mode: options.replication_mode ?? store_defaults.replication_mode,
+      replication_acks: options.replication_acks ?? store_defaults.replication_acks,
+      replication_timeout_ms: options.replication_timeout_ms ?? store_defaults.replication_timeout_ms,
       data_dir: options.data_dir,
       control: store_control.create().sab,
       queue_positions: QueuePositions.create().sab,
     };
     const store = new Store(system, args);
+    const role = options.role ?? 'master';
+    store_control.attach(args.control).store('ha_role', role === 'slave' ? ha_roles.slave : ha_roles.master);
     await rebuildLaggingQueues(system, args, options.rebuild_gap_bytes ?? store_defaults.rebuild_gap_bytes);
     const writer_thread = options.writer_thread ?? 1;
     const service_thread = options.service_thread ?? (system.threads > 1 ? 2 : 1);
+    store.service_thread = service_thread;
     await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: service_thread });
     await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: service_thread });
     await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: writer_thread });
+    // Beside the writer: a slave's chunks and a master's acknowledgements reach it without a hop.
+    await system.spawn({ address: replicator_address, module: replicator_module_url, protocol: replicator_protocol, args, thread: writer_thread });
     await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: service_thread });
     await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: service_thread });
-    await system.spawn({ address: timing_wheel_address, module: timing_wheel_module_url, protocol: timing_wheel_protocol, args, thread: service_thread });
-    await system.spawn({ address: transaction_address, module: transaction_module_url, protocol: transaction_protocol, args, thread: service_thread });
+    if (role === 'master') await store.startMasterActors();
     store.marker.create();
     return store;
+  }
+
+  /** Whether this store takes appends (a master) or only its master's bytes (a slave). */
+  get role(): 'master' | 'slave' {
+    return store_control.attach(this.args.control).load('ha_role') === ha_roles.slave ? 'slave' : 'master';
+  }
+
+  /**
+   * The actors that append on their own — the timing wheel (due messages) and the
+   * transaction actor (decisions, check-backs) — which only a master runs. Each rebuilds its
+   * state from its checkpoint, or without one from the CommitLog, which a slave copied.
+   */
+  async startMasterActors(): Promise<void> {
+    const args = this.args;
+    await this.system.spawn({ address: timing_wheel_address, module: timing_wheel_module_url, protocol: timing_wheel_protocol, args, thread: this.service_thread });
+    await this.system.spawn({ address: transaction_address, module: transaction_module_url, protocol: transaction_protocol, args, thread: this.service_thread });
   }
 
   /**
@@ -163,7 +200,7 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     this.main_reader?.close();
-    for (const address of [transaction_address, timing_wheel_address, offset_store_address, dispatch_address]) await this.system.stopActor(address);
+    for (const address of [transaction_address, timing_wheel_address, offset_store_address, dispatch_address, replicator_address]) await this.system.stopActor(address);
     // Listed only once dispatch has stopped: a queue it was spawning a moment ago is stopped too.
     const queues = (await this.system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
     for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await this.system.stopActor(address);

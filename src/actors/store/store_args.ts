@@ -37,4 +37,13 @@ export interface StoreArgs {
   transaction_check_max: number;
   /** Undecided half messages held in memory; more wait in the half queue. */
   transaction_undecided_max: number;
+  /** The broker group this store belongs to (the HA handshake checks it). */
+  cluster: string;
+  broker_name: string;
+  broker_id: number;
+  /** Sync: an append is acknowledged once `replication_acks` slaves hold it (or answers
+   *  FLUSH_SLAVE_TIMEOUT after `replication_timeout_ms`, SLAVE_NOT_AVAILABLE without slaves). */
+  replication_mode: 'async' | 'sync';
+  replication_acks: number;
+  replication_timeout_ms: number;
 }

@@ -1,0 +1,216 @@
+import type { Socket } from 'node:net';
+import {
+  decodeHaHelloRequest,
+  encodeErrorResponse,
+  encodeFrameChunks,
+  encodeHaHelloResponse,
+  errorEnvelope,
+  FrameDecoder,
+  flag_oneway,
+  ha_codes,
+  ha_protocol_version,
+  responseEnvelope,
+  type Envelope,
+} from '../../protocol/index.js';
+import { MqError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/log.js';
+import { replicaChunkEnd } from '../../storage/replica_chunk.js';
+import type { SegmentSet } from '../../storage/segment_set.js';
+import type { StoreControl } from '../../storage/store_control.js';
+import type { StoreArgs } from '../store/store_args.js';
+import { replicator_limits } from './replicator_limits.js';
+
+export interface MasterSessionDeps {
+  args: StoreArgs;
+  control: StoreControl;
+  /** The master's CommitLog, mapped read-only on this thread (shared by the sessions). */
+  segments: SegmentSet;
+  log: Logger;
+  now_ms(): number;
+  /** The slave acknowledged more: the replicated offset may move. */
+  onAck(session: HaMasterSession): void;
+  onClose(session: HaMasterSession): void;
+}
+
+/**
+ * One slave's connection on the master's HA port: the handshake (HA_HELLO), then the
+ * stream — HA_PUSH frames of CommitLog bytes straight from the mapped segments, from where
+ * the slave's log ends — and the slave's HA_ACKs, which say how much of it the slave holds.
+ *
+ * Flow control: the stream stops while the socket holds `socket_buffered_bytes_max` unsent
+ * and goes on at 'drain', so a slow slave costs the master that much memory and no more.
+ * Bad input (a malformed frame, an unknown code, an ack of bytes never sent) closes this
+ * connection only. Owned by the replicator's thread.
+ */
+export class HaMasterSession {
+  readonly remote: string;
+  /** `brokerName/brokerId` of the slave, once it said hello. */
+  slave = '';
+  /** What the slave holds: its log's end (-1 before the handshake). */
+  acked_offset = -1;
+  /** The next byte to send (-1 before the handshake). */
+  private next_offset = -1;
+  private readonly decoder = new FrameDecoder({ frame_bytes_max: 64 << 10 });
+  private last_heard_ms: number;
+  private last_sent_ms: number;
+  private readonly opened_ms: number;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly deps: MasterSessionDeps,
+  ) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.opened_ms = deps.now_ms();
+    this.last_heard_ms = this.opened_ms;
+    this.last_sent_ms = this.opened_ms;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.pump());
+    socket.on('error', (error) => deps.log.debug({ remote: this.remote, err: error }, 'HA connection error'));
+    socket.on('close', () => {
+      this.closed = true;
+      deps.onClose(this);
+    });
+  }
+
+  get ready(): boolean {
+    return this.next_offset >= 0 && !this.closed;
+  }
+
+  /** Sends what the log has past what was sent, until the socket is full. */
+  pump(): void {
+    if (!this.ready) return;
+    const readable_offset = this.deps.control.load('write_offset');
+    while (this.next_offset < readable_offset && this.socket.writableLength < replicator_limits.socket_buffered_bytes_max) {
+      const segment = this.deps.segments.find(this.next_offset);
+      if (segment === undefined) {
+        this.close(`the CommitLog segment holding offset ${this.next_offset} is gone (retention); the slave must be rebuilt from a copy`);
+        return;
+      }
+      const end = replicaChunkEnd(segment.buffer, segment.start_offset, this.next_offset, readable_offset, replicator_limits.chunk_bytes_max);
+      if (end === this.next_offset) return;
+      const body = segment.buffer.subarray(this.next_offset - segment.start_offset, end - segment.start_offset);
+      this.write({ code: ha_codes.HA_PUSH, correlationId: this.next_offset, flags: flag_oneway, headers: {}, body });
+      this.next_offset = end;
+    }
+  }
+
+  /** Keep-alive and silence check, from the replicator's timer. */
+  tick(): void {
+    if (this.closed) return;
+    const now_ms = this.deps.now_ms();
+    if (this.next_offset < 0 && now_ms - this.opened_ms > replicator_limits.handshake_timeout_ms) {
+      this.close('no HA_HELLO within the handshake time');
+      return;
+    }
+    if (now_ms - this.last_heard_ms > replicator_limits.link_silence_ms_max) {
+      this.close(`the slave was silent for ${now_ms - this.last_heard_ms} ms`);
+      return;
+    }
+    if (this.ready && now_ms - this.last_sent_ms >= replicator_limits.keepalive_interval_ms && this.socket.writableLength === 0) {
+      this.write({ code: ha_codes.HA_PUSH, correlationId: this.next_offset, flags: flag_oneway, headers: {}, body: new Uint8Array(0) });
+    }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.deps.log.warn({ remote: this.remote, slave: this.slave, reason }, 'HA connection closed');
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.last_heard_ms = this.deps.now_ms();
+    for (const result of this.decoder.push(chunk)) {
+      if (this.closed) return;
+      if (!result.ok) {
+        this.close(`malformed frame: ${result.error.message}`);
+        return;
+      }
+      this.onFrame(result.envelope);
+    }
+  }
+
+  private onFrame(frame: Envelope): void {
+    if (this.next_offset < 0) {
+      this.handshake(frame);
+      return;
+    }
+    if (frame.code !== ha_codes.HA_ACK) {
+      this.close(`unexpected frame code ${frame.code} after the handshake`);
+      return;
+    }
+    const offset = frame.correlationId;
+    if (offset < this.acked_offset || offset > this.next_offset) {
+      this.close(`the slave acknowledged ${offset}, outside what it held (${this.acked_offset}) and what was sent (${this.next_offset})`);
+      return;
+    }
+    if (offset > this.acked_offset) {
+      this.acked_offset = offset;
+      this.deps.onAck(this);
+    }
+  }
+
+  private handshake(frame: Envelope): void {
+    if (frame.code !== ha_codes.HA_HELLO) {
+      this.refuse(frame, new MqError('BAD_REQUEST', 'the first frame on the HA port must be HA_HELLO'));
+      return;
+    }
+    const decoded = decodeHaHelloRequest(frame.body);
+    if (!decoded.ok) {
+      this.refuse(frame, new MqError('BAD_REQUEST', `HA_HELLO body: ${decoded.error.message}`));
+      return;
+    }
+    const hello = decoded.value;
+    const { control } = this.deps;
+    this.slave = `${hello.brokerName}/${hello.brokerId}`;
+    const refusal = this.refusalOf(hello);
+    if (refusal !== undefined) {
+      this.refuse(frame, refusal);
+      return;
+    }
+    // A slave holding more than this master (bytes a lost master never had acknowledged)
+    // must cut its log to here first.
+    const master_offset = control.load('write_offset');
+    const start_offset = Math.min(hello.maxOffset, master_offset);
+    if (start_offset < control.load('min_offset')) {
+      this.refuse(frame, new MqError('BAD_REQUEST', `the slave's log ends at ${start_offset}, before the oldest byte this master keeps (${control.load('min_offset')}); rebuild the slave from a copy of the master's data directory`));
+      return;
+    }
+    this.write(responseEnvelope(frame, encodeHaHelloResponse({ epoch: 0, startOffset: start_offset, masterOffset: master_offset })));
+    this.next_offset = start_offset;
+    this.acked_offset = start_offset;
+    this.deps.log.info({ remote: this.remote, slave: this.slave, start_offset, master_offset }, 'slave connected');
+    this.deps.onAck(this);
+    this.pump();
+  }
+
+  private refusalOf(hello: { version: number; cluster: string; brokerName: string; brokerId: number; segmentBytes: number }): MqError | undefined {
+    const { args, control } = this.deps;
+    if (hello.version !== ha_protocol_version) return new MqError('BAD_REQUEST', `HA protocol version ${hello.version}; this master speaks ${ha_protocol_version}`);
+    if (hello.cluster !== args.cluster || hello.brokerName !== args.broker_name) {
+      return new MqError('BAD_REQUEST', `this is the master of ${args.cluster}/${args.broker_name}, not of ${hello.cluster}/${hello.brokerName}`);
+    }
+    if (hello.brokerId === args.broker_id) return new MqError('BAD_REQUEST', `broker id ${hello.brokerId} is this master's own; give the slave another --broker-id`);
+    if (hello.segmentBytes !== args.commit_log_segment_bytes) {
+      return new MqError('BAD_REQUEST', `the slave's CommitLog segments are ${hello.segmentBytes} bytes, the master's ${args.commit_log_segment_bytes}; a replica is a byte-for-byte copy, so they must match`);
+    }
+    if (control.load('ha_role') !== 0) return new MqError('NOT_MASTER', `broker ${args.broker_name}/${args.broker_id} is not a master now`);
+    return undefined;
+  }
+
+  private refuse(frame: Envelope, error: MqError): void {
+    this.write(errorEnvelope(frame, encodeErrorResponse({ code: error.code, message: error.message, retriable: error.retriable })));
+    this.socket.end();
+    this.deps.log.warn({ remote: this.remote, slave: this.slave, reason: error.message }, 'HA handshake refused');
+  }
+
+  private write(envelope: Envelope): void {
+    if (this.closed) return;
+    // Head and body as two writes: the body is a view of the mapped segment, not copied.
+    const [head, body] = encodeFrameChunks(envelope, { frame_bytes_max: replicator_limits.frame_bytes_max });
+    this.socket.write(head);
+    if (body.length > 0) this.socket.write(body);
+    this.last_sent_ms = this.deps.now_ms();
+  }
+}

@@ -1,0 +1,222 @@
+import net from 'node:net';
+import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
+import type { ActorRef } from '../../runtime/actor_ref.js';
+import { MqError } from '../../runtime/errors.js';
+import { SegmentSet } from '../../storage/segment_set.js';
+import { store_control, type StoreControl } from '../../storage/store_control.js';
+import { commitLogDir } from '../../storage/storage_paths.js';
+import { commit_log_address, commit_log_protocol, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
+import type { StoreArgs } from '../store/store_args.js';
+import { HaMasterSession } from './ha_master_session.js';
+import { HaSlaveLink } from './ha_slave_link.js';
+import { replicator_limits } from './replicator_limits.js';
+import { ha_roles, replicator_protocol, type ReplicatorMessage, type ReplicatorStatus } from './replicator_messages.js';
+
+/**
+ * The replicator: the HA side of a broker's store, on the CommitLog writer's thread.
+ *
+ * As a master it owns the HA port: each slave that connects gets a session that streams the
+ * CommitLog to it from where its log ends (ha_master_session.ts). From the slaves'
+ * acknowledgements it publishes, in store control, how many slaves are in sync and the
+ * offset that `replication_acks` of them hold, and tells the writer (`replicated`), whose
+ * sync-replication acknowledgements wait for it. It wakes on appends through an
+ * Atomics.waitAsync on the writer's `write_seq`, not by polling.
+ *
+ * As a slave it follows the master the broker names (`follow`, from the nameserver's answer
+ * to its registration): one link at a time (ha_slave_link.ts), made again with a doubling
+ * delay whenever it drops.
+ *
+ * Socket callbacks run on this thread between messages; they only touch this actor's own
+ * state, so no message and no callback ever sees another half done.
+ */
+class ReplicatorActor {
+  private readonly control: StoreControl;
+  private readonly commit_log: ActorRef<CommitLogMessage, CommitLogReply>;
+  private readonly self;
+  private server: net.Server | undefined;
+  private ha_port = 0;
+  private readonly sessions = new Set<HaMasterSession>();
+  private segments: SegmentSet | undefined;
+  private watching = false;
+  private follow_address = '';
+  private link: HaSlaveLink | undefined;
+  private reconnect_delay_ms: number = replicator_limits.reconnect_delay_ms_min;
+  private reconnect_at_ms = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly context: ActorContext,
+    private readonly args: StoreArgs,
+  ) {
+    this.control = store_control.attach(args.control);
+    this.commit_log = context.actorOf(commit_log_address, commit_log_protocol);
+    this.self = context.actorOf(context.address, replicator_protocol);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.self.tell({ kind: 'tick' }), replicator_limits.tick_ms);
+  }
+
+  receive(message: ReplicatorMessage): ReplicatorStatus {
+    switch (message.kind) {
+      case 'listen':
+        return deferReply(this.listen(message.host, message.port).then(() => this.status()));
+      case 'follow':
+        this.follow(message.master);
+        return this.status();
+      case 'tick':
+        this.tick();
+        return this.status();
+      case 'status':
+        return this.status();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.link?.close('the broker is stopping');
+    for (const session of this.sessions) session.close('the master is stopping');
+    await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
+    this.segments?.close();
+  }
+
+  inspect(): Record<string, unknown> {
+    return { ...this.status(), sessions: [...this.sessions].map((session) => ({ slave: session.slave, remote: session.remote, acked_offset: session.acked_offset })) };
+  }
+
+  private get role(): 'master' | 'slave' {
+    return this.control.load('ha_role') === ha_roles.slave ? 'slave' : 'master';
+  }
+
+  private status(): ReplicatorStatus {
+    const ready = [...this.sessions].filter((session) => session.ready);
+    return {
+      role: this.role,
+      ha_port: this.ha_port,
+      slaves: ready.length,
+      slaves_in_sync: this.control.load('replicas_in_sync'),
+      replicated_offset: this.control.load('replicated_offset'),
+      following: this.follow_address,
+      connected: this.link?.connected === true,
+      write_offset: this.control.load('write_offset'),
+    };
+  }
+
+  /** Opens the HA port; slaves may connect from then on (a slave's port refuses them). */
+  private async listen(host: string, port: number): Promise<void> {
+    if (this.server !== undefined) throw new MqError('BAD_REQUEST', `the HA port is open already (${this.ha_port})`);
+    const server = net.createServer((socket) => this.accept(socket));
+    server.maxConnections = replicator_limits.slaves_max;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => this.context.log.error({ err: error }, 'HA port error'));
+    this.server = server;
+    const address = server.address();
+    this.ha_port = typeof address === 'object' && address !== null ? address.port : port;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.segments ??= new SegmentSet(commitLogDir(this.args.data_dir), this.args.commit_log_segment_bytes, 'read-only').load();
+    const session = new HaMasterSession(socket, {
+      args: this.args,
+      control: this.control,
+      segments: this.segments,
+      log: this.context.log,
+      now_ms: () => this.context.clock.monotonicMs(),
+      onAck: () => this.publishReplicated(),
+      onClose: (closed) => {
+        this.sessions.delete(closed);
+        this.publishReplicated();
+      },
+    });
+    this.sessions.add(session);
+    this.watchAppends();
+  }
+
+  /**
+   * The replicated offset: the `replication_acks`-th highest acknowledgement among the
+   * slaves in sync (within `in_sync_gap_bytes` of this log's end). It only grows while the
+   * same slaves stay; a slave that leaves can lower the count, never an acknowledged byte.
+   */
+  private publishReplicated(): void {
+    const write_offset = this.control.load('write_offset');
+    const acked = [...this.sessions]
+      .filter((session) => session.ready && write_offset - session.acked_offset <= replicator_limits.in_sync_gap_bytes)
+      .map((session) => session.acked_offset)
+      .sort((a, b) => b - a);
+    this.control.store('replicas_in_sync', acked.length);
+    const offset = acked[this.args.replication_acks - 1];
+    if (offset === undefined || offset <= this.control.load('replicated_offset')) return;
+    this.control.store('replicated_offset', offset);
+    this.commit_log.tell({ kind: 'replicated', offset });
+  }
+
+  /** One Atomics.waitAsync on the writer's append counter while slaves are connected. */
+  private watchAppends(): void {
+    if (this.watching || this.stopped) return;
+    this.watching = true;
+    const loop = (): void => {
+      if (this.stopped || this.sessions.size === 0) {
+        this.watching = false;
+        return;
+      }
+      const seen = this.control.load('write_seq');
+      for (const session of this.sessions) session.pump();
+      void this.control.waitAsync('write_seq', seen, replicator_limits.write_wait_ms).then(loop);
+    };
+    loop();
+  }
+
+  private follow(master: string): void {
+    if (master === this.follow_address) return;
+    if (master !== '' && this.role !== 'slave') throw new MqError('BAD_REQUEST', `broker ${this.args.broker_name}/${this.args.broker_id} is a master: it follows nobody`);
+    this.follow_address = master;
+    this.link?.close(master === '' ? 'told to stop following' : `told to follow ${master} instead`);
+    this.link = undefined;
+    this.reconnect_delay_ms = replicator_limits.reconnect_delay_ms_min;
+    this.reconnect_at_ms = 0;
+    this.connectIfDue();
+  }
+
+  private tick(): void {
+    for (const session of this.sessions) session.tick();
+    this.link?.tick();
+    this.connectIfDue();
+    if (this.sessions.size > 0) this.publishReplicated();
+  }
+
+  private connectIfDue(): void {
+    if (this.stopped || this.follow_address === '' || this.link !== undefined) return;
+    if (this.context.clock.monotonicMs() < this.reconnect_at_ms) return;
+    this.link = new HaSlaveLink(this.follow_address, {
+      args: this.args,
+      control: this.control,
+      log: this.context.log,
+      now_ms: () => this.context.clock.monotonicMs(),
+      appendReplica: async (offset, bytes) => (await this.commit_log.ask({ kind: 'append_replica', offset, bytes }, { timeout_ms: this.args.flush_timeout_ms * 2 })).write_offset,
+      onClose: (link, reason) => {
+        if (this.link !== link) return;
+        this.link = undefined;
+        if (this.stopped) return;
+        // A link that streamed before starts over fast; one that never got through backs off.
+        if (link.handshaken) this.reconnect_delay_ms = replicator_limits.reconnect_delay_ms_min;
+        this.context.log.warn({ master: link.master, reason, retry_ms: this.reconnect_delay_ms }, 'replication link down; reconnecting');
+        this.reconnect_at_ms = this.context.clock.monotonicMs() + this.reconnect_delay_ms;
+        this.reconnect_delay_ms = Math.min(replicator_limits.reconnect_delay_ms_max, this.reconnect_delay_ms * 2);
+      },
+    });
+  }
+}
+
+export const actor = defineActor<ReplicatorMessage, ReplicatorStatus, StoreArgs>({
+  name: 'replicator',
+  protocol: replicator_protocol,
+  create: (context, args) => new ReplicatorActor(context, args),
+});
