@@ -25,6 +25,8 @@ export const request_codes = {
   COMMIT_CONSUMER_OFFSET: 15,
   /** Admin -> broker: create or update a topic. */
   CREATE_TOPIC: 17,
+  /** Slave broker -> its master: every topic config (the slave copies them). */
+  GET_ALL_TOPIC_CONFIG: 21,
   /** Client -> broker: the next offset a queue will assign. */
   GET_MAX_OFFSET: 30,
   /** Client -> broker: the oldest offset a queue still holds. */

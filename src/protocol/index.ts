@@ -38,4 +38,5 @@ export * from './schemas/unregister_client.js';
 export * from './schemas/send_back.js';
 export * from './schemas/transaction.js';
 export * from './schemas/ha.js';
+export * from './schemas/topic_config_sync.js';
 export * from './schemas/error.js';

@@ -1,6 +1,7 @@
 import { assert } from '../runtime/assert.js';
 import { logger } from '../runtime/log.js';
 import { brokerListener } from './broker/broker_listener.js';
+import { haListener } from './broker/ha_listener.js';
 import { formatHostPort, type NamesrvConfig, type NodeConfig, type StandaloneConfig } from './config.js';
 import { isActorHost, NamesrvListener } from './namesrv/namesrv_listener.js';
 import type { Listener, NodeSystem } from './role.js';
@@ -9,10 +10,10 @@ import type { Listener, NodeSystem } from './role.js';
  * The network listeners of each role, started in this order after the actor system:
  *
  *   namesrv     namesrv (config.port)
- *   broker      broker (config.port)
- *   standalone  namesrv (config.namesrvPort), broker (config.port)
+ *   broker      ha (config.haPort), broker (config.port)
+ *   standalone  namesrv (config.namesrvPort), ha (config.haPort), broker (config.port)
  *
- * The HA listener plugs in here when broker replication is written.
+ * The HA port opens before the client port: the broker registers its HA address.
  */
 export function listenersForRole(config: NodeConfig, system: NodeSystem): Listener[] {
   switch (config.role) {
@@ -21,14 +22,16 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem): Listen
     case 'broker': {
       assert(system.store !== undefined, 'a broker node runs a store');
       const namesrv = config.namesrv.map((address) => formatHostPort(address));
-      return [brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv, heartbeat_interval_ms: config.heartbeatIntervalMs })];
+      const ha = haListener(config, system.store);
+      return [ha, brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs })];
     }
     case 'standalone': {
       assert(system.store !== undefined, 'a standalone node runs a store');
       // The embedded nameserver starts first; the broker registers with it at the port it bound.
       const namesrv = namesrvListener(config, config.namesrvPort, system);
       const embedded = (): string[] => (namesrv.bound === null ? [] : [formatHostPort({ host: config.advertiseHost, port: namesrv.bound.port })]);
-      return [namesrv, brokerListener({ config, store: system.store, namesrv_addresses: embedded, heartbeat_interval_ms: config.heartbeatIntervalMs })];
+      const ha = haListener(config, system.store);
+      return [namesrv, ha, brokerListener({ config, store: system.store, namesrv_addresses: embedded, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs })];
     }
   }
 }

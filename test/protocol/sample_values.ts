@@ -260,3 +260,4 @@ export const end_transaction_response = { result: 'COMMITTED' as const };
 
 export const ha_hello_request = { version: 1, cluster: 'DefaultCluster', brokerName: 'broker-a', brokerId: 1, epoch: 3, maxOffset: 1_073_741_824 + 4_096, segmentBytes: 1_073_741_824 };
 export const ha_hello_response = { epoch: 3, startOffset: 1_073_741_824, masterOffset: 1_073_741_824 + 65_536 };
+export const all_topic_config = { dataVersion: 7, topics: [{ topic: 'Orders', readQueues: 8, writeQueues: 8, perm: 6 }] };

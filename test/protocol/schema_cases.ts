@@ -127,6 +127,8 @@ export const schema_cases: SchemaCase[] = [
   entry('UnsubscribeRouteResponse', p.unsubscribe_route_response_v1, v.subscribe_route_response, p.encodeUnsubscribeRouteResponse, p.decodeUnsubscribeRouteResponse),
   entry('RouteChangedNotification', p.route_changed_notification_v1, v.route_changed_notification, p.encodeRouteChangedNotification, p.decodeRouteChangedNotification),
   entry('RouteChangedAck', p.route_changed_ack_v1, {}, p.encodeRouteChangedAck, p.decodeRouteChangedAck),
+  entry('GetAllTopicConfigRequest', p.get_all_topic_config_request_v1, {}, p.encodeGetAllTopicConfigRequest, p.decodeGetAllTopicConfigRequest),
+  entry('AllTopicConfig', p.all_topic_config_v1, v.all_topic_config, p.encodeAllTopicConfig, p.decodeAllTopicConfig),
   entry('HaHelloRequest', p.ha_hello_request_v1, v.ha_hello_request, p.encodeHaHelloRequest, p.decodeHaHelloRequest),
   entry('HaHelloResponse', p.ha_hello_response_v1, v.ha_hello_response, p.encodeHaHelloResponse, p.decodeHaHelloResponse),
   entry('SendBackRequest', p.send_back_request_v1, v.send_back_request, p.encodeSendBackRequest, p.decodeSendBackRequest),

@@ -54,6 +54,9 @@ const golden_hex: Record<string, string> = {
   RouteChangedAck: '',
   UnregisterClientRequest: '1a31302e302e302e35403432343202206f726465722d70726f636573736f727300',
   UnregisterClientResponse: '',
+  GetAllTopicConfigRequest: '',
+  // dataVersion 7, one TopicConfig { 'Orders', 8, 8, perm 6 }, end of array
+  AllTopicConfig: '0e020c4f726465727310100c00',
   // version 1, 'DefaultCluster', 'broker-a', brokerId 1, epoch 3, maxOffset 2^30 + 4096, segmentBytes 2^30 (zigzag varints)
   HaHelloRequest: '021c44656661756c74436c75737465721062726f6b65722d61020680c08080088080808008',
   HaHelloResponse: '0680808080088080888008',
@@ -177,6 +180,7 @@ t.test('request codes are stable and named', async (t) => {
     QUERY_CONSUMER_OFFSET: 14,
     COMMIT_CONSUMER_OFFSET: 15,
     CREATE_TOPIC: 17,
+    GET_ALL_TOPIC_CONFIG: 21,
     GET_MAX_OFFSET: 30,
     GET_MIN_OFFSET: 31,
     GET_MESSAGE: 33,

@@ -1,4 +1,6 @@
 import {
+  decodeGetAllTopicConfigRequest,
+  encodeAllTopicConfig,
   decodeCreateTopicRequest,
   decodeGetConsumerListRequest,
   decodeGetMessageRequest,
@@ -30,10 +32,19 @@ export class AdminHandlers {
   readonly createTopic = (body: Uint8Array): Uint8Array => {
     const request = decodeCreateTopicRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `CREATE_TOPIC body: ${request.error.message}`);
+    this.broker.requireMaster('creating a topic');
     const perm = request.value.perm === 0 ? perm_read | perm_write : request.value.perm;
     this.broker.topics.upsert(request.value.topic, request.value.queues, perm);
     this.broker.onTopicsChanged();
     return encodeCreateTopicResponse({});
+  };
+
+  /** A slave copying its master's topics (slave_sync.ts). */
+  readonly allTopicConfig = (body: Uint8Array): Uint8Array => {
+    const request = decodeGetAllTopicConfigRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `GET_ALL_TOPIC_CONFIG body: ${request.error.message}`);
+    const topics = this.broker.topics;
+    return encodeAllTopicConfig({ dataVersion: topics.data_version, topics: topics.list().map(({ topic, readQueues, writeQueues, perm }) => ({ topic, readQueues, writeQueues, perm })) });
   };
 
   readonly getMessage = (body: Uint8Array): Uint8Array => {
@@ -62,8 +73,9 @@ export class AdminHandlers {
     this.broker.producers.heartbeat(context.connection, request.value.producerGroups);
     // RocketMQ's way: a clustering group's retry topic is made when its consumers show up,
     // so they find its route before their first failed message is sent back.
+    // A slave copies its master's topics (slave_sync.ts) and creates none.
     for (const group of request.value.consumerGroups) {
-      if (group.mode === 'CLUSTERING') this.retry.ensureGroupTopic(retryTopicOf(group.group));
+      if (group.mode === 'CLUSTERING' && this.broker.store.role === 'master') this.retry.ensureGroupTopic(retryTopicOf(group.group));
     }
     return encodeHeartbeatResponse({});
   };

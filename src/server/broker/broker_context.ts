@@ -24,4 +24,6 @@ export interface BrokerContext {
   retry_delays_ms: readonly number[];
   /** Called after a topic is created or changed: the nameservers must learn it. */
   onTopicsChanged(): void;
+  /** Throws NOT_MASTER on a slave: `what` (a send, a topic change, ...) is for the master. */
+  requireMaster(what: string): void;
 }

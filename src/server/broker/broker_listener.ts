@@ -1,5 +1,6 @@
 import { request_codes } from '../../protocol/index.js';
 import type { Store } from '../../actors/store/store.js';
+import { MqError } from '../../runtime/errors.js';
 import { logger } from '../../runtime/log.js';
 import { store_control } from '../../storage/store_control.js';
 import type { BrokerConfig, StandaloneConfig } from '../config.js';
@@ -17,6 +18,7 @@ import { ProducerGroups } from './producer_groups.js';
 import { RetryHandlers } from './retry_handlers.js';
 import { TransactionHandlers } from './transaction_handlers.js';
 import { SendHandlers } from './send_handlers.js';
+import { SlaveSync } from './slave_sync.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
 
 export interface BrokerListenerOptions {
@@ -24,6 +26,8 @@ export interface BrokerListenerOptions {
   store: Store;
   /** The nameservers to register with (read when registering: standalone's is known late). */
   namesrv_addresses: () => readonly string[];
+  /** This broker's HA `host:port` ('' without an HA listener). */
+  ha_address: () => string;
   heartbeat_interval_ms?: number;
 }
 
@@ -57,7 +61,13 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     max_delay_ms: config.maxDelayMs,
     retry_delays_ms: config.retryDelays,
     onTopicsChanged: () => registrar?.registerNow(),
+    requireMaster: (what) => {
+      if (store.role === 'slave') {
+        throw new MqError('NOT_MASTER', `broker ${config.brokerName}/${config.brokerId} is a slave: ${what} goes to the master of ${config.brokerName}; refresh the route`);
+      }
+    },
   };
+  const slave_sync = new SlaveSync({ client_id: `${config.brokerName}@${config.brokerId}`, topics, log, onTopicsChanged: () => registrar?.registerNow() });
   const send = new SendHandlers(context);
   const pull = new PullHandlers(context);
   const retry = new RetryHandlers(context, send);
@@ -72,6 +82,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.QUERY_CONSUMER_OFFSET, pull.queryConsumerOffset)
     .on(request_codes.COMMIT_CONSUMER_OFFSET, pull.commitConsumerOffset)
     .on(request_codes.CREATE_TOPIC, admin.createTopic)
+    .on(request_codes.GET_ALL_TOPIC_CONFIG, admin.allTopicConfig)
     .on(request_codes.GET_MESSAGE, admin.getMessage)
     .on(request_codes.HEARTBEAT, admin.heartbeat)
     .on(request_codes.UNREGISTER_CLIENT, admin.unregisterClient)
@@ -97,8 +108,15 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
       registrar = new NamesrvRegistrar({
         namesrv_addresses: options.namesrv_addresses,
         identity: { cluster: config.cluster, brokerName: config.brokerName, brokerId: config.brokerId, address },
-        ha_address: '', // no HA listener yet: the nameservers take '' as "none"
+        ha_address: options.ha_address,
         topics,
+        // A slave follows the master the nameservers name: its CommitLog over the HA port,
+        // its topics over the client port.
+        onMaster: (master) => {
+          if (store.role !== 'slave') return;
+          store.replicator.tell({ kind: 'follow', master: master.ha_address });
+          slave_sync.follow(master.address);
+        },
         heartbeat_interval_ms: options.heartbeat_interval_ms ?? registrar_limits.heartbeat_interval_ms_default,
         log,
       });
@@ -108,6 +126,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     },
     async stop() {
       await registrar?.stop();
+      await slave_sync.stop();
       await transactions.stop();
       pulls.close();
       await server.close();

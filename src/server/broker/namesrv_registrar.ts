@@ -1,5 +1,6 @@
 import {
   decodeBrokerHeartbeatResponse,
+  decodeRegisterBrokerResponse,
   encodeBrokerHeartbeatRequest,
   encodeRegisterBrokerRequest,
   encodeUnregisterBrokerRequest,
@@ -19,7 +20,10 @@ export interface RegistrarOptions {
   /** The nameservers; a function, as in standalone the nameserver's port is known only once it listens. */
   namesrv_addresses: () => readonly string[];
   identity: BrokerIdentity;
-  ha_address: string;
+  /** This broker's HA `host:port` (read when registering: the HA port may bind late). */
+  ha_address: () => string;
+  /** What a nameserver says of the group's master (for a slave: whom to follow). */
+  onMaster?: (master: { address: string; ha_address: string }) => void;
   topics: TopicConfigStore;
   heartbeat_interval_ms: number;
   log: Logger;
@@ -95,6 +99,7 @@ export class NamesrvRegistrar {
       );
       const answer = decodeBrokerHeartbeatResponse(reply);
       if (answer.ok && answer.value.registrationNeeded) await this.register(link);
+      else if (answer.ok) this.options.onMaster?.({ address: answer.value.masterAddress ?? '', ha_address: answer.value.masterHaAddress ?? '' });
     } catch (error) {
       this.options.log.warn({ namesrv: link.address, err: error instanceof Error ? error.message : String(error) }, 'nameserver not reachable; retrying on the next beat');
       link.connection?.close();
@@ -104,11 +109,11 @@ export class NamesrvRegistrar {
 
   private async register(link: NamesrvLink): Promise<void> {
     const data_version = this.options.topics.data_version;
-    await (link.connection as ClientConnection).request(
+    const reply = await (link.connection as ClientConnection).request(
       request_codes.REGISTER_BROKER,
       encodeRegisterBrokerRequest({
         ...this.options.identity,
-        haAddress: this.options.ha_address,
+        haAddress: this.options.ha_address(),
         epoch: 0,
         dataVersion: data_version,
         topics: this.options.topics.list().map(({ topic, readQueues, writeQueues, perm }) => ({ topic, readQueues, writeQueues, perm })),
@@ -117,5 +122,7 @@ export class NamesrvRegistrar {
     );
     link.registered_version = data_version;
     this.options.log.info({ namesrv: link.address, data_version }, 'registered with the nameserver');
+    const answer = decodeRegisterBrokerResponse(reply);
+    if (answer.ok) this.options.onMaster?.({ address: answer.value.masterAddress ?? '', ha_address: answer.value.masterHaAddress ?? '' });
   }
 }

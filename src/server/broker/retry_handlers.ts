@@ -41,6 +41,7 @@ export class RetryHandlers {
   ) {}
 
   readonly sendBack = async (body: Uint8Array): Promise<Uint8Array> => {
+    this.broker.requireMaster('a failed message sent back');
     const decoded = decodeSendBackRequest(body);
     if (!decoded.ok) throw new MqError('BAD_REQUEST', `CONSUMER_SEND_BACK body: ${decoded.error.message}`);
     const request = decoded.value;
@@ -69,6 +70,7 @@ export class RetryHandlers {
   };
 
   readonly resendDeadLetter = async (body: Uint8Array): Promise<Uint8Array> => {
+    this.broker.requireMaster('resending a dead letter');
     const decoded = decodeResendDeadLetterRequest(body);
     if (!decoded.ok) throw new MqError('BAD_REQUEST', `RESEND_DEAD_LETTER body: ${decoded.error.message}`);
     const letter = this.readMessage(decoded.value.commitLogOffset);

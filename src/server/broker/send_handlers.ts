@@ -81,6 +81,7 @@ export class SendHandlers {
   };
 
   private async append(messages: readonly SendRequest[]): Promise<SendResult[]> {
+    this.broker.requireMaster('a send');
     // Every message is checked before any is written: a batch is stored whole or not at all.
     const now_ms = Date.now();
     const placed = messages.map((message) => this.recordOf(message, now_ms));
@@ -110,7 +111,7 @@ export class SendHandlers {
       }
       throw error;
     }
-    const status = reply.status === 'PUT_OK' ? 'SEND_OK' : 'FLUSH_DISK_TIMEOUT';
+    const status = reply.status === 'PUT_OK' ? 'SEND_OK' : reply.status;
     const store = this.broker.store.args;
     return reply.results.map((result) => ({
       status,

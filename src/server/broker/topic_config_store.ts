@@ -74,6 +74,28 @@ export class TopicConfigStore {
     return settings;
   }
 
+  /**
+   * Makes this store's topics exactly `topics` at `data_version` (a slave copying its
+   * master's; slave_sync.ts). Persisted when anything changed.
+   */
+  replaceAll(topics: readonly TopicConfig[], data_version: number, now_ms = Date.now()): boolean {
+    const same = data_version === this.data_version && topics.length === this.topics.size
+      && topics.every((topic) => {
+        const known = this.topics.get(topic.topic);
+        return known !== undefined && known.readQueues === topic.readQueues && known.writeQueues === topic.writeQueues && known.perm === topic.perm;
+      });
+    if (same) return false;
+    const previous = new Map(this.topics);
+    this.topics.clear();
+    for (const topic of topics.slice(0, topic_config_limits.topics_max)) {
+      this.topics.set(topic.topic, { topic: topic.topic, readQueues: topic.readQueues, writeQueues: topic.writeQueues, perm: topic.perm, created_ms: previous.get(topic.topic)?.created_ms ?? now_ms });
+    }
+    this.data_version = data_version;
+    this.persist();
+    this.log.info({ topics: this.topics.size, data_version }, "topics copied from the master");
+    return true;
+  }
+
   private persist(): void {
     const content = JSON.stringify({ data_version: this.data_version, topics: this.list() });
     this.file.write(Buffer.from(content, 'utf8'), 1);

@@ -40,6 +40,7 @@ export class TransactionHandlers {
   ) {}
 
   readonly endTransaction = async (body: Uint8Array): Promise<Uint8Array> => {
+    this.broker.requireMaster('a transaction outcome');
     const decoded = decodeEndTransactionRequest(body);
     if (!decoded.ok) throw new MqError('BAD_REQUEST', `END_TRANSACTION body: ${decoded.error.message}`);
     const request = decoded.value;
@@ -74,6 +75,8 @@ export class TransactionHandlers {
   }
 
   private async checkRound(): Promise<void> {
+    // A slave runs no transaction actor: its master checks back.
+    if (this.broker.store.role === 'slave') return;
     let due: DueCheck[];
     try {
       due = (await this.broker.store.transactions.ask({ kind: 'due_checks', max: transaction_check_limits.checks_per_round_max }, { timeout_ms: transaction_check_limits.request_timeout_ms })).checks;

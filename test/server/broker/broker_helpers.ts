@@ -22,7 +22,7 @@ export async function startBroker(t: Test, data_dir: string, extra_flags: string
   const config = request.config as BrokerConfig;
   const system = await startActorSystem({ threads: 2 });
   const store = await Store.open(system, { data_dir, ...small_store });
-  const listener = brokerListener({ config, store, namesrv_addresses: () => [] });
+  const listener = brokerListener({ config, store, namesrv_addresses: () => [], ha_address: () => '' });
   const bound = await listener.start();
   const clients: ClientConnection[] = [];
   t.teardown(async () => {

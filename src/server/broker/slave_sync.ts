@@ -1,0 +1,67 @@
+import { decodeAllTopicConfig, encodeGetAllTopicConfigRequest, request_codes } from '../../protocol/index.js';
+import { ClientConnection } from '../../client/remoting/client_connection.js';
+import type { Logger } from '../../runtime/log.js';
+import type { TopicConfigStore } from './topic_config_store.js';
+
+export const slave_sync_limits = {
+  /** How often a slave copies its master's topic configs. */
+  interval_ms: 2_000,
+  request_timeout_ms: 3_000,
+} as const;
+
+/**
+ * A slave broker's copy of what its master holds besides the CommitLog (RocketMQ's
+ * SlaveSynchronize): the topic configs, so that the slave serves pulls of the master's
+ * topics and, promoted, takes sends for them. The CommitLog itself comes over the HA link.
+ * Asks the master's client port (GET_ALL_TOPIC_CONFIG) every interval; a master that does
+ * not answer is asked again at the next one. Owned by the broker's main thread.
+ */
+export class SlaveSync {
+  private master = '';
+  private connection: ClientConnection | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: { client_id: string; topics: TopicConfigStore; log: Logger; onTopicsChanged(): void },
+  ) {}
+
+  /** Follows `master` (its client `host:port`; '' for none). */
+  follow(master: string): void {
+    if (master === this.master) return;
+    this.master = master;
+    this.connection?.close();
+    this.connection = undefined;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (master === '') return;
+    this.syncSoon();
+    this.timer = setInterval(() => this.syncSoon(), slave_sync_limits.interval_ms);
+  }
+
+  async stop(): Promise<void> {
+    this.follow('');
+    await this.running;
+  }
+
+  private syncSoon(): void {
+    this.running ??= this.sync().finally(() => (this.running = undefined));
+  }
+
+  private async sync(): Promise<void> {
+    const master = this.master;
+    try {
+      if (this.connection === undefined || !this.connection.open) {
+        this.connection = await ClientConnection.connect(master, { client_id: this.options.client_id, kind: 'BROKER' });
+      }
+      const reply = decodeAllTopicConfig(await this.connection.request(request_codes.GET_ALL_TOPIC_CONFIG, encodeGetAllTopicConfigRequest({}), { timeout_ms: slave_sync_limits.request_timeout_ms }));
+      if (!reply.ok) throw new Error(`unreadable answer: ${reply.error.message}`);
+      if (master !== this.master) return; // the master changed meanwhile
+      if (this.options.topics.replaceAll(reply.value.topics, reply.value.dataVersion)) this.options.onTopicsChanged();
+    } catch (error) {
+      this.options.log.warn({ master, err: error instanceof Error ? error.message : String(error) }, "copying the master's topics failed; trying again at the next interval");
+      this.connection?.close();
+      this.connection = undefined;
+    }
+  }
+}
