@@ -41,6 +41,8 @@ export const request_codes = {
   CONSUMER_SEND_BACK: 36,
   /** Producer -> broker: the outcome of a transaction (COMMIT, ROLLBACK, UNKNOWN) for a half message. */
   END_TRANSACTION: 37,
+  /** Slave broker -> its master: every consumer-group offset (the slave copies them). */
+  GET_ALL_CONSUMER_OFFSET: 43,
   /** Consumer -> broker: the live members of a consumer group (for rebalancing). */
   GET_CONSUMER_LIST: 38,
   /** Broker -> producer, one-way: what became of this half message's transaction? */

@@ -94,7 +94,8 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       cluster: config.cluster,
       broker_name: config.brokerName,
       broker_id: config.brokerId,
-      role: config.brokerId === 0 ? 'master' : 'slave',
+      // Every broker takes writes only once a nameserver confirms it leads (broker_role.ts).
+      role: 'slave',
       replication_mode: config.replication,
       replication_acks: config.replicationAcks,
       replication_timeout_ms: config.replicationTimeoutMs,

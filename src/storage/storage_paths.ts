@@ -71,6 +71,11 @@ export function configDir(data_dir: string): string {
   return path.join(data_dir, config_dir_name);
 }
 
+/** The master epochs of this CommitLog (epoch_history.ts). */
+export function epochHistoryPath(data_dir: string): string {
+  return path.join(configDir(data_dir), 'epochs');
+}
+
 export function offsetsPath(data_dir: string): string {
   return path.join(data_dir, config_dir_name, offsets_file_name);
 }

@@ -24,7 +24,7 @@ function topic(name: string, queues = 4): TopicConfig {
 }
 
 function broker(name: string, id: number, port: number, topics: TopicConfig[], extra: Partial<RegisterBrokerRequest> = {}): RegisterBrokerRequest {
-  return { cluster: 'C', brokerName: name, brokerId: id, address: `127.0.0.1:${port}`, haAddress: `127.0.0.1:${port + 1}`, epoch: 1, dataVersion: 1, topics, ...extra };
+  return { cluster: 'C', brokerName: name, brokerId: id, address: `127.0.0.1:${port}`, haAddress: `127.0.0.1:${port + 1}`, epoch: 1, dataVersion: 1, topics, maxOffset: 0, inSyncSlaves: [], ...extra };
 }
 
 function kinds(events: RegistryEvent[]): string[] {
@@ -56,7 +56,7 @@ t.test('two broker groups serving a topic are both in its route, with queues per
   const { registry } = fresh();
   const a = registry.register(broker('broker-a', 0, 10911, [topic('Orders', 8)]), 'conn-a');
   t.same(kinds(a.events), ['registered broker-a/0', 'topic Orders created', 'route Orders [broker-a]']);
-  t.same(a.value, { masterAddress: null, masterHaAddress: null }, 'a master is told no master');
+  t.same(a.value, { masterAddress: null, masterHaAddress: null, epoch: 1, master: true }, 'a master is told no master, and that it leads');
   const b = registry.register(broker('broker-b', 0, 20911, [topic('Orders', 4), topic('Audit')]), 'conn-b');
   t.same(kinds(b.events), ['registered broker-b/0', 'topic Orders updated', 'topic Audit created', 'route Orders [broker-a,broker-b]', 'route Audit [broker-b]']);
 
@@ -94,10 +94,10 @@ t.test('route versions grow with each change of that route and stay when nothing
   t.equal(registry.route('Audit').routeVersion, first, 'the other topic kept its version');
 
   const slave = registry.register(broker('broker-a', 1, 10921, [topic('Orders', 16), topic('Audit')], { dataVersion: 2 }), 'conn-a1');
-  t.same(slave.value, { masterAddress: '127.0.0.1:10911', masterHaAddress: '127.0.0.1:10912' }, 'a slave learns its master');
+  t.same(slave.value, { masterAddress: '127.0.0.1:10911', masterHaAddress: '127.0.0.1:10912', epoch: 1, master: false }, 'a slave learns its master');
   const unbound = fresh().registry;
   unbound.register(broker('g', 0, 30911, [], { haAddress: '127.0.0.1:0' }), 'm');
-  t.same(unbound.register(broker('g', 1, 30921, []), 's').value, { masterAddress: '127.0.0.1:30911', masterHaAddress: null }, 'an HA address with port 0 means none');
+  t.same(unbound.register(broker('g', 1, 30921, []), 's').value, { masterAddress: '127.0.0.1:30911', masterHaAddress: null, epoch: 1, master: false }, 'an HA address with port 0 means none');
   t.same(kinds(slave.events), ['registered broker-a/1', 'route Orders [broker-a]', 'route Audit [broker-a]'], 'a new address in the group changes every route it serves');
   t.same(registry.route('Orders').brokers[0]?.addresses, { '0': '127.0.0.1:10911', '1': '127.0.0.1:10921' });
   t.ok(registry.route('Audit').routeVersion > second, 'versions only grow');
@@ -110,7 +110,7 @@ t.test('route versions grow with each change of that route and stay when nothing
 
 t.test('a heartbeat refreshes a known broker and asks an unknown or changed one to register', async (t) => {
   const { registry, clock } = fresh();
-  const identity = { cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 1, dataVersion: 1 };
+  const identity = { cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 1, dataVersion: 1, maxOffset: 0, inSyncSlaves: [] };
   t.equal(registry.heartbeat(identity, 'conn').registrationNeeded, true, 'unknown (e.g. after a nameserver restart)');
   registry.register(broker('broker-a', 0, 10911, [topic('Orders')]), 'conn');
   t.equal(registry.heartbeat(identity, 'conn').registrationNeeded, false);
@@ -130,7 +130,7 @@ t.test('a silent broker expires; its routes are withdrawn but the topic stays kn
   registry.register(broker('broker-a', 0, 10911, [topic('Orders')]), 'conn-a');
   registry.register(broker('broker-b', 0, 20911, [topic('Orders'), topic('Solo')]), 'conn-b');
   clock.advance(expiry_ms / 2);
-  registry.heartbeat({ cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 1, dataVersion: 1 }, 'conn-a');
+  registry.heartbeat({ cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 1, dataVersion: 1, maxOffset: 0, inSyncSlaves: [] }, 'conn-a');
   clock.advance(expiry_ms / 2);
   t.same(registry.expire(), [], 'exactly at the expiry is not past it');
   clock.advance(1);

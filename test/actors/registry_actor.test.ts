@@ -42,7 +42,7 @@ function value<T>(result: Result<T>): T {
 
 function registration(name: string, port: number, topics: string[]): Buffer {
   return encodeRegisterBrokerRequest({
-    cluster: 'C', brokerName: name, brokerId: 0, address: `127.0.0.1:${port}`, haAddress: '', epoch: 0, dataVersion: 1,
+    cluster: 'C', brokerName: name, brokerId: 0, address: `127.0.0.1:${port}`, haAddress: '', epoch: 0, dataVersion: 1, maxOffset: 0, inSyncSlaves: [],
     topics: topics.map((topic) => ({ topic, readQueues: 2, writeQueues: 2, perm: perm_read | perm_write })),
   });
 }
@@ -65,7 +65,7 @@ async function errorOf(promise: Promise<unknown>): Promise<string> {
 t.test('register, route, cluster info and topic list through the actor, with the events of each change', async (t) => {
   const registry = await startRegistry(t);
   const first = await registry.ask({ kind: 'register_broker', connection_id: 'c1', body: registration('broker-a', 10911, ['Orders']) });
-  t.same(value(decodeRegisterBrokerResponse(first.response)), { masterAddress: null, masterHaAddress: null });
+  t.same(value(decodeRegisterBrokerResponse(first.response)), { masterAddress: null, masterHaAddress: null, epoch: 0, master: true });
   t.same(first.events.map((event) => event.kind), ['broker_registered', 'topic_changed', 'route_changed']);
   t.same(first.events.map((event) => event.seq), [1, 2, 3], 'events cross the thread numbered');
   const route_event = first.events[2];
@@ -94,7 +94,7 @@ t.test('a silent broker expires by the actor clock; a heartbeating one stays', a
   const registered_ms = performance.now();
   await registry.ask({ kind: 'register_broker', connection_id: 'c1', body: registration('quiet', 10911, ['Q']) });
   await registry.ask({ kind: 'register_broker', connection_id: 'c2', body: registration('lively', 20911, ['L']) });
-  const heartbeat = encodeBrokerHeartbeatRequest({ cluster: 'C', brokerName: 'lively', brokerId: 0, address: '127.0.0.1:20911', epoch: 0, dataVersion: 1 });
+  const heartbeat = encodeBrokerHeartbeatRequest({ cluster: 'C', brokerName: 'lively', brokerId: 0, address: '127.0.0.1:20911', epoch: 0, dataVersion: 1, maxOffset: 0, inSyncSlaves: [] });
   const removed: string[] = [];
   // Scan as the nameserver does, a few times per expiry, until the quiet one is gone (bounded).
   while (removed.length === 0 && performance.now() - registered_ms < 20 * expiry_ms) {

@@ -195,8 +195,10 @@ export const register_broker_request: RegisterBrokerRequest = {
     { topic: 'OrderEvents', readQueues: 8, writeQueues: 8, perm: 6 },
     { topic: '%RETRY%billing', readQueues: 1, writeQueues: 1, perm: 6 },
   ],
+  maxOffset: 1_048_576,
+  inSyncSlaves: [1, 2],
 };
-export const register_broker_response: RegisterBrokerResponse = { masterAddress: null, masterHaAddress: null };
+export const register_broker_response: RegisterBrokerResponse = { masterAddress: null, masterHaAddress: null, epoch: 3, master: true };
 
 export const broker_heartbeat_request: BrokerHeartbeatRequest = {
   cluster: 'DefaultCluster',
@@ -205,11 +207,15 @@ export const broker_heartbeat_request: BrokerHeartbeatRequest = {
   address: '10.0.0.10:10911',
   epoch: 3,
   dataVersion: 42,
+  maxOffset: 65_536,
+  inSyncSlaves: [],
 };
 export const broker_heartbeat_response: BrokerHeartbeatResponse = {
   registrationNeeded: false,
   masterAddress: '10.0.0.9:10911',
   masterHaAddress: '10.0.0.9:10912',
+  epoch: 3,
+  master: false,
 };
 
 export const unregister_broker_request: UnregisterBrokerRequest = {
@@ -259,5 +265,6 @@ export const end_transaction_request = { producerGroup: 'order-tx', commitLogOff
 export const end_transaction_response = { result: 'COMMITTED' as const };
 
 export const ha_hello_request = { version: 1, cluster: 'DefaultCluster', brokerName: 'broker-a', brokerId: 1, epoch: 3, maxOffset: 1_073_741_824 + 4_096, segmentBytes: 1_073_741_824 };
-export const ha_hello_response = { epoch: 3, startOffset: 1_073_741_824, masterOffset: 1_073_741_824 + 65_536 };
+export const ha_hello_response = { epoch: 3, epochs: [{ epoch: 3, startOffset: 4_096 }], startOffset: 1_073_741_824, masterOffset: 1_073_741_824 + 65_536 };
 export const all_topic_config = { dataVersion: 7, topics: [{ topic: 'Orders', readQueues: 8, writeQueues: 8, perm: 6 }] };
+export const all_consumer_offset = { entries: [{ group: 'billing', topic: 'Orders', queueId: 3, offset: 1_000 }] };

@@ -129,6 +129,8 @@ export const schema_cases: SchemaCase[] = [
   entry('RouteChangedAck', p.route_changed_ack_v1, {}, p.encodeRouteChangedAck, p.decodeRouteChangedAck),
   entry('GetAllTopicConfigRequest', p.get_all_topic_config_request_v1, {}, p.encodeGetAllTopicConfigRequest, p.decodeGetAllTopicConfigRequest),
   entry('AllTopicConfig', p.all_topic_config_v1, v.all_topic_config, p.encodeAllTopicConfig, p.decodeAllTopicConfig),
+  entry('GetAllConsumerOffsetRequest', p.get_all_consumer_offset_request_v1, {}, p.encodeGetAllConsumerOffsetRequest, p.decodeGetAllConsumerOffsetRequest),
+  entry('AllConsumerOffset', p.all_consumer_offset_v1, v.all_consumer_offset, p.encodeAllConsumerOffset, p.decodeAllConsumerOffset),
   entry('HaHelloRequest', p.ha_hello_request_v1, v.ha_hello_request, p.encodeHaHelloRequest, p.decodeHaHelloRequest),
   entry('HaHelloResponse', p.ha_hello_response_v1, v.ha_hello_response, p.encodeHaHelloResponse, p.decodeHaHelloResponse),
   entry('SendBackRequest', p.send_back_request_v1, v.send_back_request, p.encodeSendBackRequest, p.decodeSendBackRequest),

@@ -33,7 +33,7 @@ t.test('two registered brokers are both in the route of a topic they serve; clus
   const { address } = await startNamesrv(t, system);
   const a = await FakeBroker.connect(t, address, 'broker-a', 10911, ['Orders', 'OnlyA']);
   const b = await FakeBroker.connect(t, address, 'broker-b', 20911, ['Orders']);
-  t.same(await a.register(), { masterAddress: null, masterHaAddress: null });
+  t.same(await a.register(), { masterAddress: null, masterHaAddress: null, epoch: 0, master: true });
   await b.register();
   const client = await connect(t, address, 'client');
 

@@ -106,12 +106,14 @@ export class FakeBroker {
       epoch: 0,
       dataVersion: this.data_version,
       topics: this.topics.map((topic) => ({ topic, readQueues: 4, writeQueues: 4, perm: perm_read | perm_write })),
+      maxOffset: 0,
+      inSyncSlaves: [],
     });
     return value(decodeRegisterBrokerResponse(await this.connection.request(request_codes.REGISTER_BROKER, body)));
   }
 
   async heartbeat(): Promise<BrokerHeartbeatResponse> {
-    const body = encodeBrokerHeartbeatRequest({ ...this.identity(), epoch: 0, dataVersion: this.data_version });
+    const body = encodeBrokerHeartbeatRequest({ ...this.identity(), epoch: 0, dataVersion: this.data_version, maxOffset: 0, inSyncSlaves: [] });
     return value(decodeBrokerHeartbeatResponse(await this.connection.request(request_codes.BROKER_HEARTBEAT, body)));
   }
 

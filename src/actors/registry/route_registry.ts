@@ -26,6 +26,8 @@ interface Member {
   epoch: number;
   /** The broker's topic-config version at its last registration. */
   data_version: number;
+  /** The end of its CommitLog at its last registration or heartbeat. */
+  max_offset: number;
   /** The connection that last registered or heartbeated for it: when that one closes, the
    *  broker is gone (a reconnect registers again over the new connection). */
   connection_id: string;
@@ -40,6 +42,10 @@ interface Group {
   members: Map<number, Member>;
   /** Highest master epoch seen: a master registering with a lower one was fenced by a failover. */
   epoch: number;
+  /** The slaves the master last reported in sync with it: the ones a failover may promote. */
+  in_sync_slaves: number[];
+  /** The slave promoted at `epoch` that has not registered as the master yet. */
+  candidate: number | undefined;
   /** Queue data per topic, from the group's topic authority (isTopicAuthority). */
   topics: Map<string, QueueData>;
 }
@@ -95,12 +101,18 @@ export class RouteRegistry {
     const existing_group = this.groups.get(request.brokerName);
     this.checkGroupAdmits(existing_group, request);
     const changes = new RegistryChanges();
+    // The promoted slave takes over: it is no candidate any more once it registers as the
+    // master (its slave entry then goes, as its address moves to id 0, without a new election).
+    if (request.brokerId === 0 && existing_group?.candidate !== undefined && existing_group.members.get(existing_group.candidate)?.address === request.address) {
+      existing_group.candidate = undefined;
+    }
     const holder = this.by_address.get(request.address);
     if (holder !== undefined && (holder.broker_name !== request.brokerName || holder.broker_id !== request.brokerId)) {
       this.removeMember(holder.broker_name, holder.broker_id, 'replaced', changes);
     }
     const group = existing_group ?? this.createGroup(request);
     group.epoch = Math.max(group.epoch, request.epoch);
+    if (request.brokerId === 0) group.in_sync_slaves = [...request.inSyncSlaves];
     const now = this.now();
     const previous = group.members.get(request.brokerId);
     if (previous !== undefined && previous.address !== request.address) this.removeMember(group.broker_name, request.brokerId, 'replaced', changes);
@@ -112,6 +124,7 @@ export class RouteRegistry {
         ha_address: request.haAddress,
         epoch: request.epoch,
         data_version: request.dataVersion,
+        max_offset: request.maxOffset,
         connection_id,
         ...now,
       });
@@ -120,10 +133,10 @@ export class RouteRegistry {
       this.groupAddressesChanged(group, changes);
     } else {
       if (member.ha_address !== request.haAddress || member.epoch !== request.epoch || member.data_version !== request.dataVersion) changes.touched = true;
-      Object.assign(member, { ha_address: request.haAddress, epoch: request.epoch, data_version: request.dataVersion, connection_id, ...now });
+      Object.assign(member, { ha_address: request.haAddress, epoch: request.epoch, data_version: request.dataVersion, max_offset: request.maxOffset, connection_id, ...now });
     }
     if (this.isTopicAuthority(group, request.brokerId)) this.applyTopics(group, request.topics, changes);
-    return { value: this.masterOf(group, request.brokerId), events: this.commit(changes) };
+    return { value: this.masterView(group, request.brokerId), events: this.commit(changes) };
   }
 
   /**
@@ -143,10 +156,11 @@ export class RouteRegistry {
       member.epoch !== request.epoch ||
       member.data_version !== request.dataVersion
     ) {
-      return { registrationNeeded: true, masterAddress: null, masterHaAddress: null };
+      return { registrationNeeded: true, masterAddress: null, masterHaAddress: null, epoch: group?.epoch ?? 0, master: false };
     }
-    Object.assign(member, { connection_id, ...this.now() });
-    return { registrationNeeded: false, ...this.masterOf(group, request.brokerId) };
+    Object.assign(member, { connection_id, max_offset: request.maxOffset, ...this.now() });
+    if (request.brokerId === 0) group.in_sync_slaves = [...request.inSyncSlaves];
+    return { registrationNeeded: false, ...this.masterView(group, request.brokerId) };
   }
 
   /** Removes the broker if it is registered at that address; unknown brokers are no error
@@ -265,7 +279,9 @@ export class RouteRegistry {
   }
 
   private createGroup(request: RegisterBrokerRequest): Group {
-    const group: Group = { cluster: request.cluster, broker_name: request.brokerName, members: new Map(), epoch: request.epoch, topics: new Map() };
+    const group: Group = {
+      cluster: request.cluster, broker_name: request.brokerName, members: new Map(), epoch: request.epoch, in_sync_slaves: [], candidate: undefined, topics: new Map(),
+    };
     this.groups.set(group.broker_name, group);
     return group;
   }
@@ -328,6 +344,29 @@ export class RouteRegistry {
     changes.brokerRemoved(this.facts(group, broker_id, member.address), reason);
     changes.shrunk_groups.add(broker_name);
     this.groupAddressesChanged(group, changes);
+    // A master gone for good (not replaced at a new address), or a promoted slave gone before
+    // it took over: promote the best slave in sync.
+    const master_lost = broker_id === 0 && reason !== 'replaced';
+    const candidate_lost = broker_id === group.candidate;
+    if (candidate_lost) group.candidate = undefined;
+    if ((master_lost || candidate_lost) && !group.members.has(0)) this.elect(group);
+  }
+
+  /**
+   * Failover: of the slaves the master last reported in sync, the one with the highest
+   * CommitLog end becomes the candidate at a new epoch; it learns it from the answer to its
+   * next heartbeat and registers as the master. None in sync: no promotion — a slave that
+   * never caught up would lose what the master acknowledged, so the group waits for its
+   * master (reads go on from the slaves).
+   */
+  private elect(group: Group): void {
+    const in_sync = new Set(group.in_sync_slaves);
+    const eligible = [...group.members.values()].filter((member) => member.broker_id !== 0 && in_sync.has(member.broker_id));
+    if (eligible.length === 0) return;
+    eligible.sort((a, b) => b.max_offset - a.max_offset || a.broker_id - b.broker_id);
+    group.epoch += 1;
+    group.candidate = (eligible[0] as Member).broker_id;
+    group.in_sync_slaves = [];
   }
 
   private evictWhere(predicate: (member: Member) => boolean, reason: RemovalReason): RegistryEvent[] {
@@ -387,10 +426,19 @@ export class RouteRegistry {
     return { cluster: group.cluster, broker_name: group.broker_name, broker_id, address };
   }
 
-  /** For a slave: where its master is, so it can replicate; null for the master itself. */
-  private masterOf(group: Group, broker_id: number): RegisterBrokerResponse {
-    const master = broker_id === 0 ? undefined : group.members.get(Number(master_broker_id));
-    return { masterAddress: master?.address ?? null, masterHaAddress: master !== undefined && hasHaAddress(master.ha_address) ? master.ha_address : null };
+  /**
+   * The answer to a registration or heartbeat: for a slave, where its master is (to
+   * replicate from); for the master, or the slave promoted to be it, `master: true`.
+   */
+  private masterView(group: Group, broker_id: number): RegisterBrokerResponse {
+    const is_master = broker_id === Number(master_broker_id) || broker_id === group.candidate;
+    const master = is_master ? undefined : group.members.get(Number(master_broker_id));
+    return {
+      masterAddress: master?.address ?? null,
+      masterHaAddress: master !== undefined && hasHaAddress(master.ha_address) ? master.ha_address : null,
+      epoch: group.epoch,
+      master: is_master,
+    };
   }
 }
 

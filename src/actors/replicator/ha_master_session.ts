@@ -15,6 +15,7 @@ import {
 import { MqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
 import { replicaChunkEnd } from '../../storage/replica_chunk.js';
+import type { EpochHistory } from '../../storage/epoch_history.js';
 import type { SegmentSet } from '../../storage/segment_set.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { StoreArgs } from '../store/store_args.js';
@@ -25,6 +26,7 @@ export interface MasterSessionDeps {
   control: StoreControl;
   /** The master's CommitLog, mapped read-only on this thread (shared by the sessions). */
   segments: SegmentSet;
+  epochs: EpochHistory;
   log: Logger;
   now_ms(): number;
   /** The slave acknowledged more: the replicated offset may move. */
@@ -46,6 +48,7 @@ export class HaMasterSession {
   readonly remote: string;
   /** `brokerName/brokerId` of the slave, once it said hello. */
   slave = '';
+  slave_id = -1;
   /** What the slave holds: its log's end (-1 before the handshake). */
   acked_offset = -1;
   /** The next byte to send (-1 before the handshake). */
@@ -164,20 +167,22 @@ export class HaMasterSession {
     const hello = decoded.value;
     const { control } = this.deps;
     this.slave = `${hello.brokerName}/${hello.brokerId}`;
+    this.slave_id = hello.brokerId;
     const refusal = this.refusalOf(hello);
     if (refusal !== undefined) {
       this.refuse(frame, refusal);
       return;
     }
-    // A slave holding more than this master (bytes a lost master never had acknowledged)
-    // must cut its log to here first.
+    // A slave holding bytes this master does not (a returning old master: past where its
+    // last epoch ended here) must cut its log to here first.
     const master_offset = control.load('write_offset');
-    const start_offset = Math.min(hello.maxOffset, master_offset);
+    const start_offset = Math.min(hello.maxOffset, this.deps.epochs.truncationPoint(hello.epoch, master_offset));
     if (start_offset < control.load('min_offset')) {
       this.refuse(frame, new MqError('BAD_REQUEST', `the slave's log ends at ${start_offset}, before the oldest byte this master keeps (${control.load('min_offset')}); rebuild the slave from a copy of the master's data directory`));
       return;
     }
-    this.write(responseEnvelope(frame, encodeHaHelloResponse({ epoch: 0, startOffset: start_offset, masterOffset: master_offset })));
+    const epochs = this.deps.epochs.list.map((entry) => ({ epoch: entry.epoch, startOffset: entry.start_offset }));
+    this.write(responseEnvelope(frame, encodeHaHelloResponse({ epoch: this.deps.epochs.last_epoch, epochs, startOffset: start_offset, masterOffset: master_offset })));
     this.next_offset = start_offset;
     this.acked_offset = start_offset;
     this.deps.log.info({ remote: this.remote, slave: this.slave, start_offset, master_offset }, 'slave connected');
@@ -185,7 +190,7 @@ export class HaMasterSession {
     this.pump();
   }
 
-  private refusalOf(hello: { version: number; cluster: string; brokerName: string; brokerId: number; segmentBytes: number }): MqError | undefined {
+  private refusalOf(hello: { version: number; cluster: string; brokerName: string; brokerId: number; epoch: number; segmentBytes: number }): MqError | undefined {
     const { args, control } = this.deps;
     if (hello.version !== ha_protocol_version) return new MqError('BAD_REQUEST', `HA protocol version ${hello.version}; this master speaks ${ha_protocol_version}`);
     if (hello.cluster !== args.cluster || hello.brokerName !== args.broker_name) {
@@ -196,6 +201,9 @@ export class HaMasterSession {
       return new MqError('BAD_REQUEST', `the slave's CommitLog segments are ${hello.segmentBytes} bytes, the master's ${args.commit_log_segment_bytes}; a replica is a byte-for-byte copy, so they must match`);
     }
     if (control.load('ha_role') !== 0) return new MqError('NOT_MASTER', `broker ${args.broker_name}/${args.broker_id} is not a master now`);
+    if (hello.epoch > this.deps.epochs.last_epoch) {
+      return new MqError('NOT_MASTER', `the slave knows master epoch ${hello.epoch}, this master only ${this.deps.epochs.last_epoch}: a failover replaced it`);
+    }
     return undefined;
   }
 

@@ -14,6 +14,7 @@ import {
   type Envelope,
 } from '../../protocol/index.js';
 import type { Logger } from '../../runtime/log.js';
+import type { EpochHistory } from '../../storage/epoch_history.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { replicator_limits } from './replicator_limits.js';
@@ -21,6 +22,10 @@ import { replicator_limits } from './replicator_limits.js';
 export interface SlaveLinkDeps {
   args: StoreArgs;
   control: StoreControl;
+  /** This log's epoch history: its last epoch goes in the hello; the master's replaces it. */
+  epochs: EpochHistory;
+  /** The master streams from below this log's end: it must be cut to `offset` first. */
+  onTruncationNeeded(offset: number): void;
   log: Logger;
   now_ms(): number;
   /** Appends the master's bytes at `offset` (this log's end); resolves with the new end. */
@@ -110,7 +115,7 @@ export class HaSlaveLink {
       cluster: args.cluster,
       brokerName: args.broker_name,
       brokerId: args.broker_id,
-      epoch: 0,
+      epoch: this.deps.epochs.last_epoch,
       maxOffset: control.load('write_offset'),
       segmentBytes: args.commit_log_segment_bytes,
     });
@@ -146,11 +151,18 @@ export class HaSlaveLink {
       return;
     }
     const own_offset = this.deps.control.load('write_offset');
-    if (decoded.value.startOffset !== own_offset) {
-      // Bytes the master does not have: this log must be cut before it can follow.
-      this.close(`the master streams from ${decoded.value.startOffset}, but this log ends at ${own_offset}; it holds bytes the master never had and must be cut to ${decoded.value.startOffset} first`);
+    if (decoded.value.startOffset > own_offset) {
+      this.close(`the master would stream from ${decoded.value.startOffset}, past this log's end ${own_offset}`);
       return;
     }
+    if (decoded.value.startOffset < own_offset) {
+      // Bytes the master does not have (written here under an older epoch, never
+      // acknowledged): the log is cut before it follows.
+      this.deps.onTruncationNeeded(decoded.value.startOffset);
+      this.close(`this log holds bytes the master does not have, from ${decoded.value.startOffset} to ${own_offset}; it is cut there before following`);
+      return;
+    }
+    this.deps.epochs.replaceWith(decoded.value.epochs.map((entry) => ({ epoch: entry.epoch, start_offset: entry.startOffset })));
     this.expected_offset = own_offset;
     this.appended_offset = own_offset;
     this.handshaken = true;

@@ -1,10 +1,12 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor_ref.js';
 import { MqError } from '../../runtime/errors.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
-import { commitLogDir } from '../../storage/storage_paths.js';
+import { EpochHistory } from '../../storage/epoch_history.js';
+import { commitLogDir, configDir, epochHistoryPath } from '../../storage/storage_paths.js';
 import { commit_log_address, commit_log_protocol, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { HaMasterSession } from './ha_master_session.js';
@@ -44,6 +46,9 @@ class ReplicatorActor {
   private reconnect_at_ms = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly epochs: EpochHistory;
+  /** Set by a slave link whose master streams from below this log's end (-1: none). */
+  private truncate_to = -1;
 
   constructor(
     private readonly context: ActorContext,
@@ -52,6 +57,8 @@ class ReplicatorActor {
     this.control = store_control.attach(args.control);
     this.commit_log = context.actorOf(commit_log_address, commit_log_protocol);
     this.self = context.actorOf(context.address, replicator_protocol);
+    fs.mkdirSync(configDir(args.data_dir), { recursive: true });
+    this.epochs = new EpochHistory(epochHistoryPath(args.data_dir), context.log).load();
   }
 
   start(): void {
@@ -64,6 +71,14 @@ class ReplicatorActor {
         return deferReply(this.listen(message.host, message.port).then(() => this.status()));
       case 'follow':
         this.follow(message.master);
+        return this.status();
+      case 'lead':
+        this.lead(message.epoch);
+        return this.status();
+      case 'truncated':
+        this.truncate_to = -1;
+        this.reconnect_at_ms = 0;
+        this.connectIfDue();
         return this.status();
       case 'tick':
         this.tick();
@@ -93,6 +108,9 @@ class ReplicatorActor {
   private status(): ReplicatorStatus {
     const ready = [...this.sessions].filter((session) => session.ready);
     return {
+      epoch: this.epochs.last_epoch,
+      in_sync_slaves: this.inSync().map((session) => session.slave_id),
+      truncate_to: this.truncate_to,
       role: this.role,
       ha_port: this.ha_port,
       slaves: ready.length,
@@ -128,6 +146,7 @@ class ReplicatorActor {
       args: this.args,
       control: this.control,
       segments: this.segments,
+      epochs: this.epochs,
       log: this.context.log,
       now_ms: () => this.context.clock.monotonicMs(),
       onAck: () => this.publishReplicated(),
@@ -146,16 +165,36 @@ class ReplicatorActor {
    * same slaves stay; a slave that leaves can lower the count, never an acknowledged byte.
    */
   private publishReplicated(): void {
-    const write_offset = this.control.load('write_offset');
-    const acked = [...this.sessions]
-      .filter((session) => session.ready && write_offset - session.acked_offset <= replicator_limits.in_sync_gap_bytes)
-      .map((session) => session.acked_offset)
-      .sort((a, b) => b - a);
+    const acked = this.inSync().map((session) => session.acked_offset).sort((a, b) => b - a);
     this.control.store('replicas_in_sync', acked.length);
     const offset = acked[this.args.replication_acks - 1];
     if (offset === undefined || offset <= this.control.load('replicated_offset')) return;
     this.control.store('replicated_offset', offset);
     this.commit_log.tell({ kind: 'replicated', offset });
+  }
+
+  /** Slaves connected within `in_sync_gap_bytes` of this log's end (none while a slave). */
+  private inSync(): HaMasterSession[] {
+    if (this.role !== 'master') return [];
+    const write_offset = this.control.load('write_offset');
+    return [...this.sessions].filter((session) => session.ready && write_offset - session.acked_offset <= replicator_limits.in_sync_gap_bytes);
+  }
+
+  /**
+   * Master from now on: stops following, takes appends (store control `ha_role`), and
+   * begins `epoch` at this log's end when it is newer than the log's last. The appends a
+   * slave link had in flight are all in: the link is closed first and the writer handles
+   * its mailbox in order, so the epoch's start is read after the last of them.
+   */
+  private lead(epoch: number): void {
+    this.follow_address = '';
+    this.link?.close(`promoted to master at epoch ${epoch}`);
+    this.link = undefined;
+    this.truncate_to = -1;
+    this.epochs.begin(epoch, this.control.load('write_offset'));
+    this.control.store('replicated_offset', this.control.load('write_offset'));
+    this.control.store('ha_role', ha_roles.master);
+    this.context.log.info({ epoch, start_offset: this.control.load('write_offset') }, 'leading as master');
   }
 
   /** One Atomics.waitAsync on the writer's append counter while slaves are connected. */
@@ -174,9 +213,15 @@ class ReplicatorActor {
     loop();
   }
 
+  /** Slave from now on (a master that is told to follow steps down: no appends, no slaves). */
   private follow(master: string): void {
+    if (this.role === 'master') {
+      this.control.store('ha_role', ha_roles.slave);
+      this.control.store('replicas_in_sync', 0);
+      for (const session of this.sessions) session.close('this broker is a slave now');
+      this.context.log.warn({ master }, 'stepping down to slave');
+    }
     if (master === this.follow_address) return;
-    if (master !== '' && this.role !== 'slave') throw new MqError('BAD_REQUEST', `broker ${this.args.broker_name}/${this.args.broker_id} is a master: it follows nobody`);
     this.follow_address = master;
     this.link?.close(master === '' ? 'told to stop following' : `told to follow ${master} instead`);
     this.link = undefined;
@@ -195,9 +240,14 @@ class ReplicatorActor {
   private connectIfDue(): void {
     if (this.stopped || this.follow_address === '' || this.link !== undefined) return;
     if (this.context.clock.monotonicMs() < this.reconnect_at_ms) return;
+    if (this.truncate_to >= 0) return; // the broker cuts the log first (status.truncate_to)
     this.link = new HaSlaveLink(this.follow_address, {
       args: this.args,
       control: this.control,
+      epochs: this.epochs,
+      onTruncationNeeded: (offset) => {
+        this.truncate_to = offset;
+      },
       log: this.context.log,
       now_ms: () => this.context.clock.monotonicMs(),
       appendReplica: async (offset, bytes) => (await this.commit_log.ask({ kind: 'append_replica', offset, bytes }, { timeout_ms: this.args.flush_timeout_ms * 2 })).write_offset,

@@ -6,8 +6,14 @@ export const ha_roles = { master: 0, slave: 1 } as const;
 export type ReplicatorMessage =
   /** Opens the HA port (port 0: any free one); answered with the bound port in `ha_port`. */
   | { kind: 'listen'; host: string; port: number }
-  /** Replicate from the master at `master` (HA `host:port`); '' stops following. A slave only. */
+  /** Become (or stay) a slave replicating from the master at `master` (HA `host:port`; ''
+   *  for none yet): stops taking appends and serving slaves. */
   | { kind: 'follow'; master: string }
+  /** Become the master at `epoch` (promoted, or confirmed at start): starts a new epoch at
+   *  this log's end when `epoch` is newer than the log's last. */
+  | { kind: 'lead'; epoch: number }
+  /** The store was cut to `truncate_to` as asked: follow again. */
+  | { kind: 'truncated' }
   /** From its own timer: keep-alives, timeouts, reconnects. */
   | { kind: 'tick' }
   | { kind: 'status' };
@@ -26,6 +32,12 @@ export interface ReplicatorStatus {
   following: string;
   connected: boolean;
   write_offset: number;
+  /** The last master epoch this log knows. */
+  epoch: number;
+  /** Master: the broker ids of the slaves in sync. */
+  in_sync_slaves: number[];
+  /** Slave: the offset this log must be cut to before it can follow (-1: none). */
+  truncate_to: number;
 }
 
 export const replicator_protocol = defineProtocol<ReplicatorMessage, ReplicatorStatus>(
@@ -36,6 +48,8 @@ export const replicator_protocol = defineProtocol<ReplicatorMessage, ReplicatorS
       { name: 'port', type: 'int' },
     ],
     follow: [{ name: 'master', type: 'string' }],
+    lead: [{ name: 'epoch', type: 'long' }],
+    truncated: [],
     tick: [],
     status: [],
   },
@@ -51,6 +65,9 @@ export const replicator_protocol = defineProtocol<ReplicatorMessage, ReplicatorS
       { name: 'following', type: 'string' },
       { name: 'connected', type: 'boolean' },
       { name: 'write_offset', type: 'long' },
+      { name: 'epoch', type: 'long' },
+      { name: 'in_sync_slaves', type: { type: 'array', items: 'long' } },
+      { name: 'truncate_to', type: 'long' },
     ],
   }),
 );

@@ -13,7 +13,8 @@ import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
-import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/storage_paths.js';
+import { abortMarkerPath, checkpointPath, commitLogDir, transactionCheckpointPath, wheelCheckpointPath } from '../../storage/storage_paths.js';
+import { truncateCommitLog } from '../../storage/commit_log_truncation.js';
 import { encodeRecordImages, readU64, type RecordInput } from '../../storage/record.js';
 import { commit_log_address, commit_log_module_url, commit_log_protocol, placement_bytes, type AppendResult, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import { dispatch_address, dispatch_module_url, dispatch_protocol } from '../dispatch/dispatch_messages.js';
@@ -83,6 +84,9 @@ export class Store {
   readonly replicator: ActorRef<ReplicatorMessage, ReplicatorStatus>;
   private readonly marker: AbortMarker;
   private service_thread = 1;
+  private writer_thread = 1;
+  private rebuild_gap_bytes: number = store_defaults.rebuild_gap_bytes;
+  private master_actors_running = false;
   private main_reader: StoreReader | undefined;
   private closed = false;
 
@@ -137,6 +141,8 @@ export class Store {
     const writer_thread = options.writer_thread ?? 1;
     const service_thread = options.service_thread ?? (system.threads > 1 ? 2 : 1);
     store.service_thread = service_thread;
+    store.writer_thread = writer_thread;
+    store.rebuild_gap_bytes = options.rebuild_gap_bytes ?? store_defaults.rebuild_gap_bytes;
     await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: service_thread });
     await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: service_thread });
     await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: writer_thread });
@@ -160,9 +166,57 @@ export class Store {
    * state from its checkpoint, or without one from the CommitLog, which a slave copied.
    */
   async startMasterActors(): Promise<void> {
+    if (this.master_actors_running) return;
     const args = this.args;
     await this.system.spawn({ address: timing_wheel_address, module: timing_wheel_module_url, protocol: timing_wheel_protocol, args, thread: this.service_thread });
     await this.system.spawn({ address: transaction_address, module: transaction_module_url, protocol: transaction_protocol, args, thread: this.service_thread });
+    this.master_actors_running = true;
+  }
+
+  /**
+   * Master from now on, at `epoch`: the writer takes appends (the replicator begins the epoch
+   * at the log's end), then the timing wheel and the transaction actor start.
+   */
+  async promote(epoch: number): Promise<void> {
+    await this.replicator.ask({ kind: 'lead', epoch });
+    await this.startMasterActors();
+  }
+
+  /**
+   * Slave from now on, following `master_ha` (its HA `host:port`; '' while unknown): the
+   * writer stops taking appends first, then the wheel and the transaction actor stop, and
+   * their checkpoints go — what they record may be cut from this log when it rejoins, so a
+   * later promotion rebuilds them from the log itself.
+   */
+  async demote(master_ha: string): Promise<void> {
+    await this.replicator.ask({ kind: 'follow', master: master_ha });
+    if (!this.master_actors_running) return;
+    for (const address of [transaction_address, timing_wheel_address]) await this.system.stopActor(address);
+    this.master_actors_running = false;
+    for (const file of [wheelCheckpointPath(this.args.data_dir), transactionCheckpointPath(this.args.data_dir)]) fs.rmSync(file, { force: true });
+  }
+
+  /**
+   * A slave's log cut at `offset` (storage/commit_log_truncation.ts), as its master's epoch
+   * history asks: the actors that read or write the log stop, the files are cut, and they
+   * start again as after a crash (queues cut to the log). The replicator stays; readers on
+   * this thread map the files anew.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    const system = this.system;
+    for (const address of [offset_store_address, dispatch_address]) await system.stopActor(address);
+    const queues = (await system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
+    for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await system.stopActor(address);
+    this.main_reader?.close();
+    this.main_reader = undefined;
+    truncateCommitLog({ data_dir: this.args.data_dir, segment_bytes: this.args.commit_log_segment_bytes, offset, log: logger('store') });
+    await rebuildLaggingQueues(system, this.args, this.rebuild_gap_bytes);
+    const args = this.args;
+    await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: this.service_thread });
+    await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: this.service_thread });
+    await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: this.writer_thread });
+    await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: this.service_thread });
+    await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: this.service_thread });
   }
 
   /**

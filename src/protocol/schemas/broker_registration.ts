@@ -8,6 +8,12 @@
  * data version (it restarted, or missed a change), and the broker then registers in full.
  * `epoch` is the broker group's master epoch: after a failover the promoted slave's higher
  * epoch fences registrations from the old master.
+ *
+ * Failover: every broker reports its CommitLog end (`maxOffset`), a master also the slaves
+ * in sync with it. When a group's master is gone, the nameserver picks the slave with the
+ * highest end (in sync first), raises the group's epoch and answers that slave `master:
+ * true`; the slave promotes itself and registers as id 0 with the new epoch. An answer's
+ * `master` is also how a starting master learns it may take writes.
  */
 import { defineCodec } from '../avro_codec.js';
 import type { Result } from '../protocol_error.js';
@@ -31,7 +37,15 @@ export interface BrokerIdentity {
   address: string;
 }
 
-export interface RegisterBrokerRequest extends BrokerIdentity {
+/** What a broker reports of its replication with every registration and heartbeat. */
+export interface ReplicationReport {
+  /** The end of its CommitLog. */
+  maxOffset: number;
+  /** A master: the ids of the slaves in sync with it (empty for a slave). */
+  inSyncSlaves: number[];
+}
+
+export interface RegisterBrokerRequest extends BrokerIdentity, ReplicationReport {
   /** `host:port` slaves replicate from. */
   haAddress: string;
   epoch: number;
@@ -40,23 +54,28 @@ export interface RegisterBrokerRequest extends BrokerIdentity {
   topics: TopicConfig[];
 }
 
-export interface RegisterBrokerResponse {
+/** What the nameserver says of the group's master, in answer to a registration or heartbeat. */
+export interface MasterView {
   /** The group's master `host:port` as the namesrv knows it (for a slave), or null. */
   masterAddress: string | null;
   /** The master's HA `host:port` (for a slave to replicate from), or null. */
   masterHaAddress: string | null;
+  /** The group's master epoch. */
+  epoch: number;
+  /** This broker is the group's master at `epoch` (or is to be: a promoted slave). */
+  master: boolean;
 }
 
-export interface BrokerHeartbeatRequest extends BrokerIdentity {
+export type RegisterBrokerResponse = MasterView;
+
+export interface BrokerHeartbeatRequest extends BrokerIdentity, ReplicationReport {
   epoch: number;
   dataVersion: number;
 }
 
-export interface BrokerHeartbeatResponse {
+export interface BrokerHeartbeatResponse extends MasterView {
   /** True when the broker must send a full REGISTER_BROKER. */
   registrationNeeded: boolean;
-  masterAddress: string | null;
-  masterHaAddress: string | null;
 }
 
 export type UnregisterBrokerRequest = BrokerIdentity;
@@ -74,6 +93,13 @@ const identity_fields = [
 const master_fields = [
   { name: 'masterAddress', type: ['null', 'string'], default: null },
   { name: 'masterHaAddress', type: ['null', 'string'], default: null },
+  { name: 'epoch', type: 'long' },
+  { name: 'master', type: 'boolean' },
+];
+
+const replication_fields = [
+  { name: 'maxOffset', type: 'long' },
+  { name: 'inSyncSlaves', type: { type: 'array', items: 'long' } },
 ];
 
 export const register_broker_request_v1 = defineCodec<RegisterBrokerRequest>({
@@ -102,6 +128,7 @@ export const register_broker_request_v1 = defineCodec<RegisterBrokerRequest>({
           },
         },
       },
+      ...replication_fields,
     ],
   },
 });
@@ -116,7 +143,7 @@ export const broker_heartbeat_request_v1 = defineCodec<BrokerHeartbeatRequest>({
   schema: {
     type: 'record',
     name: 'BrokerHeartbeatRequest',
-    fields: [...identity_fields, { name: 'epoch', type: 'long' }, { name: 'dataVersion', type: 'long' }],
+    fields: [...identity_fields, { name: 'epoch', type: 'long' }, { name: 'dataVersion', type: 'long' }, ...replication_fields],
   },
 });
 

@@ -19,7 +19,10 @@
  * envelope's correlation id (an Avro long), so pushes and acks need no body codec.
  *
  * `startOffset` is where the master streams from: the slave's own end, or lower when the
- * slave holds bytes the master does not (it must cut its log there first).
+ * slave holds bytes the master does not — a returning old master, whose last epoch ended
+ * earlier in the new master's history — and must cut its log there first. `epoch` in the
+ * request is the last master epoch the slave knows; a master that knows only an older one
+ * is stale itself and refuses (NOT_MASTER).
  */
 import { defineCodec } from '../avro_codec.js';
 import type { Result } from '../protocol_error.js';
@@ -53,9 +56,17 @@ export interface HaHelloRequest {
   segmentBytes: number;
 }
 
+export interface HaEpoch {
+  epoch: number;
+  /** Where that epoch's master began writing. */
+  startOffset: number;
+}
+
 export interface HaHelloResponse {
   /** The master's epoch. */
   epoch: number;
+  /** The master's epoch history (storage/epoch_history.ts): the slave keeps it as its own. */
+  epochs: HaEpoch[];
   /** Where the master streams from; below the slave's maxOffset, the slave cuts its log there first. */
   startOffset: number;
   /** The master's CommitLog end when it answered. */
@@ -86,6 +97,10 @@ export const ha_hello_response_v1 = defineCodec<HaHelloResponse>({
     name: 'HaHelloResponse',
     fields: [
       { name: 'epoch', type: 'long' },
+      {
+        name: 'epochs',
+        type: { type: 'array', items: { type: 'record', name: 'HaEpoch', fields: [{ name: 'epoch', type: 'long' }, { name: 'startOffset', type: 'long' }] } },
+      },
       { name: 'startOffset', type: 'long' },
       { name: 'masterOffset', type: 'long' },
     ],

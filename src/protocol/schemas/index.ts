@@ -54,6 +54,7 @@ import {
   end_transaction_response_v1,
 } from './transaction.js';
 import { all_topic_config_v1, get_all_topic_config_request_v1 } from './topic_config_sync.js';
+import { all_consumer_offset_v1, get_all_consumer_offset_request_v1 } from './consumer_offset_sync.js';
 import { resend_dead_letter_request_v1, resend_dead_letter_response_v1, send_back_request_v1, send_back_result_v1 } from './send_back.js';
 
 /** The request record and the OK-response record of one API. */
@@ -93,6 +94,7 @@ export const schemas_v1 = {
     BROKER_HEARTBEAT: { request: broker_heartbeat_request_v1, response: broker_heartbeat_response_v1 },
     CREATE_TOPIC: { request: create_topic_request_v1, response: create_topic_response_v1 },
     GET_ALL_TOPIC_CONFIG: { request: get_all_topic_config_request_v1, response: all_topic_config_v1 },
+    GET_ALL_CONSUMER_OFFSET: { request: get_all_consumer_offset_request_v1, response: all_consumer_offset_v1 },
     GET_MESSAGE: { request: get_message_request_v1, response: get_message_response_v1 },
     GET_CONSUMER_LIST: { request: get_consumer_list_request_v1, response: get_consumer_list_response_v1 },
     UNREGISTER_CLIENT: { request: unregister_client_request_v1, response: unregister_client_response_v1 },

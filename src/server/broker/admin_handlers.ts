@@ -1,5 +1,7 @@
 import {
+  decodeGetAllConsumerOffsetRequest,
   decodeGetAllTopicConfigRequest,
+  encodeAllConsumerOffset,
   encodeAllTopicConfig,
   decodeCreateTopicRequest,
   decodeGetConsumerListRequest,
@@ -19,6 +21,8 @@ import { MqError } from '../../runtime/errors.js';
 import type { RequestContext } from '../remoting/request_router.js';
 import type { BrokerContext } from './broker_context.js';
 import { decodeMessageId, numberToIpv4 } from '../../storage/message_id.js';
+import { OffsetStore } from '../../storage/offset_store.js';
+import { offsetsPath } from '../../storage/storage_paths.js';
 import type { RetryHandlers } from './retry_handlers.js';
 import { storedMessageOf } from './stored_message.js';
 
@@ -45,6 +49,17 @@ export class AdminHandlers {
     if (!request.ok) throw new MqError('BAD_REQUEST', `GET_ALL_TOPIC_CONFIG body: ${request.error.message}`);
     const topics = this.broker.topics;
     return encodeAllTopicConfig({ dataVersion: topics.data_version, topics: topics.list().map(({ topic, readQueues, writeQueues, perm }) => ({ topic, readQueues, writeQueues, perm })) });
+  };
+
+  /** A slave copying its master's consumer offsets (slave_sync.ts): the table as persisted now. */
+  readonly allConsumerOffset = async (body: Uint8Array): Promise<Uint8Array> => {
+    const request = decodeGetAllConsumerOffsetRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `GET_ALL_CONSUMER_OFFSET body: ${request.error.message}`);
+    await this.broker.store.offsets.ask({ kind: 'persist' });
+    const table = new OffsetStore({ path: offsetsPath(this.broker.store.args.data_dir) });
+    table.load();
+    const entries = table.groups().flatMap((group) => table.listGroup(group).map((entry) => ({ group, topic: entry.topic, queueId: entry.queue_id, offset: entry.offset })));
+    return encodeAllConsumerOffset({ entries });
   };
 
   readonly getMessage = (body: Uint8Array): Uint8Array => {

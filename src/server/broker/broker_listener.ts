@@ -19,6 +19,7 @@ import { RetryHandlers } from './retry_handlers.js';
 import { TransactionHandlers } from './transaction_handlers.js';
 import { SendHandlers } from './send_handlers.js';
 import { SlaveSync } from './slave_sync.js';
+import { BrokerRole } from './broker_role.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
 
 export interface BrokerListenerOptions {
@@ -48,6 +49,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   const topics = new TopicConfigStore(config.data, log).load();
   const pulls = new PullHold(store_control.attach(store.args.control));
   let registrar: NamesrvRegistrar | undefined;
+  let broker_role: BrokerRole | undefined;
   const context: BrokerContext = {
     broker_name: config.brokerName,
     store,
@@ -67,7 +69,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
       }
     },
   };
-  const slave_sync = new SlaveSync({ client_id: `${config.brokerName}@${config.brokerId}`, topics, log, onTopicsChanged: () => registrar?.registerNow() });
+  const slave_sync = new SlaveSync({ client_id: `${config.brokerName}@${config.brokerId}`, topics, offsets: store.offsets, log, onTopicsChanged: () => registrar?.registerNow() });
   const send = new SendHandlers(context);
   const pull = new PullHandlers(context);
   const retry = new RetryHandlers(context, send);
@@ -83,6 +85,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.COMMIT_CONSUMER_OFFSET, pull.commitConsumerOffset)
     .on(request_codes.CREATE_TOPIC, admin.createTopic)
     .on(request_codes.GET_ALL_TOPIC_CONFIG, admin.allTopicConfig)
+    .on(request_codes.GET_ALL_CONSUMER_OFFSET, admin.allConsumerOffset)
     .on(request_codes.GET_MESSAGE, admin.getMessage)
     .on(request_codes.HEARTBEAT, admin.heartbeat)
     .on(request_codes.UNREGISTER_CLIENT, admin.unregisterClient)
@@ -105,27 +108,40 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     async start() {
       const bound = await server.listen(config.host, config.port);
       const address = formatHostPort({ host: config.advertiseHost, port: bound.port });
+      const role = new BrokerRole({
+        store,
+        configured_id: config.brokerId,
+        broker_name: config.brokerName,
+        namesrv_addresses: options.namesrv_addresses,
+        slave_sync,
+        log,
+        registerNow: () => registrar?.registerNow(),
+        beatNow: () => registrar?.beatNow(),
+      });
+      broker_role = role;
       registrar = new NamesrvRegistrar({
         namesrv_addresses: options.namesrv_addresses,
-        identity: { cluster: config.cluster, brokerName: config.brokerName, brokerId: config.brokerId, address },
+        identity: () => ({ cluster: config.cluster, brokerName: config.brokerName, brokerId: role.broker_id, address }),
         ha_address: options.ha_address,
+        epoch: () => role.epoch,
+        replication: () => role.replication,
         topics,
-        // A slave follows the master the nameservers name: its CommitLog over the HA port,
-        // its topics over the client port.
-        onMaster: (master) => {
-          if (store.role !== 'slave') return;
-          store.replicator.tell({ kind: 'follow', master: master.ha_address });
-          slave_sync.follow(master.address);
-        },
+        onAnswer: (view) => role.onAnswer(view),
+        onFenced: (error) => role.onFenced(error.message),
         heartbeat_interval_ms: options.heartbeat_interval_ms ?? registrar_limits.heartbeat_interval_ms_default,
         log,
       });
-      registrar.start();
+      role.start();
+      // Ready once the nameservers answered (or failed) a first time: a master then takes
+      // writes, a slave knows whom to follow. Without any nameserver the broker takes none.
+      await registrar.start();
+      await role.settled();
       transactions.start();
       return bound;
     },
     async stop() {
       await registrar?.stop();
+      await broker_role?.stop();
       await slave_sync.stop();
       await transactions.stop();
       pulls.close();

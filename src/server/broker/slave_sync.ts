@@ -1,5 +1,7 @@
-import { decodeAllTopicConfig, encodeGetAllTopicConfigRequest, request_codes } from '../../protocol/index.js';
+import { decodeAllConsumerOffset, decodeAllTopicConfig, encodeGetAllConsumerOffsetRequest, encodeGetAllTopicConfigRequest, request_codes } from '../../protocol/index.js';
+import type { OffsetStoreMessage } from '../../actors/offset_store/offset_store_messages.js';
 import { ClientConnection } from '../../client/remoting/client_connection.js';
+import type { ActorRef } from '../../runtime/actor_ref.js';
 import type { Logger } from '../../runtime/log.js';
 import type { TopicConfigStore } from './topic_config_store.js';
 
@@ -12,18 +14,28 @@ export const slave_sync_limits = {
 /**
  * A slave broker's copy of what its master holds besides the CommitLog (RocketMQ's
  * SlaveSynchronize): the topic configs, so that the slave serves pulls of the master's
- * topics and, promoted, takes sends for them. The CommitLog itself comes over the HA link.
- * Asks the master's client port (GET_ALL_TOPIC_CONFIG) every interval; a master that does
- * not answer is asked again at the next one. Owned by the broker's main thread.
+ * topics and, promoted, takes sends for them; the consumer offsets, so that consumers keep
+ * their positions after a failover (at most one interval behind: at-least-once). The
+ * CommitLog itself comes over the HA link. Asks the master's client port
+ * (GET_ALL_TOPIC_CONFIG, GET_ALL_CONSUMER_OFFSET) every interval; a master that does not
+ * answer is asked again at the next one. Owned by the broker's main thread.
  */
 export class SlaveSync {
   private master = '';
   private connection: ClientConnection | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** The offsets copied last, by `group/topic/queue`: only changes are told to the offset store. */
+  private readonly copied_offsets = new Map<string, number>();
 
   constructor(
-    private readonly options: { client_id: string; topics: TopicConfigStore; log: Logger; onTopicsChanged(): void },
+    private readonly options: {
+      client_id: string;
+      topics: TopicConfigStore;
+      offsets: ActorRef<OffsetStoreMessage, number>;
+      log: Logger;
+      onTopicsChanged(): void;
+    },
   ) {}
 
   /** Follows `master` (its client `host:port`; '' for none). */
@@ -58,6 +70,15 @@ export class SlaveSync {
       if (!reply.ok) throw new Error(`unreadable answer: ${reply.error.message}`);
       if (master !== this.master) return; // the master changed meanwhile
       if (this.options.topics.replaceAll(reply.value.topics, reply.value.dataVersion)) this.options.onTopicsChanged();
+      const offsets = decodeAllConsumerOffset(await this.connection.request(request_codes.GET_ALL_CONSUMER_OFFSET, encodeGetAllConsumerOffsetRequest({}), { timeout_ms: slave_sync_limits.request_timeout_ms }));
+      if (!offsets.ok) throw new Error(`unreadable offsets: ${offsets.error.message}`);
+      if (master !== this.master) return;
+      for (const entry of offsets.value.entries) {
+        const key = `${entry.group}\u0000${entry.topic}\u0000${entry.queueId}`;
+        if (this.copied_offsets.get(key) === entry.offset) continue;
+        this.options.offsets.tell({ kind: 'reset', group: entry.group, topic: entry.topic, queue_id: entry.queueId, offset: entry.offset });
+        this.copied_offsets.set(key, entry.offset);
+      }
     } catch (error) {
       this.options.log.warn({ master, err: error instanceof Error ? error.message : String(error) }, "copying the master's topics failed; trying again at the next interval");
       this.connection?.close();

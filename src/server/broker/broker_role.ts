@@ -1,0 +1,193 @@
+import { decodeClusterInfo, encodeGetClusterInfoRequest, request_codes, type MasterView, type ReplicationReport } from '../../protocol/index.js';
+import type { Store } from '../../actors/store/store.js';
+import { ClientConnection } from '../../client/remoting/client_connection.js';
+import type { Logger } from '../../runtime/log.js';
+import { store_control } from '../../storage/store_control.js';
+import type { SlaveSync } from './slave_sync.js';
+
+export const broker_role_limits = {
+  /** How often the replicator's state is read (in-sync slaves, a cut the log needs, the link). */
+  poll_interval_ms: 250,
+  /** A slave without a link to its master heartbeats the nameservers this often, so that it
+   *  learns of a promotion (its own, or another's) within about this long. */
+  masterless_beat_interval_ms: 500,
+  request_timeout_ms: 3_000,
+} as const;
+
+export interface BrokerRoleDeps {
+  store: Store;
+  /** The broker id it was started with (0: the group's master, unless a failover says otherwise). */
+  configured_id: number;
+  broker_name: string;
+  namesrv_addresses: () => readonly string[];
+  slave_sync: SlaveSync;
+  log: Logger;
+  /** Register again now (the id or the role changed). */
+  registerNow(): void;
+  /** A heartbeat round now. */
+  beatNow(): void;
+}
+
+type Role = 'starting' | 'master' | 'slave';
+
+/**
+ * Whether this broker is its group's master, decided by the nameservers (the failover
+ * controller lives in their registry, route_registry.ts) and carried out here:
+ *
+ * - every broker starts taking no writes (store control `ha_role` slave) until a nameserver
+ *   answers its registration: `master: true` promotes it at the answer's epoch (the log
+ *   begins that epoch, the timing wheel and transaction actor start); a slave follows the
+ *   master the answer names, over the HA port, and copies its topics and offsets;
+ * - a slave the registry promotes after its master died registers again as id 0 with the new
+ *   epoch, which fences the old master;
+ * - a broker whose registration as master is refused (NOT_MASTER: it was the master of an
+ *   older epoch) steps down, takes a free slave id and follows the new master, cutting from
+ *   its log what it wrote after its epoch ended in the new master's history.
+ *
+ * Transitions run one at a time, in order. Owned by the broker's main thread.
+ */
+export class BrokerRole {
+  private role: Role = 'starting';
+  private routing_id: number;
+  private led_epoch = -1;
+  private known_epoch = 0;
+  private following = { address: '', ha_address: '' };
+  private transitions: Promise<void> = Promise.resolve();
+  private report: ReplicationReport = { maxOffset: 0, inSyncSlaves: [] };
+  private connected = false;
+  private truncating = false;
+  private last_masterless_beat_ms = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly control;
+
+  constructor(private readonly deps: BrokerRoleDeps) {
+    this.routing_id = deps.configured_id;
+    this.control = store_control.attach(deps.store.args.control);
+  }
+
+  /** The id this broker registers under now: 0 as the master. */
+  get broker_id(): number {
+    return this.routing_id;
+  }
+
+  /** The master epoch to register with: the one it leads, or the last it knows. */
+  get epoch(): number {
+    return Math.max(this.led_epoch, this.known_epoch);
+  }
+
+  get replication(): ReplicationReport {
+    return { maxOffset: this.control.load('write_offset'), inSyncSlaves: this.role === 'master' ? this.report.inSyncSlaves : [] };
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), broker_role_limits.poll_interval_ms);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.transitions;
+  }
+
+  /** Resolves when the role changes asked for so far are done. */
+  async settled(): Promise<void> {
+    await this.transitions;
+  }
+
+  /** A nameserver's answer to a registration or heartbeat. */
+  onAnswer(view: MasterView): void {
+    this.known_epoch = Math.max(this.known_epoch, view.epoch);
+    this.enqueue(async () => {
+      if (view.master) await this.lead(view.epoch);
+      else if (this.role !== 'master') await this.follow(view.masterAddress ?? '', view.masterHaAddress ?? '');
+    });
+  }
+
+  /** A nameserver refused this broker as master: another one leads a newer epoch. */
+  onFenced(reason: string): void {
+    this.enqueue(async () => {
+      if (this.routing_id !== 0) return;
+      this.deps.log.warn({ reason }, 'fenced as master by a newer epoch: rejoining as a slave');
+      if (this.role === 'master') await this.deps.store.demote('');
+      this.role = 'slave';
+      this.routing_id = await this.freeSlaveId();
+      this.deps.registerNow();
+    });
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.transitions = this.transitions.then(step).catch((error: unknown) => this.deps.log.error({ err: error }, 'role change failed; the next nameserver answer tries again'));
+  }
+
+  private async lead(epoch: number): Promise<void> {
+    if (this.role !== 'master' || epoch > this.led_epoch) {
+      await this.deps.store.promote(epoch);
+      this.deps.slave_sync.follow('');
+      this.following = { address: '', ha_address: '' };
+      if (this.role === 'slave') this.deps.log.warn({ epoch }, 'promoted to master');
+      this.role = 'master';
+      this.led_epoch = epoch;
+    }
+    if (this.routing_id !== 0) {
+      this.routing_id = 0;
+      this.deps.registerNow();
+    }
+  }
+
+  private async follow(address: string, ha_address: string): Promise<void> {
+    this.role = 'slave';
+    if (address === this.following.address && ha_address === this.following.ha_address) return;
+    this.following = { address, ha_address };
+    await this.deps.store.replicator.ask({ kind: 'follow', master: ha_address });
+    this.deps.slave_sync.follow(address);
+  }
+
+  /** Reads the replicator's state; cuts the log when the master asks; beats often while masterless. */
+  private async poll(): Promise<void> {
+    let status;
+    try {
+      status = await this.deps.store.replicator.ask({ kind: 'status' });
+    } catch {
+      return;
+    }
+    this.report = { maxOffset: status.write_offset, inSyncSlaves: status.in_sync_slaves };
+    this.connected = status.connected;
+    if (status.truncate_to >= 0 && !this.truncating) {
+      this.truncating = true;
+      this.enqueue(async () => {
+        try {
+          await this.deps.store.truncateTo(status.truncate_to);
+          await this.deps.store.replicator.ask({ kind: 'truncated' });
+        } finally {
+          this.truncating = false;
+        }
+      });
+    }
+    const now_ms = performance.now();
+    if (this.role !== 'master' && !this.connected && now_ms - this.last_masterless_beat_ms >= broker_role_limits.masterless_beat_interval_ms) {
+      this.last_masterless_beat_ms = now_ms;
+      this.deps.beatNow();
+    }
+  }
+
+  /** The lowest slave id no member of this group uses, by a nameserver's cluster view. */
+  private async freeSlaveId(): Promise<number> {
+    if (this.deps.configured_id !== 0) return this.deps.configured_id;
+    for (const address of this.deps.namesrv_addresses()) {
+      let connection: ClientConnection | undefined;
+      try {
+        connection = await ClientConnection.connect(address, { client_id: `${this.deps.broker_name}-rejoin`, kind: 'BROKER' });
+        const info = decodeClusterInfo(await connection.request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}), { timeout_ms: broker_role_limits.request_timeout_ms }));
+        if (!info.ok) continue;
+        const taken = new Set(info.value.groups.find((group) => group.brokerName === this.deps.broker_name)?.members.map((member) => member.brokerId) ?? []);
+        let id = 1;
+        while (taken.has(id)) id++;
+        return id;
+      } catch {
+        // Ask the next nameserver.
+      } finally {
+        connection?.close();
+      }
+    }
+    return 1;
+  }
+}
