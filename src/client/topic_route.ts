@@ -34,6 +34,11 @@ export interface TopicRoute {
   /** brokerName -> the master's `host:port`. */
   masters: ReadonlyMap<string, string>;
   /**
+   * brokerName -> where a consumer reads: the master, or while a group has none (it died,
+   * and no slave is promoted yet, or none can be) its slave of the lowest id — reads only.
+   */
+  readers: ReadonlyMap<string, string>;
+  /**
    * True for a topic the nameserver does not know yet: the route is every master of the
    * cluster with queue -1, so that the first send lets a broker create the topic (RocketMQ's
    * TBW102 default route). Replaced by the real route once a broker registers the topic.
@@ -43,9 +48,13 @@ export interface TopicRoute {
 
 export function topicRouteOf(data: TopicRouteData): TopicRoute {
   const masters = new Map<string, string>();
+  const readers = new Map<string, string>();
   for (const broker of data.brokers) {
     const master = broker.addresses[master_broker_id];
     if (master !== undefined) masters.set(broker.brokerName, master);
+    const ids = Object.keys(broker.addresses).map(Number).sort((a, b) => a - b);
+    const reader = master ?? (ids.length > 0 ? broker.addresses[String(ids[0])] : undefined);
+    if (reader !== undefined) readers.set(broker.brokerName, reader);
   }
   const queues = [...data.queues].sort((a, b) => compareText(a.brokerName, b.brokerName));
   const read_queues: MessageQueue[] = [];
@@ -65,6 +74,7 @@ export function topicRouteOf(data: TopicRouteData): TopicRoute {
     writeQueues: interleave(write_lists),
     readQueues: read_queues,
     masters,
+    readers,
     provisional: false,
   };
 }
@@ -86,6 +96,7 @@ export function provisionalRouteOf(topic: string, cluster: ClusterInfo): TopicRo
     writeQueues: [...masters.keys()].sort(compareText).map((brokerName) => ({ topic, brokerName, queueId: queue_id_any })),
     readQueues: [],
     masters,
+    readers: masters,
     provisional: true,
   };
 }

@@ -29,6 +29,8 @@ export interface MasterSessionDeps {
   epochs: EpochHistory;
   log: Logger;
   now_ms(): number;
+  /** True while the fault probe holds the stream (replicator_actor.ts `ha_hold`). */
+  held(): boolean;
   /** The slave acknowledged more: the replicated offset may move. */
   onAck(session: HaMasterSession): void;
   onClose(session: HaMasterSession): void;
@@ -83,7 +85,7 @@ export class HaMasterSession {
 
   /** Sends what the log has past what was sent, until the socket is full. */
   pump(): void {
-    if (!this.ready) return;
+    if (!this.ready || this.deps.held()) return;
     const readable_offset = this.deps.control.load('write_offset');
     while (this.next_offset < readable_offset && this.socket.writableLength < replicator_limits.socket_buffered_bytes_max) {
       const segment = this.deps.segments.find(this.next_offset);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor_ref.js';
 import { MqError } from '../../runtime/errors.js';
@@ -30,6 +31,10 @@ import { ha_roles, replicator_protocol, type ReplicatorMessage, type ReplicatorS
  *
  * Socket callbacks run on this thread between messages; they only touch this actor's own
  * state, so no message and no callback ever sees another half done.
+ *
+ * Fault probe (Redpanda style): while a file named `ha_hold` exists in the data directory,
+ * a master sends its slaves nothing but keep-alives — a partition of the HA link, for tests
+ * and drills, without touching the network. Checked on the timer, not per append.
  */
 class ReplicatorActor {
   private readonly control: StoreControl;
@@ -49,6 +54,8 @@ class ReplicatorActor {
   private readonly epochs: EpochHistory;
   /** Set by a slave link whose master streams from below this log's end (-1: none). */
   private truncate_to = -1;
+  private held = false;
+  private readonly hold_path: string;
 
   constructor(
     private readonly context: ActorContext,
@@ -59,6 +66,7 @@ class ReplicatorActor {
     this.self = context.actorOf(context.address, replicator_protocol);
     fs.mkdirSync(configDir(args.data_dir), { recursive: true });
     this.epochs = new EpochHistory(epochHistoryPath(args.data_dir), context.log).load();
+    this.hold_path = path.join(args.data_dir, 'ha_hold');
   }
 
   start(): void {
@@ -149,6 +157,7 @@ class ReplicatorActor {
       epochs: this.epochs,
       log: this.context.log,
       now_ms: () => this.context.clock.monotonicMs(),
+      held: () => this.held,
       onAck: () => this.publishReplicated(),
       onClose: (closed) => {
         this.sessions.delete(closed);
@@ -231,7 +240,13 @@ class ReplicatorActor {
   }
 
   private tick(): void {
-    for (const session of this.sessions) session.tick();
+    const was_held = this.held;
+    this.held = this.sessions.size > 0 && fs.existsSync(this.hold_path);
+    if (this.held !== was_held) this.context.log.warn({ held: this.held }, this.held ? 'HA stream held by the fault probe (ha_hold)' : 'HA stream released');
+    for (const session of this.sessions) {
+      session.tick();
+      if (!this.held) session.pump();
+    }
     this.link?.tick();
     this.connectIfDue();
     if (this.sessions.size > 0) this.publishReplicated();

@@ -246,18 +246,19 @@ export class Consumer {
   private brokerLink(lease: PoolLease): BrokerLink {
     return {
       request: (broker_name, code, body, timeout_ms) => {
-        const address = this.masterAddress(broker_name);
+        const address = this.readerAddress(broker_name);
         if (address === undefined) {
-          return Promise.reject(new MqError('NO_ROUTE', `broker group ${broker_name} has no master in the routes of this consumer's topics; waiting for the nameserver to list one`));
+          return Promise.reject(new MqError('NO_ROUTE', `broker group ${broker_name} has no broker in the routes of this consumer's topics; waiting for the nameserver to list one`));
         }
         return lease.request(address, code, body, { timeout_ms });
       },
     };
   }
 
-  private masterAddress(broker_name: string): string | undefined {
+  /** The group's master, or while it has none one of its slaves (topic_route.ts `readers`). */
+  private readerAddress(broker_name: string): string | undefined {
     for (const subscription of this.options.subscriptions) {
-      const address = this.routes?.cached(subscription.topic)?.masters.get(broker_name);
+      const address = this.routes?.cached(subscription.topic)?.readers.get(broker_name);
       if (address !== undefined) return address;
     }
     return undefined;

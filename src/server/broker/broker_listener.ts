@@ -20,6 +20,7 @@ import { TransactionHandlers } from './transaction_handlers.js';
 import { SendHandlers } from './send_handlers.js';
 import { SlaveSync } from './slave_sync.js';
 import { BrokerRole } from './broker_role.js';
+import { KnownQueues } from '../../storage/known_queues.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
 
 export interface BrokerListenerOptions {
@@ -117,6 +118,10 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
         log,
         registerNow: () => registrar?.registerNow(),
         beatNow: () => registrar?.beatNow(),
+        onPromoted: () => {
+          // Topics created on the old master since the last copy are in the log's queues.
+          if (topics.addMissing(new KnownQueues(config.data, log).load().list()) > 0) registrar?.registerNow();
+        },
       });
       broker_role = role;
       registrar = new NamesrvRegistrar({

@@ -26,6 +26,8 @@ export interface BrokerRoleDeps {
   registerNow(): void;
   /** A heartbeat round now. */
   beatNow(): void;
+  /** Promoted: whatever the broker adds to its state as a master (topics of its log). */
+  onPromoted(): void;
 }
 
 type Role = 'starting' | 'master' | 'slave';
@@ -126,6 +128,7 @@ export class BrokerRole {
       if (this.role === 'slave') this.deps.log.warn({ epoch }, 'promoted to master');
       this.role = 'master';
       this.led_epoch = epoch;
+      this.deps.onPromoted();
     }
     if (this.routing_id !== 0) {
       this.routing_id = 0;

@@ -75,6 +75,29 @@ export class TopicConfigStore {
   }
 
   /**
+   * Adds the topics of `queues` (topic, queue id) that this store does not have, with as many
+   * queues as the highest id seen plus one: a slave promoted before it copied its master's
+   * latest topics still serves every topic its log holds. Returns how many were added.
+   */
+  addMissing(queues: ReadonlyArray<{ topic: string; queue_id: number }>): number {
+    const counts = new Map<string, number>();
+    for (const { topic, queue_id } of queues) {
+      if (internal_topics.has(topic) || this.topics.has(topic)) continue;
+      counts.set(topic, Math.max(counts.get(topic) ?? 0, queue_id + 1));
+    }
+    let added = 0;
+    for (const [topic, count] of counts) {
+      try {
+        this.upsert(topic, Math.min(count, topic_config_limits.queues_max));
+        added++;
+      } catch (error) {
+        this.log.warn({ topic, err: error instanceof Error ? error.message : String(error) }, 'topic of the log not added');
+      }
+    }
+    return added;
+  }
+
+  /**
    * Makes this store's topics exactly `topics` at `data_version` (a slave copying its
    * master's; slave_sync.ts). Persisted when anything changed.
    */
