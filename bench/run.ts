@@ -11,6 +11,7 @@ const bench_modules: Readonly<Record<string, string>> = {
   store: './store_bench.js',
   wheel: './wheel_bench.js',
   tx: './tx_bench.js',
+  failover: './failover_bench.js',
 };
 
 interface BenchModule {

@@ -33,7 +33,8 @@ export async function withStandaloneNode<T>(extra_flags: readonly string[], use:
   }
 }
 
-function readyLine(child: ChildProcess): Promise<Record<string, unknown>> {
+/** The parsed ready line of a node child (rejects if it exits first or stays silent 20 s). */
+export function readyLine(child: ChildProcess): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new Error(`no ready line from the standalone node within ${ready_timeout_ms} ms`)), ready_timeout_ms);

@@ -136,11 +136,11 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
         heartbeat_interval_ms: options.heartbeat_interval_ms ?? registrar_limits.heartbeat_interval_ms_default,
         log,
       });
-      role.start();
+      await role.start();
       // Ready once the nameservers answered (or failed) a first time: a master then takes
-      // writes, a slave knows whom to follow. Without any nameserver the broker takes none.
+      // writes, a slave knows whom to follow.
       await registrar.start();
-      await role.settled();
+      await role.firstRoundDone();
       transactions.start();
       return bound;
     },

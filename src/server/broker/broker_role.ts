@@ -39,7 +39,11 @@ type Role = 'starting' | 'master' | 'slave';
  * - every broker starts taking no writes (store control `ha_role` slave) until a nameserver
  *   answers its registration: `master: true` promotes it at the answer's epoch (the log
  *   begins that epoch, the timing wheel and transaction actor start); a slave follows the
- *   master the answer names, over the HA port, and copies its topics and offsets;
+ *   master the answer names, over the HA port, and copies its topics and offsets. A broker
+ *   started as the master (id 0) that no nameserver answers at all leads at its own last
+ *   epoch (nameservers are only its directory then, as in RocketMQ without a controller);
+ *   the first refusal still fences it. A stale master that takes writes that way cannot get
+ *   them acknowledged under sync replication: the slaves follow the newer epoch;
  * - a slave the registry promotes after its master died registers again as id 0 with the new
  *   epoch, which fences the old master;
  * - a broker whose registration as master is refused (NOT_MASTER: it was the master of an
@@ -58,6 +62,7 @@ export class BrokerRole {
   private report: ReplicationReport = { maxOffset: 0, inSyncSlaves: [] };
   private connected = false;
   private truncating = false;
+  private answered = false;
   private last_masterless_beat_ms = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly control;
@@ -81,8 +86,19 @@ export class BrokerRole {
     return { maxOffset: this.control.load('write_offset'), inSyncSlaves: this.role === 'master' ? this.report.inSyncSlaves : [] };
   }
 
-  start(): void {
+  /** Learns the log's last epoch (what to register with) and starts watching the replicator. */
+  async start(): Promise<void> {
+    this.known_epoch = (await this.deps.store.replicator.ask({ kind: 'status' })).epoch;
     this.timer = setInterval(() => void this.poll(), broker_role_limits.poll_interval_ms);
+  }
+
+  /** After the first round of registrations: a master no nameserver answered leads on its own. */
+  async firstRoundDone(): Promise<void> {
+    if (!this.answered && this.deps.configured_id === 0 && this.role === 'starting') {
+      this.deps.log.warn({ epoch: this.known_epoch }, 'no nameserver answered: leading as the configured master at the last epoch of the log; a nameserver that knows a newer one will fence it');
+      this.enqueue(() => this.lead(this.known_epoch));
+    }
+    await this.transitions;
   }
 
   async stop(): Promise<void> {
@@ -90,13 +106,9 @@ export class BrokerRole {
     await this.transitions;
   }
 
-  /** Resolves when the role changes asked for so far are done. */
-  async settled(): Promise<void> {
-    await this.transitions;
-  }
-
   /** A nameserver's answer to a registration or heartbeat. */
   onAnswer(view: MasterView): void {
+    this.answered = true;
     this.known_epoch = Math.max(this.known_epoch, view.epoch);
     this.enqueue(async () => {
       if (view.master) await this.lead(view.epoch);
@@ -106,6 +118,7 @@ export class BrokerRole {
 
   /** A nameserver refused this broker as master: another one leads a newer epoch. */
   onFenced(reason: string): void {
+    this.answered = true;
     this.enqueue(async () => {
       if (this.routing_id !== 0) return;
       this.deps.log.warn({ reason }, 'fenced as master by a newer epoch: rejoining as a slave');
