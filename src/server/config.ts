@@ -57,8 +57,10 @@ export interface NamesrvConfig extends CommonConfig, NamesrvSettings {
 
 export interface BrokerSettings {
   haPort: number;
-  /** Absolute path. */
+  /** Absolute path, or several comma-separated (dataDirs): the first holds everything, the
+   *  others take their share of the CommitLog segments. */
   data: string;
+  commitLogSegmentBytes: number;
   cluster: string;
   brokerName: string;
   brokerId: number;
@@ -213,6 +215,7 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
   const broker: BrokerSettings = {
     haPort: sources.get(flags.haPort, role),
     data: sources.get(flags.data, role),
+    commitLogSegmentBytes: sources.get(flags.commitLogSegmentBytes, role),
     cluster: sources.get(flags.cluster, role),
     brokerName: sources.get(flags.brokerName, role),
     brokerId: sources.get(flags.brokerId, role),
@@ -246,4 +249,9 @@ export function configToJson(config: NodeConfig): Record<string, unknown> {
     else json[flag] = Array.isArray(value) ? (value as Array<HostPort | string>).map((entry) => (typeof entry === 'string' ? entry : formatHostPort(entry))) : value;
   }
   return json;
+}
+
+/** The broker's data directories: the first holds everything, the others CommitLog segments. */
+export function dataDirs(config: { data: string }): string[] {
+  return config.data.split(',');
 }

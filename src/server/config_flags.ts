@@ -3,6 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { registry_limits } from '../actors/registry/registry_limits.js';
 import type { ConfigSource } from './config_error.js';
 import {
+  alignedIntegerType,
   booleanType,
   durationListType,
   enumType,
@@ -15,6 +16,7 @@ import {
   portType,
   switchType,
   InvalidValue,
+  pathListType,
   type ValueType,
 } from './config_values.js';
 
@@ -193,8 +195,13 @@ export const flags = {
     placeholder: 'N', help: 'port on which a master streams its CommitLog to slaves',
   }),
   data: spec({
-    flag: 'data', type: pathType, roles: broker_roles, defaults: { broker: './data', standalone: './data' },
-    placeholder: 'DIR', help: 'directory of the CommitLog, ConsumeQueues and checkpoints',
+    flag: 'data', type: pathListType, roles: broker_roles, defaults: { broker: './data', standalone: './data' },
+    placeholder: 'DIR[,DIR...]', help: 'directory of the CommitLog, ConsumeQueues and checkpoints; more directories (disks) spread the CommitLog segments over them',
+  }),
+  commitLogSegmentBytes: spec({
+    flag: 'commit-log-segment-bytes', type: alignedIntegerType(1 << 20, 1 << 30, 4_096), roles: broker_roles,
+    defaults: { broker: String(1 << 30), standalone: String(1 << 30) }, placeholder: 'BYTES',
+    help: 'size of a CommitLog segment file (a multiple of 4096; master and slaves alike; fixed for a data directory)',
   }),
   cluster: spec({
     flag: 'cluster', type: nameType, roles: broker_roles, defaults: { broker: 'DefaultCluster', standalone: 'DefaultCluster' },

@@ -54,6 +54,19 @@ export function integerType(min: number, max: number, allowed?: string): ValueTy
   };
 }
 
+/** An integer min..max that is a multiple of `alignment` (sizes of mapped files: whole pages). */
+export function alignedIntegerType(min: number, max: number, alignment: number): ValueType<number> {
+  const integer = integerType(min, max);
+  return {
+    allowed: `an integer ${min}..${max}, a multiple of ${alignment}`,
+    parse(raw) {
+      const value = integer.parse(raw);
+      if (value % alignment !== 0) throw new InvalidValue(`not a multiple of ${alignment}`);
+      return value;
+    },
+  };
+}
+
 export const portType = integerType(0, config_value_limits.port_max, 'an integer 0..65535 (0 picks a free port)');
 
 export function enumType<const V extends string>(values: readonly V[]): ValueType<V> {
@@ -160,6 +173,20 @@ export const pathType: ValueType<string> = {
       throw new InvalidValue();
     }
     return resolve_path(raw);
+  },
+};
+
+/**
+ * One directory path or several, comma-separated (a broker's CommitLog spread over disks):
+ * each resolved, kept as one comma-separated string so that --print-config round-trips it.
+ * A path with a comma in it cannot be given.
+ */
+export const pathListType: ValueType<string> = {
+  allowed: `directory paths, comma-separated (each 1..${config_value_limits.path_chars_max} characters, no two the same)`,
+  parse(raw) {
+    const paths = raw.split(',').map((entry) => pathType.parse(entry.trim()));
+    if (new Set(paths).size !== paths.length) throw new InvalidValue('a directory given twice');
+    return paths.join(',');
   },
 };
 

@@ -4,7 +4,7 @@ import { ActorSystem } from '../runtime/actor_system.js';
 import { Store } from '../actors/store/store.js';
 import type { NodeSystem } from './role.js';
 import { logger } from '../runtime/log.js';
-import type { NodeConfig } from './config.js';
+import { dataDirs, type NodeConfig } from './config.js';
 import { RunningNode } from './role.js';
 
 /**
@@ -84,7 +84,9 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
   let store: Store;
   try {
     store = await Store.open(system, {
-      data_dir: config.data,
+      data_dir: dataDirs(config)[0] as string,
+      extra_data_dirs: dataDirs(config).slice(1),
+      commit_log_segment_bytes: config.commitLogSegmentBytes,
       flush_mode: config.flush,
       disk_high_water_ratio: config.diskHighWater / 100,
       wheel_tick_ms: config.wheelTickMs,

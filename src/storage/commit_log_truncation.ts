@@ -2,7 +2,7 @@ import type { Logger } from '../runtime/log.js';
 import { StoreCheckpoint } from './checkpoint.js';
 import { zeroStaleTail } from './commit_log_recovery.js';
 import { SegmentSet } from './segment_set.js';
-import { checkpointPath, commitLogDir } from './storage_paths.js';
+import { checkpointPath, commitLogDirs } from './storage_paths.js';
 
 /**
  * Cuts a stopped store's CommitLog at `offset` (a record boundary): a slave that was a master
@@ -13,9 +13,9 @@ import { checkpointPath, commitLogDir } from './storage_paths.js';
  * at or before the cut. The ConsumeQueues are cut by the next open, which never lets a queue
  * point past the log. The writer and every actor reading the log must be stopped.
  */
-export function truncateCommitLog(options: { data_dir: string; segment_bytes: number; offset: number; log: Logger }): void {
+export function truncateCommitLog(options: { data_dir: string; extra_data_dirs: readonly string[]; segment_bytes: number; offset: number; log: Logger }): void {
   const { data_dir, segment_bytes, offset, log } = options;
-  const segments = new SegmentSet(commitLogDir(data_dir), segment_bytes, 'read-write').load();
+  const segments = new SegmentSet(commitLogDirs(options), segment_bytes, 'read-write').load();
   try {
     const segment = segments.find(offset);
     if (segment !== undefined) {

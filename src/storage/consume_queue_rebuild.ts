@@ -25,7 +25,8 @@ export const consume_queue_rebuild_limits = {
 
 /** One scan of [from_offset, to_offset) of a CommitLog: a plain object, sent to a pool thread. */
 export interface RebuildTask {
-  commit_log_dir: string;
+  /** The CommitLog's directory, or its directories (storage_paths.ts commitLogDirs). */
+  commit_log_dir: string | string[];
   segment_bytes: number;
   /** A record boundary (a record's start, a segment's start, or the log's end). */
   from_offset: number;
@@ -69,7 +70,7 @@ export interface RebuildSummary {
 export type ConsumeQueueLookup = (topic: string, queue_id: number) => ConsumeQueue | undefined;
 
 export interface RebuildRange {
-  commit_log_dir: string;
+  commit_log_dir: string | string[];
   segment_bytes: number;
   from_offset: number;
   to_offset: number;

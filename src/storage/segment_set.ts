@@ -6,10 +6,12 @@ import { MappedFile, type MapMode } from './mapped_file.js';
 import { parseSegmentFileName, segmentFileName } from './storage_paths.js';
 
 /**
- * The segments of one log (the CommitLog, or one ConsumeQueue) in one directory: fixed-size
- * files named by their start offset, back to back, each start a multiple of the segment size.
- * Because of that rule, the segment holding an offset is found by arithmetic, and a reader on
- * another thread can map a segment it has not seen yet by name alone.
+ * The segments of one log (the CommitLog, or one ConsumeQueue): fixed-size files named by
+ * their start offset, back to back, each start a multiple of the segment size. Because of
+ * that rule, the segment holding an offset is found by arithmetic, and a reader on another
+ * thread can map a segment it has not seen yet by name alone. A log may spread over several
+ * directories (the CommitLog over several disks): segment n lives in directory n mod count,
+ * so its path is arithmetic too.
  *
  * Ownership: a read-write set belongs to the log's one writer; read-only sets to readers,
  * one per reader thread (each maps the files itself).
@@ -18,27 +20,44 @@ export class SegmentSet {
   private readonly segments = new Map<number, MappedFile>();
   private first_start: number | undefined;
   private last_start: number | undefined;
+  readonly dirs: readonly string[];
 
   constructor(
-    readonly dir: string,
+    dirs: string | readonly string[],
     readonly segment_bytes: number,
     readonly mode: MapMode,
-  ) {}
+  ) {
+    this.dirs = typeof dirs === 'string' ? [dirs] : [...dirs];
+    assert(this.dirs.length >= 1, 'a segment set needs a directory');
+  }
 
-  /** Maps the existing segments (read-write) or checks the directory (read-only, lazy). */
+  /** The first directory (the only one of a log that does not spread). */
+  get dir(): string {
+    return this.dirs[0] as string;
+  }
+
+  /** Maps the existing segments (read-write) or checks the directories (read-only, lazy). */
   load(): this {
-    fs.mkdirSync(this.dir, { recursive: true });
-    const starts = fs.readdirSync(this.dir)
-      .map((name) => parseSegmentFileName(name))
-      .filter((start): start is number => start !== undefined && !this.isUnsizedLeftover(start))
-      .sort((a, b) => a - b);
+    const starts: number[] = [];
+    for (const dir of this.dirs) {
+      fs.mkdirSync(dir, { recursive: true });
+      for (const name of fs.readdirSync(dir)) {
+        const start = parseSegmentFileName(name);
+        if (start === undefined) continue;
+        if (path.join(dir, name) !== this.pathOf(start)) {
+          throw new MqError('INTERNAL', `segment ${path.join(dir, name)} belongs in ${path.dirname(this.pathOf(start))}: the data directories were given in another order, or changed, since it was written`);
+        }
+        if (!this.isUnsizedLeftover(start)) starts.push(start);
+      }
+    }
+    starts.sort((a, b) => a - b);
     for (const [index, start] of starts.entries()) {
       if (start % this.segment_bytes !== 0) {
-        throw new MqError('INTERNAL', `segment ${path.join(this.dir, segmentFileName(start))} does not start at a multiple of the segment size ${this.segment_bytes}: wrong configuration for this data dir`);
+        throw new MqError('INTERNAL', `segment ${this.pathOf(start)} does not start at a multiple of the segment size ${this.segment_bytes}: wrong configuration for this data dir`);
       }
       const previous = starts[index - 1];
       if (previous !== undefined && start !== previous + this.segment_bytes) {
-        throw new MqError('INTERNAL', `segments of ${this.dir} have a gap between ${previous} and ${start}: files are missing`);
+        throw new MqError('INTERNAL', `segments of ${this.dirs.join(', ')} have a gap between ${previous} and ${start}: files are missing`);
       }
     }
     this.first_start = starts[0];
@@ -71,7 +90,7 @@ export class SegmentSet {
     if (known !== undefined) return known;
     if (this.mode === 'read-write') return undefined;
     // A reader maps segments on first use; the writer may have created it after our load.
-    const file = path.join(this.dir, segmentFileName(start));
+    const file = this.pathOf(start);
     if (!fs.existsSync(file)) return undefined;
     const segment = this.openSegment(start);
     this.segments.set(start, segment);
@@ -96,7 +115,8 @@ export class SegmentSet {
   }
 
   pathOf(start_offset: number): string {
-    return path.join(this.dir, segmentFileName(start_offset));
+    const index = Math.floor(start_offset / this.segment_bytes) % this.dirs.length;
+    return path.join(this.dirs[index] as string, segmentFileName(start_offset));
   }
 
   /** Removes every segment that starts after the one holding `offset` (recovery's cut). */

@@ -37,6 +37,15 @@ export function commitLogDir(data_dir: string): string {
   return path.join(data_dir, commit_log_dir_name);
 }
 
+/**
+ * The CommitLog's directories: the data directory's first, then one per extra data directory
+ * (`--data a,b,...`). Segment n (start offset / segment size) lives in directory n mod count,
+ * so consecutive segments spread over the disks (SegmentSet.pathOf).
+ */
+export function commitLogDirs(options: { data_dir: string; extra_data_dirs?: readonly string[] }): string[] {
+  return [options.data_dir, ...(options.extra_data_dirs ?? [])].map((dir) => path.join(dir, commit_log_dir_name));
+}
+
 export function consumeQueueRootDir(data_dir: string): string {
   return path.join(data_dir, consume_queue_dir_name);
 }

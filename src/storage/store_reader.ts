@@ -5,11 +5,12 @@ import { QueuePositions } from './queue_positions.js';
 import type { RecordView } from './record.js';
 import { SegmentSet } from './segment_set.js';
 import { store_control, type StoreControl } from './store_control.js';
-import { commitLogDir } from './storage_paths.js';
+import { commitLogDirs } from './storage_paths.js';
 import type { TagFilter } from './tag_hash.js';
 
 export interface StoreReaderOptions {
   data_dir: string;
+  extra_data_dirs?: readonly string[];
   commit_log_segment_bytes: number;
   consume_queue_entries_per_segment: number;
   control: SharedArrayBuffer;
@@ -43,7 +44,7 @@ export class StoreReader {
   private forgotten_below = 0;
 
   constructor(private readonly options: StoreReaderOptions) {
-    this.commit_log = new CommitLogReader(new SegmentSet(commitLogDir(options.data_dir), options.commit_log_segment_bytes, 'read-only').load());
+    this.commit_log = new CommitLogReader(new SegmentSet(commitLogDirs(options), options.commit_log_segment_bytes, 'read-only').load());
     this.control = store_control.attach(options.control);
     this.positions = new QueuePositions(options.queue_positions);
   }

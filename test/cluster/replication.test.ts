@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Producer, parseMessageId, type Message, type SendResult } from '../../src/client/index.js';
 import * as p from '../../src/protocol/index.js';
@@ -20,6 +22,10 @@ t.setTimeout(200_000);
 const topic = 'Replicated';
 const queues = 4;
 const batch_size = 100;
+
+function isSegment(name: string): boolean {
+  return /^[0-9]{20}$/.test(name);
+}
 
 function keyOf(index: number): string {
   return `r-${index}`;
@@ -67,15 +73,18 @@ async function checkSlaveServes(t: Test, master: HaBroker, slave: HaBroker, coun
   t.equal(wrong, 0, `${what}: every body read from the slave equals what was sent`);
 }
 
-t.test('async replication: the slave copies the log byte for byte and serves pulls; stopped (SIGKILL) for 10,000 messages, it catches up', { timeout: 150_000 }, async (t) => {
-  const cluster = await startHaCluster(t, ['--replication', 'async']);
+/** 1-MiB segments, so the 12,000 messages of the async test take several and roll. */
+const segment_bytes = 1 << 20;
+
+t.test('async replication (the slave over two data directories): the slave copies the log byte for byte and serves pulls; stopped (SIGKILL) for 10,000 messages, it catches up', { timeout: 150_000 }, async (t) => {
+  const cluster = await startHaCluster(t, ['--replication', 'async', '--commit-log-segment-bytes', String(segment_bytes)], { slave_dirs: 2 });
   await createHaTopic(t, cluster.namesrv, topic, queues);
   const producer = await startProducer(t, cluster.namesrv);
 
   const first = await sendRange(producer, 0, 2_000);
   t.equal([...first.values()].filter((result) => result.status !== 'SEND_OK').length, 0, '2,000 sends SEND_OK');
   await untilSlaveHolds(cluster.slave, topic, queues, 2_000);
-  t.ok(commitLogPrefix(cluster.slave.data_dir).equals(commitLogPrefix(cluster.master.data_dir)), "the slave's CommitLog is byte-for-byte the master's");
+  t.ok(commitLogPrefix(cluster.slave.data_dir, segment_bytes).equals(commitLogPrefix(cluster.master.data_dir, segment_bytes)), "the slave's CommitLog is byte-for-byte the master's");
   await checkSlaveServes(t, cluster.master, cluster.slave, 2_000, 'after 2,000');
 
   const killed = await cluster.slave.node.signal('SIGKILL');
@@ -86,7 +95,12 @@ t.test('async replication: the slave copies the log byte for byte and serves pul
 
   const slave = await startHaBroker(t, cluster.namesrv, 1, cluster.slave.data_dir, cluster.broker_flags);
   await untilSlaveHolds(slave, topic, queues, 12_000);
-  t.ok(commitLogPrefix(slave.data_dir).equals(commitLogPrefix(cluster.master.data_dir)), "after catching up, the slave's CommitLog is again byte-for-byte the master's");
+  const master_log = commitLogPrefix(cluster.master.data_dir, segment_bytes);
+  t.ok(master_log.length > 2 * segment_bytes, `the log spans ${Math.ceil(master_log.length / segment_bytes)} segments`);
+  t.ok(commitLogPrefix(slave.data_dir, segment_bytes).equals(master_log), "after catching up, the slave's CommitLog (over two directories) is again byte-for-byte the master's");
+  const [first_dir, second_dir] = slave.data_dir.split(',');
+  t.same([readdirSync(join(first_dir as string, 'commitlog')).filter(isSegment).length > 0, readdirSync(join(second_dir as string, 'commitlog')).filter(isSegment).length > 0], [true, true],
+    "the slave's segments are spread over both directories");
   await checkSlaveServes(t, cluster.master, slave, 12_000, 'after catching up');
 });
 

@@ -10,7 +10,7 @@ import { MappedFile } from '../../storage/mapped_file.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
-import { abortMarkerPath, checkpointPath, commitLogDir } from '../../storage/storage_paths.js';
+import { abortMarkerPath, checkpointPath, commitLogDirs } from '../../storage/storage_paths.js';
 import { flush_address, flush_protocol } from '../flush/flush_messages.js';
 import { segment_allocator_address, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
@@ -65,7 +65,7 @@ class CommitLogActor {
 
   start(): void {
     const args = this.args;
-    const segments = new SegmentSet(commitLogDir(args.data_dir), args.commit_log_segment_bytes, 'read-write').load();
+    const segments = new SegmentSet(commitLogDirs(args), args.commit_log_segment_bytes, 'read-write').load();
     this.segments = segments;
     const checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log: this.context.log });
     checkpoint.load();

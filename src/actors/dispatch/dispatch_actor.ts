@@ -8,7 +8,7 @@ import { QueuePositions } from '../../storage/queue_positions.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
-import { commitLogDir } from '../../storage/storage_paths.js';
+import { commitLogDirs } from '../../storage/storage_paths.js';
 import { consume_queue_module_url, consume_queue_protocol, consumeQueueAddress, type ConsumeQueueMessage, type ConsumeQueueStatus } from '../consume_queue/consume_queue_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { dispatch_protocol, type DispatchMessage } from './dispatch_messages.js';
@@ -58,7 +58,7 @@ class DispatchActor {
 
   async start(): Promise<void> {
     this.known.load();
-    const segments = new SegmentSet(commitLogDir(this.args.data_dir), this.args.commit_log_segment_bytes, 'read-only').load();
+    const segments = new SegmentSet(commitLogDirs(this.args), this.args.commit_log_segment_bytes, 'read-only').load();
     this.reader = new CommitLogReader(segments);
     const tails = readQueueTails(this.args.data_dir, this.args.consume_queue_entries_per_segment);
     this.position = tails.length === 0 ? segments.min_offset : Math.min(...tails.map((tail) => tail.coverage_end));

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import { StoreCheckpoint } from '../../storage/checkpoint.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
-import { checkpointPath, commitLogDir, segmentFileName } from '../../storage/storage_paths.js';
+import { checkpointPath, commitLogDirs } from '../../storage/storage_paths.js';
+import { SegmentSet } from '../../storage/segment_set.js';
 import path from 'node:path';
 import { commit_log_address, commit_log_protocol } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
@@ -24,6 +25,8 @@ class FlushActor {
   private readonly control: StoreControl;
   private readonly checkpoint: StoreCheckpoint;
   private readonly fds = new Map<number, number>();
+  /** Only for segment paths (segment n in directory n mod count); nothing is mapped through it. */
+  private layout: SegmentSet | undefined;
   private flushing: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -127,7 +130,8 @@ class FlushActor {
   private fdOf(start: number): number {
     let fd = this.fds.get(start);
     if (fd === undefined) {
-      fd = fs.openSync(path.join(commitLogDir(this.args.data_dir), segmentFileName(start)), 'r');
+      this.layout ??= new SegmentSet(commitLogDirs(this.args), this.args.commit_log_segment_bytes, 'read-only');
+      fd = fs.openSync(this.layout.pathOf(start), 'r');
       this.fds.set(start, fd);
     }
     return fd;

@@ -7,7 +7,7 @@ import { MqError } from '../../runtime/errors.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
 import { EpochHistory } from '../../storage/epoch_history.js';
-import { commitLogDir, configDir, epochHistoryPath } from '../../storage/storage_paths.js';
+import { commitLogDirs, configDir, epochHistoryPath } from '../../storage/storage_paths.js';
 import { commit_log_address, commit_log_protocol, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { HaMasterSession } from './ha_master_session.js';
@@ -149,7 +149,7 @@ class ReplicatorActor {
   }
 
   private accept(socket: net.Socket): void {
-    this.segments ??= new SegmentSet(commitLogDir(this.args.data_dir), this.args.commit_log_segment_bytes, 'read-only').load();
+    this.segments ??= new SegmentSet(commitLogDirs(this.args), this.args.commit_log_segment_bytes, 'read-only').load();
     const session = new HaMasterSession(socket, {
       args: this.args,
       control: this.control,

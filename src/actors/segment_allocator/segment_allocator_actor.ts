@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import { MappedFile, page_bytes } from '../../storage/mapped_file.js';
-import { commitLogDir } from '../../storage/storage_paths.js';
+import { commitLogDirs } from '../../storage/storage_paths.js';
+import { SegmentSet } from '../../storage/segment_set.js';
 import path from 'node:path';
 import { segmentFileName } from '../../storage/storage_paths.js';
 import type { StoreArgs } from '../store/store_args.js';
@@ -33,19 +34,22 @@ class SegmentAllocatorActor {
   private job: Job | undefined;
   private readonly queued: Array<{ start_offset: number; done: (start_offset: number) => void }> = [];
   private readonly self;
-  private readonly dir: string;
+  /** Only for paths (segment n in directory n mod count): nothing is mapped through it. */
+  private readonly layout: SegmentSet;
 
   constructor(
     private readonly context: ActorContext,
     private readonly args: StoreArgs,
   ) {
-    this.dir = commitLogDir(args.data_dir);
+    this.layout = new SegmentSet(commitLogDirs(args), args.commit_log_segment_bytes, 'read-only');
     this.self = context.actorOf(context.address, segment_allocator_protocol);
   }
 
   start(): void {
-    fs.mkdirSync(this.dir, { recursive: true });
-    for (const name of fs.readdirSync(this.dir)) if (name.endsWith(preparing_suffix)) fs.rmSync(path.join(this.dir, name), { force: true });
+    for (const dir of this.layout.dirs) {
+      fs.mkdirSync(dir, { recursive: true });
+      for (const name of fs.readdirSync(dir)) if (name.endsWith(preparing_suffix)) fs.rmSync(path.join(dir, name), { force: true });
+    }
   }
 
   receive(message: SegmentAllocatorMessage): number {
@@ -73,7 +77,7 @@ class SegmentAllocatorActor {
     const request = this.queued.shift();
     if (request === undefined) return;
     const { start_offset } = request;
-    const final_path = path.join(this.dir, segmentFileName(start_offset));
+    const final_path = this.layout.pathOf(start_offset);
     if (fs.existsSync(final_path)) {
       request.done(start_offset);
       this.next();

@@ -13,7 +13,7 @@ import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
-import { abortMarkerPath, checkpointPath, commitLogDir, transactionCheckpointPath, wheelCheckpointPath } from '../../storage/storage_paths.js';
+import { abortMarkerPath, checkpointPath, commitLogDirs, transactionCheckpointPath, wheelCheckpointPath } from '../../storage/storage_paths.js';
 import { truncateCommitLog } from '../../storage/commit_log_truncation.js';
 import { encodeRecordImages, readU64, type RecordInput } from '../../storage/record.js';
 import { commit_log_address, commit_log_module_url, commit_log_protocol, placement_bytes, type AppendResult, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
@@ -131,6 +131,7 @@ export class Store {
       replication_acks: options.replication_acks ?? store_defaults.replication_acks,
       replication_timeout_ms: options.replication_timeout_ms ?? store_defaults.replication_timeout_ms,
       data_dir: options.data_dir,
+      extra_data_dirs: [...(options.extra_data_dirs ?? [])],
       control: store_control.create().sab,
       queue_positions: QueuePositions.create().sab,
     };
@@ -209,7 +210,7 @@ export class Store {
     for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await system.stopActor(address);
     this.main_reader?.close();
     this.main_reader = undefined;
-    truncateCommitLog({ data_dir: this.args.data_dir, segment_bytes: this.args.commit_log_segment_bytes, offset, log: logger('store') });
+    truncateCommitLog({ data_dir: this.args.data_dir, extra_data_dirs: this.args.extra_data_dirs, segment_bytes: this.args.commit_log_segment_bytes, offset, log: logger('store') });
     await rebuildLaggingQueues(system, this.args, this.rebuild_gap_bytes);
     const args = this.args;
     await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: this.service_thread });
@@ -269,7 +270,7 @@ export class Store {
  */
 async function rebuildLaggingQueues(system: ActorSystem, args: StoreArgs, rebuild_gap_bytes: number): Promise<void> {
   const log = logger('store');
-  const segments = new SegmentSet(commitLogDir(args.data_dir), args.commit_log_segment_bytes, 'read-write').load();
+  const segments = new SegmentSet(commitLogDirs(args), args.commit_log_segment_bytes, 'read-write').load();
   const checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log });
   checkpoint.load();
   const crashed = new AbortMarker(abortMarkerPath(args.data_dir)).exists();
@@ -306,7 +307,7 @@ async function rebuildLaggingQueues(system: ActorSystem, args: StoreArgs, rebuil
     return queue;
   };
   try {
-    const summary = await rebuildConsumeQueuesInPool(system.cpu, { commit_log_dir: commitLogDir(args.data_dir), segment_bytes: args.commit_log_segment_bytes, from_offset, to_offset: recovery.end_offset }, queueFor);
+    const summary = await rebuildConsumeQueuesInPool(system.cpu, { commit_log_dir: commitLogDirs(args), segment_bytes: args.commit_log_segment_bytes, from_offset, to_offset: recovery.end_offset }, queueFor);
     log.info({ from_offset, to_offset: recovery.end_offset, ...summary }, 'ConsumeQueues rebuilt on the CPU pool');
   } finally {
     for (const queue of queues.values()) {

@@ -4,6 +4,8 @@
  */
 export interface StoreArgs {
   data_dir: string;
+  /** More directories (disks) the CommitLog's segments spread over, after data_dir's. */
+  extra_data_dirs: string[];
   commit_log_segment_bytes: number;
   consume_queue_entries_per_segment: number;
   flush_mode: 'async' | 'sync';

@@ -10,7 +10,7 @@ import { encodeRecordImages, type RecordInput } from '../../storage/record.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
-import { commitLogDir, wheelCheckpointPath, wheelLogDir } from '../../storage/storage_paths.js';
+import { commitLogDirs, wheelCheckpointPath, wheelLogDir } from '../../storage/storage_paths.js';
 import { WheelCheckpoint } from '../../storage/wheel_checkpoint.js';
 import { WheelLog } from '../../storage/wheel_log.js';
 import { commit_log_address, commit_log_protocol, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
@@ -339,7 +339,7 @@ class TimingWheelActor {
   /** Offsets of scheduled copies delivered in [from_offset, to_offset) of the CommitLog. */
   private deliveredBetween(from_offset: number, to_offset: number): Set<number> {
     const delivered = new Set<number>();
-    const segments = new SegmentSet(commitLogDir(this.args.data_dir), this.args.commit_log_segment_bytes, 'read-only').load();
+    const segments = new SegmentSet(commitLogDirs(this.args), this.args.commit_log_segment_bytes, 'read-only').load();
     try {
       const start = Math.max(from_offset, segments.min_offset);
       new CommitLogReader(segments).scan(start, to_offset, (record) => {

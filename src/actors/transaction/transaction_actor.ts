@@ -9,7 +9,7 @@ import { encodeRecordImages, type RecordInput, type RecordView } from '../../sto
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
-import { commitLogDir, transactionCheckpointPath } from '../../storage/storage_paths.js';
+import { commitLogDirs, transactionCheckpointPath } from '../../storage/storage_paths.js';
 import { TransactionCheckpoint } from '../../storage/transaction_checkpoint.js';
 import { commit_log_address, commit_log_protocol, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
@@ -287,7 +287,7 @@ class TransactionActor {
   /** Half messages decided in [from_offset, to_offset) of the CommitLog. */
   private decisionsBetween(from_offset: number, to_offset: number): Set<number> {
     const decided = new Set<number>();
-    const segments = new SegmentSet(commitLogDir(this.args.data_dir), this.args.commit_log_segment_bytes, 'read-only').load();
+    const segments = new SegmentSet(commitLogDirs(this.args), this.args.commit_log_segment_bytes, 'read-only').load();
     try {
       new CommitLogReader(segments).scan(Math.max(from_offset, segments.min_offset), to_offset, (record) => {
         const offset = decidedHalfOffsetOf(record);

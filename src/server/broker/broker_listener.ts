@@ -4,7 +4,7 @@ import { MqError } from '../../runtime/errors.js';
 import { logger } from '../../runtime/log.js';
 import { store_control } from '../../storage/store_control.js';
 import type { BrokerConfig, StandaloneConfig } from '../config.js';
-import { formatHostPort } from '../config.js';
+import { dataDirs, formatHostPort } from '../config.js';
 import { FrameServer } from '../remoting/frame_server.js';
 import { RequestRouter } from '../remoting/request_router.js';
 import type { Listener } from '../role.js';
@@ -47,7 +47,8 @@ export interface BrokerListener extends Listener {
 export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   const { config, store } = options;
   const log = logger('broker', { broker: config.brokerName });
-  const topics = new TopicConfigStore(config.data, log).load();
+  const data_dir = dataDirs(config)[0] as string;
+  const topics = new TopicConfigStore(data_dir, log).load();
   const pulls = new PullHold(store_control.attach(store.args.control));
   let registrar: NamesrvRegistrar | undefined;
   let broker_role: BrokerRole | undefined;
@@ -120,7 +121,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
         beatNow: () => registrar?.beatNow(),
         onPromoted: () => {
           // Topics created on the old master since the last copy are in the log's queues.
-          if (topics.addMissing(new KnownQueues(config.data, log).load().list()) > 0) registrar?.registerNow();
+          if (topics.addMissing(new KnownQueues(data_dir, log).load().list()) > 0) registrar?.registerNow();
         },
       });
       broker_role = role;
