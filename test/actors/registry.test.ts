@@ -235,3 +235,36 @@ t.test('an address taken over by another broker identity replaces the old one', 
   t.same(kinds(moved.events), ['removed broker-b/0 replaced', 'registered broker-b/0', 'route B [broker-b]'], 'same identity at a new address');
   t.same(registry.route('B').brokers[0]?.addresses, { '0': '127.0.0.1:30911' });
 });
+
+t.test('failover: a lost master makes the in-sync slave with the highest end the candidate at a new epoch; it takes id 0 and fences the old master', async (t) => {
+  const { registry } = fresh();
+  registry.register(broker('g', 1, 10921, [], { maxOffset: 5_000 }), 'conn-s1');
+  registry.register(broker('g', 2, 10931, [], { maxOffset: 9_000 }), 'conn-s2');
+  registry.register(broker('g', 3, 10941, [], { maxOffset: 12_000 }), 'conn-s3');
+  // The master reports slaves 1 and 2 in sync (3 is ahead by its report, but not in sync).
+  registry.register(broker('g', 0, 10911, [topic('T')], { maxOffset: 9_500, inSyncSlaves: [1, 2] }), 'conn-m');
+  t.match(registry.register(broker('g', 2, 10931, [], { maxOffset: 9_000 }), 'conn-s2').value, { master: false, epoch: 1, masterAddress: '127.0.0.1:10911' });
+
+  registry.connectionClosed('conn-m');
+  const views = [1, 2, 3].map((id) => registry.register(broker('g', id, 10911 + 10 * id, [], { maxOffset: [0, 5_000, 9_000, 12_000][id] as number }), `conn-s${id}`).value);
+  t.same(views.map((view) => [view.master, view.epoch]), [[false, 2], [true, 2], [false, 2]], 'slave 2 (in sync, highest end) is told it leads, at epoch 2; the others not');
+
+  // The candidate registers as id 0 at the new epoch: its slave entry goes, no second election.
+  t.match(registry.register(broker('g', 0, 10931, [topic('T')], { epoch: 2, maxOffset: 9_000 }), 'conn-s2').value, { master: true, epoch: 2 });
+  const members = registry.clusterInfo().groups[0]?.members.map((member) => [member.brokerId, member.address]);
+  t.same(members, [[0, '127.0.0.1:10931'], [1, '127.0.0.1:10921'], [3, '127.0.0.1:10941']], 'the promoted slave is id 0; its old id is gone');
+  t.match(registry.register(broker('g', 1, 10921, [], { epoch: 2 }), 'conn-s1').value, { master: false, masterAddress: '127.0.0.1:10931' }, 'the other slaves follow the new master');
+
+  // The old master comes back with its old epoch: fenced.
+  t.throws(() => registry.register(broker('g', 0, 10911, [topic('T')], { epoch: 1 }), 'conn-old'), { code: 'NOT_MASTER' });
+});
+
+t.test('failover: no slave in sync, no promotion — the group waits for its master', async (t) => {
+  const { registry } = fresh();
+  registry.register(broker('g', 0, 10911, [topic('T')], { inSyncSlaves: [] }), 'conn-m');
+  // A slave registers the topics it copied from its master.
+  registry.register(broker('g', 1, 10921, [topic('T')], { maxOffset: 100 }), 'conn-s1');
+  registry.connectionClosed('conn-m');
+  t.match(registry.register(broker('g', 1, 10921, [topic('T')], { maxOffset: 100 }), 'conn-s1').value, { master: false, epoch: 1, masterAddress: null });
+  t.match(registry.route('T').brokers[0]?.addresses, { 1: '127.0.0.1:10921' }, 'the route keeps the slave: consumers read from it');
+});
