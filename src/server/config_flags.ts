@@ -12,7 +12,6 @@ import {
   hostType,
   integerType,
   nameType,
-  pathType,
   portType,
   switchType,
   InvalidValue,

@@ -4,7 +4,6 @@ import { StoreCheckpoint } from '../../storage/checkpoint.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
 import { checkpointPath, commitLogDirs } from '../../storage/storage_paths.js';
 import { SegmentSet } from '../../storage/segment_set.js';
-import path from 'node:path';
 import { commit_log_address, commit_log_protocol } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { flush_protocol, type FlushMessage } from './flush_messages.js';

@@ -4,7 +4,6 @@ import { MappedFile, page_bytes } from '../../storage/mapped_file.js';
 import { commitLogDirs } from '../../storage/storage_paths.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import path from 'node:path';
-import { segmentFileName } from '../../storage/storage_paths.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { segment_allocator_protocol, type SegmentAllocatorMessage } from './segment_allocator_messages.js';
 
