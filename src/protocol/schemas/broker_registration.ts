@@ -97,6 +97,18 @@ const master_fields = [
   { name: 'master', type: 'boolean' },
 ];
 
+/** The Avro record of a TopicConfig (also in GET_ALL_TOPIC_CONFIG's answer). */
+export const topic_config_schema = {
+  type: 'record',
+  name: 'TopicConfig',
+  fields: [
+    { name: 'topic', type: 'string' },
+    { name: 'readQueues', type: 'int' },
+    { name: 'writeQueues', type: 'int' },
+    { name: 'perm', type: 'int' },
+  ],
+} as const;
+
 const replication_fields = [
   { name: 'maxOffset', type: 'long' },
   { name: 'inSyncSlaves', type: { type: 'array', items: 'long' } },
@@ -112,22 +124,7 @@ export const register_broker_request_v1 = defineCodec<RegisterBrokerRequest>({
       { name: 'haAddress', type: 'string' },
       { name: 'epoch', type: 'long' },
       { name: 'dataVersion', type: 'long' },
-      {
-        name: 'topics',
-        type: {
-          type: 'array',
-          items: {
-            type: 'record',
-            name: 'TopicConfig',
-            fields: [
-              { name: 'topic', type: 'string' },
-              { name: 'readQueues', type: 'int' },
-              { name: 'writeQueues', type: 'int' },
-              { name: 'perm', type: 'int' },
-            ],
-          },
-        },
-      },
+      { name: 'topics', type: { type: 'array', items: topic_config_schema } },
       ...replication_fields,
     ],
   },

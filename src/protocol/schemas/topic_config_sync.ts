@@ -5,7 +5,7 @@
  */
 import { defineCodec } from '../avro_codec.js';
 import type { Result } from '../protocol_error.js';
-import type { TopicConfig } from './broker_registration.js';
+import { topic_config_schema, type TopicConfig } from './broker_registration.js';
 
 export type GetAllTopicConfigRequest = Record<string, never>;
 
@@ -27,22 +27,7 @@ export const all_topic_config_v1 = defineCodec<AllTopicConfig>({
     name: 'AllTopicConfig',
     fields: [
       { name: 'dataVersion', type: 'long' },
-      {
-        name: 'topics',
-        type: {
-          type: 'array',
-          items: {
-            type: 'record',
-            name: 'TopicConfig',
-            fields: [
-              { name: 'topic', type: 'string' },
-              { name: 'readQueues', type: 'int' },
-              { name: 'writeQueues', type: 'int' },
-              { name: 'perm', type: 'int' },
-            ],
-          },
-        },
-      },
+      { name: 'topics', type: { type: 'array', items: topic_config_schema } },
     ],
   },
 });
