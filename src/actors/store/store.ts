@@ -70,7 +70,7 @@ export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'cont
  * appends through the CommitLog writer, reads through a StoreReader, closes it.
  *
  * Actors, in start order (stop runs backwards): segment allocator, flush, CommitLog writer,
- * replicator, dispatch (which spawns one ConsumeQueue actor per queue), offset store, timing
+ * dispatch (which spawns one ConsumeQueue actor per queue), offset store, replicator, timing
  * wheel, transactions — the last two on a master only: they append (due messages,
  * decisions), which a slave's log must not do; `promote` starts them. The abort marker
  * exists from when the actors run until they all stopped cleanly.
@@ -144,13 +144,9 @@ export class Store {
     store.service_thread = service_thread;
     store.writer_thread = writer_thread;
     store.rebuild_gap_bytes = options.rebuild_gap_bytes ?? store_defaults.rebuild_gap_bytes;
-    await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: service_thread });
-    await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: service_thread });
-    await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: writer_thread });
+    await store.startLogActors();
     // Beside the writer: a slave's chunks and a master's acknowledgements reach it without a hop.
     await system.spawn({ address: replicator_address, module: replicator_module_url, protocol: replicator_protocol, args, thread: writer_thread });
-    await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: service_thread });
-    await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: service_thread });
     if (role === 'master') await store.startMasterActors();
     store.marker.create();
     return store;
@@ -204,20 +200,30 @@ export class Store {
    * this thread map the files anew.
    */
   async truncateTo(offset: number): Promise<void> {
-    const system = this.system;
-    for (const address of [offset_store_address, dispatch_address]) await system.stopActor(address);
-    const queues = (await system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
-    for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await system.stopActor(address);
+    await this.stopLogActors();
     this.main_reader?.close();
     this.main_reader = undefined;
     truncateCommitLog({ data_dir: this.args.data_dir, extra_data_dirs: this.args.extra_data_dirs, segment_bytes: this.args.commit_log_segment_bytes, offset, log: logger('store') });
-    await rebuildLaggingQueues(system, this.args, this.rebuild_gap_bytes);
-    const args = this.args;
-    await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: this.service_thread });
-    await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: this.service_thread });
-    await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: this.writer_thread });
-    await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: this.service_thread });
-    await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: this.service_thread });
+    await rebuildLaggingQueues(this.system, this.args, this.rebuild_gap_bytes);
+    await this.startLogActors();
+  }
+
+  /** The actors that write and follow the log, in start order: allocator, flush, writer, dispatch, offsets. */
+  private async startLogActors(): Promise<void> {
+    const { system, args, service_thread, writer_thread } = this;
+    await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: service_thread });
+    await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: service_thread });
+    await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: writer_thread });
+    await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: service_thread });
+    await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: service_thread });
+  }
+
+  /** Stops them backwards, with the ConsumeQueue actors dispatch spawned (ConsumeQueues before the writer). */
+  private async stopLogActors(): Promise<void> {
+    for (const address of [offset_store_address, dispatch_address]) await this.system.stopActor(address);
+    // Listed only once dispatch has stopped: a queue it was spawning a moment ago is stopped too.
+    const queues = (await this.system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
+    for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await this.system.stopActor(address);
   }
 
   /**
@@ -255,10 +261,8 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     this.main_reader?.close();
-    for (const address of [transaction_address, timing_wheel_address, offset_store_address, dispatch_address, replicator_address]) await this.system.stopActor(address);
-    // Listed only once dispatch has stopped: a queue it was spawning a moment ago is stopped too.
-    const queues = (await this.system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
-    for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await this.system.stopActor(address);
+    for (const address of [transaction_address, timing_wheel_address, replicator_address]) await this.system.stopActor(address);
+    await this.stopLogActors();
     this.marker.remove();
   }
 }
