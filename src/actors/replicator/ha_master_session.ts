@@ -20,6 +20,7 @@ import type { SegmentSet } from '../../storage/segment_set.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { replicator_limits } from './replicator_limits.js';
+import { ha_roles } from './replicator_messages.js';
 
 export interface MasterSessionDeps {
   args: StoreArgs;
@@ -202,7 +203,7 @@ export class HaMasterSession {
     if (hello.segmentBytes !== args.commit_log_segment_bytes) {
       return new MqError('BAD_REQUEST', `the slave's CommitLog segments are ${hello.segmentBytes} bytes, the master's ${args.commit_log_segment_bytes}; a replica is a byte-for-byte copy, so they must match`);
     }
-    if (control.load('ha_role') !== 0) return new MqError('NOT_MASTER', `broker ${args.broker_name}/${args.broker_id} is not a master now`);
+    if (control.load('ha_role') !== ha_roles.master) return new MqError('NOT_MASTER', `broker ${args.broker_name}/${args.broker_id} is not a master now`);
     if (hello.epoch > this.deps.epochs.last_epoch) {
       return new MqError('NOT_MASTER', `the slave knows master epoch ${hello.epoch}, this master only ${this.deps.epochs.last_epoch}: a failover replaced it`);
     }

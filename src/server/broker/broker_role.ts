@@ -59,7 +59,8 @@ export class BrokerRole {
   private known_epoch = 0;
   private following = { address: '', ha_address: '' };
   private transitions: Promise<void> = Promise.resolve();
-  private report: ReplicationReport = { maxOffset: 0, inSyncSlaves: [] };
+  /** From the replicator's last status: the slaves in sync (a master), whether the link is up (a slave). */
+  private in_sync_slaves: number[] = [];
   private connected = false;
   private truncating = false;
   private answered = false;
@@ -83,7 +84,7 @@ export class BrokerRole {
   }
 
   get replication(): ReplicationReport {
-    return { maxOffset: this.control.load('write_offset'), inSyncSlaves: this.role === 'master' ? this.report.inSyncSlaves : [] };
+    return { maxOffset: this.control.load('write_offset'), inSyncSlaves: this.role === 'master' ? this.in_sync_slaves : [] };
   }
 
   /** Learns the log's last epoch (what to register with) and starts watching the replicator. */
@@ -165,7 +166,7 @@ export class BrokerRole {
     } catch {
       return;
     }
-    this.report = { maxOffset: status.write_offset, inSyncSlaves: status.in_sync_slaves };
+    this.in_sync_slaves = status.in_sync_slaves;
     this.connected = status.connected;
     if (status.truncate_to >= 0 && !this.truncating) {
       this.truncating = true;
