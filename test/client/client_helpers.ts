@@ -158,3 +158,28 @@ export async function pullAll(broker: string, topic: string, queueId: number, of
     client.close();
   }
 }
+
+/** Every record of `topic` on `broker`: each of its `queues` queues read by raw PULL from offset 0. */
+export async function topicRecords(broker: string, topic: string, queues: number): Promise<p.StoredMessage[]> {
+  const records: p.StoredMessage[] = [];
+  for (let queue = 0; queue < queues; queue++) records.push(...await pullAll(broker, topic, queue));
+  return records;
+}
+
+/** How many records `topic` holds on `broker`: the sum of its queues' end offsets, by raw PULL. */
+export async function topicRecordCount(broker: string, topic: string, queues: number): Promise<number> {
+  const client = await ClientConnection.connect(broker, { client_id: 'count-check', kind: 'CLIENT' });
+  try {
+    let total = 0;
+    for (let queue = 0; queue < queues; queue++) {
+      const reply = p.decodePullResponse(await client.request(p.request_codes.PULL, p.encodePullRequest({
+        consumerGroup: '', topic, queueId: queue, queueOffset: 0, maxCount: 1, maxBytes: 1 << 20, tagExpression: '*', longPollTimeoutMs: 0, commitOffset: null,
+      })));
+      if (!reply.ok) throw new Error(reply.error.message);
+      total += reply.value.maxOffset;
+    }
+    return total;
+  } finally {
+    client.close();
+  }
+}

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { Admin, Consumer, Producer, type ReceivedMessage } from '../../src/client/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import * as p from '../../src/protocol/index.js';
-import { pullAll, until } from '../client/client_helpers.js';
+import { topicRecords, until } from '../client/client_helpers.js';
 import { prng } from '../helpers/prng.js';
 import { sendRequest } from '../server/broker/broker_helpers.js';
 import { commitLogPrefix, createHaTopic, startHaBroker, startHaCluster } from './fixtures/ha_cluster.js';
@@ -75,10 +75,8 @@ async function masterAddress(namesrv: string): Promise<string | undefined> {
 }
 
 /** Every record of the topic on `broker`, by raw PULL. */
-async function recordsOn(broker: string): Promise<p.StoredMessage[]> {
-  const records: p.StoredMessage[] = [];
-  for (let queue = 0; queue < queues; queue++) records.push(...await pullAll(broker, topic, queue));
-  return records;
+function recordsOn(broker: string): Promise<p.StoredMessage[]> {
+  return topicRecords(broker, topic, queues);
 }
 
 /** Messages `from`..`to - 1`, four senders at a time; `onAcked` sees each SEND_OK. */

@@ -12,11 +12,9 @@ import {
   type TransactionOutcome,
   type TransactionSendResult,
 } from '../../src/client/index.js';
-import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import * as p from '../../src/protocol/index.js';
 import { childEnv, startNode, type NodeProcess } from '../cli/node_process.js';
-import { inParallel, pullAll, until } from '../client/client_helpers.js';
-import { pull, pullRequest } from '../server/broker/broker_helpers.js';
+import { inParallel, topicRecordCount, topicRecords, until } from '../client/client_helpers.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
 import { transactionBodyOf, transactionIndexOf, transactionKeyOf } from './fixtures/transaction_messages.js';
 
@@ -118,22 +116,13 @@ async function startTxProducer(t: Test, namesrv: string, group: string, check: T
 }
 
 /** Every record of the real topic, by raw PULL of each queue from offset 0. */
-async function storedRecords(broker: string): Promise<p.StoredMessage[]> {
-  const records: p.StoredMessage[] = [];
-  for (let queue = 0; queue < tx_test_limits.queues; queue++) records.push(...await pullAll(broker, topic, queue));
-  return records;
+function storedRecords(broker: string): Promise<p.StoredMessage[]> {
+  return topicRecords(broker, topic, tx_test_limits.queues);
 }
 
-/** How many records the real topic holds (the sum of its queues' end offsets, by raw PULL). */
-async function storedCount(broker: string): Promise<number> {
-  const client = await ClientConnection.connect(broker, { client_id: 'tx-test-count', kind: 'CLIENT' });
-  try {
-    let total = 0;
-    for (let queue = 0; queue < tx_test_limits.queues; queue++) total += (await pull(client, pullRequest(topic, queue, 0, { maxCount: 1 }))).maxOffset;
-    return total;
-  } finally {
-    client.close();
-  }
+/** How many records the real topic holds. */
+function storedCount(broker: string): Promise<number> {
+  return topicRecordCount(broker, topic, tx_test_limits.queues);
 }
 
 /** What the real topic must hold: each index once, with its body, under the id its producer got. */
