@@ -71,6 +71,18 @@ export const request_codes = {
   ROUTE_CHANGED: 1003,
   /** Admin -> broker: send a dead letter back to the topic it first failed in. */
   RESEND_DEAD_LETTER: 1004,
+  /** Namesrv -> namesrv: a candidate asks for a vote (schemas/namesrv_cluster.ts). */
+  NS_VOTE: 1101,
+  /** Namesrv leader -> follower: leadership, the follower's upstream, the commit position. */
+  NS_BEAT: 1102,
+  /** Namesrv follower -> its upstream: registry log entries from a sequence number. */
+  NS_FETCH: 1103,
+  /** Namesrv follower -> its upstream, one-way: what is applied here (and behind, in a chain). */
+  NS_ACK: 1104,
+  /** Namesrv follower -> leader: a registry write that arrived at the follower. */
+  NS_FORWARD: 1105,
+  /** Anyone -> namesrv: its replication status (and a registry snapshot, for comparisons). */
+  NS_STATUS: 1106,
 } as const;
 
 export type RequestCodeName = keyof typeof request_codes;

@@ -40,4 +40,5 @@ export * from './schemas/transaction.js';
 export * from './schemas/ha.js';
 export * from './schemas/topic_config_sync.js';
 export * from './schemas/consumer_offset_sync.js';
+export * from './schemas/namesrv_cluster.js';
 export * from './schemas/error.js';

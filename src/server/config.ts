@@ -53,6 +53,11 @@ export interface NamesrvConfig extends CommonConfig, NamesrvSettings {
   role: 'namesrv';
   peers: HostPort[];
   replication: NamesrvReplication;
+  /** Absolute path of the registry journal (used with peers). */
+  data: string;
+  electionTimeoutMs: number;
+  semiSyncAcks: number;
+  semiSyncTimeoutMs: number;
 }
 
 export interface BrokerSettings {
@@ -210,6 +215,10 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
       ...namesrv(),
       peers: sources.get(flags.peers, role),
       replication: sources.get(flags.namesrvReplication, role),
+      data: sources.get(flags.data, role),
+      electionTimeoutMs: sources.get(flags.electionTimeoutMs, role),
+      semiSyncAcks: sources.get(flags.semiSyncAcks, role),
+      semiSyncTimeoutMs: sources.get(flags.semiSyncTimeoutMs, role),
     };
   }
   const broker: BrokerSettings = {

@@ -181,6 +181,18 @@ export const flags = {
     flag: 'replication', type: enumType(namesrv_replication_modes), roles: ['namesrv'], defaults: { namesrv: 'async' },
     placeholder: namesrv_replication_modes.join('|'), help: 'how the registry is replicated to --peers',
   }),
+  electionTimeoutMs: spec({
+    flag: 'election-timeout-ms', type: integerType(100, 60_000), roles: ['namesrv'], defaults: { namesrv: '1500' },
+    placeholder: 'MS', help: 'with --peers: a follower that hears no leader for this long (plus up to as much again, at random) stands for election',
+  }),
+  semiSyncAcks: spec({
+    flag: 'semi-sync-acks', type: integerType(1, 15), roles: ['namesrv'], defaults: { namesrv: '1' },
+    placeholder: 'N', help: '--replication semi-sync: how many followers must apply a registry write before it is acknowledged',
+  }),
+  semiSyncTimeoutMs: spec({
+    flag: 'semi-sync-timeout-ms', type: integerType(10, 600_000), roles: ['namesrv'], defaults: { namesrv: '1000' },
+    placeholder: 'MS', help: '--replication semi-sync: after this long without enough followers a write is acknowledged anyway (async, reported)',
+  }),
   namesrv: spec({
     flag: 'namesrv', type: hostPortListType(1), roles: ['broker'], defaults: {},
     placeholder: 'h:p[,h:p]', help: 'nameservers to register with',
@@ -194,8 +206,9 @@ export const flags = {
     placeholder: 'N', help: 'port on which a master streams its CommitLog to slaves',
   }),
   data: spec({
-    flag: 'data', type: pathListType, roles: broker_roles, defaults: { broker: './data', standalone: './data' },
-    placeholder: 'DIR[,DIR...]', help: 'directory of the CommitLog, ConsumeQueues and checkpoints; more directories (disks) spread the CommitLog segments over them',
+    flag: 'data', type: pathListType, roles: [...broker_roles, 'namesrv'], defaults: { broker: './data', standalone: './data', namesrv: './data/namesrv' },
+    placeholder: 'DIR[,DIR...]',
+    help: 'broker: directory of the CommitLog, ConsumeQueues and checkpoints (more directories spread the CommitLog segments over them); namesrv with --peers: its registry journal',
   }),
   commitLogSegmentBytes: spec({
     flag: 'commit-log-segment-bytes', type: alignedIntegerType(1 << 20, 1 << 30, 4_096), roles: broker_roles,

@@ -24,3 +24,11 @@ export const registry_limits = {
   /** Cluster and broker-group names (the `--cluster` / `--broker-name` rule). */
   name_chars_max: 127,
 } as const;
+
+/** Bounds of the registry's log. */
+export const registry_log_limits = {
+  /** Entries kept in memory for followers that catch up; one further behind gets a snapshot. */
+  entries_in_memory_max: 50_000,
+  /** A snapshot is written (and the log file emptied) after this many logged entries. */
+  snapshot_every_entries: 10_000,
+} as const;

@@ -4,47 +4,55 @@ import { assert } from '../../runtime/assert.js';
 import { registry_event_codec, type RegistryEvent } from './registry_events.js';
 
 /**
- * The registry actor's vocabulary. Requests from the network carry the request body as it
- * arrived (`body`, Avro bytes of the wire schema): the actor decodes and validates it on its
- * own thread, and answers with the encoded wire response, so the connection's thread neither
- * decodes nor encodes namesrv requests. Bodies are protocol version 1 (the only one spoken);
- * a later version would add a `protocol_version` field here.
+ * The registry actor's vocabulary. Changes arrive as commands (registry_commands.ts, already
+ * encoded: the leader logs exactly those bytes); queries carry the request body as it
+ * arrived (Avro bytes of the wire schema). The actor decodes and validates on its own
+ * thread and answers with encoded wire responses, so the connection's thread neither
+ * decodes nor encodes namesrv requests. Bodies are protocol version 1 (the only one spoken).
  */
 export type RegistryMessage =
-  /** REGISTER_BROKER over connection `connection_id` (evicted when that connection closes). */
-  | { kind: 'register_broker'; connection_id: string; body: Buffer }
-  | { kind: 'broker_heartbeat'; connection_id: string; body: Buffer }
-  | { kind: 'unregister_broker'; body: Buffer }
+  /** Leader (or a node alone): apply a command and log it as an entry of `term`. */
+  | { kind: 'execute'; term: number; command: Buffer }
+  /** Follower: apply entries from the upstream, in order (`entries`: an encoded NsFetchResponse). */
+  | { kind: 'replicate'; fetched: Buffer }
+  /** Upstream: the NsFetchResponse for a follower's NS_FETCH (entries, or a snapshot). */
+  | { kind: 'read_log'; from_seq: number; prev_term: number; bytes_max: number }
+  /** The registry as an encoded RegistrySnapshot (for NS_STATUS). */
+  | { kind: 'take_snapshot' }
   | { kind: 'get_route'; body: Buffer }
   | { kind: 'get_cluster_info'; body: Buffer }
   | { kind: 'get_topic_list'; body: Buffer }
-  | { kind: 'delete_topic'; body: Buffer }
-  /** A client connection closed: brokers that registered over it are gone. */
-  | { kind: 'connection_closed'; connection_id: string }
-  /** Evict brokers silent past the expiry (sent periodically by the nameserver). */
-  | { kind: 'expire' };
+  /** Where the log ends (for elections and status). */
+  | { kind: 'position' };
 
 export interface RegistryReply {
-  /** The encoded wire response record (empty for connection_closed and expire). */
+  /** The encoded wire response record (empty where the message has none). */
   response: Buffer;
   /** What the message changed, in order (registry_events.ts). */
   events: RegistryEvent[];
+  /** The log's end after the message. */
+  last_seq: number;
+  last_term: number;
+  /** execute: whether the command changed anything and was logged (as entry `last_seq`). */
+  logged: boolean;
+  /** replicate: whether a snapshot replaced the registry. */
+  installed_snapshot: boolean;
 }
 
-const connection_body = [
-  { name: 'connection_id', type: 'string' },
-  { name: 'body', type: 'bytes' },
-];
 const body_only = [{ name: 'body', type: 'bytes' }];
 
-/** The reply crosses threads as `{response, events: [bytes of one event]}`: each event is
- *  encoded by the event union codec; nesting those bytes keeps every event self-delimited. */
+/** The reply crosses threads with each event encoded by the event union codec; nesting
+ *  those bytes keeps every event self-delimited. */
 const reply_wire_type = avro.Type.forSchema({
   type: 'record',
   name: 'RegistryReplyWire',
   fields: [
     { name: 'response', type: 'bytes' },
     { name: 'events', type: { type: 'array', items: 'bytes' } },
+    { name: 'last_seq', type: 'long' },
+    { name: 'last_term', type: 'long' },
+    { name: 'logged', type: 'boolean' },
+    { name: 'installed_snapshot', type: 'boolean' },
   ],
 } as avro.Schema);
 
@@ -54,35 +62,37 @@ const registry_reply_codec: Codec<RegistryReply> = {
   encode(value, target, position) {
     // Events are rare (registrations, evictions); a copy per event is not on any hot path.
     const events = value.events.map((event) => Buffer.from(encodeToBuffer(registry_event_codec, event, event_scratch)));
-    return reply_wire_type.encode({ response: value.response, events }, target, position);
+    return reply_wire_type.encode({ ...value, events }, target, position);
   },
   decode(source, position, end) {
     const view = end === source.length ? source : source.subarray(0, end);
     const read = reply_wire_type.decode(view, position);
     assert(read.offset === end, `registry reply: decoded ${read.offset - position} of ${end - position} bytes`);
-    const wire = read.value as { response: Buffer; events: Buffer[] };
-    return { response: wire.response, events: wire.events.map((bytes) => registry_event_codec.decode(bytes, 0, bytes.length)) };
+    const wire = read.value as Omit<RegistryReply, 'events'> & { events: Buffer[] };
+    return { ...wire, events: wire.events.map((bytes) => registry_event_codec.decode(bytes, 0, bytes.length)) };
   },
 };
 
 export const registry_protocol = defineProtocol<RegistryMessage, RegistryReply>(
   'namesrv.registry',
   {
-    register_broker: connection_body,
-    broker_heartbeat: connection_body,
-    unregister_broker: body_only,
+    execute: [{ name: 'term', type: 'long' }, { name: 'command', type: 'bytes' }],
+    replicate: [{ name: 'fetched', type: 'bytes' }],
+    read_log: [{ name: 'from_seq', type: 'long' }, { name: 'prev_term', type: 'long' }, { name: 'bytes_max', type: 'int' }],
+    take_snapshot: [],
     get_route: body_only,
     get_cluster_info: body_only,
     get_topic_list: body_only,
-    delete_topic: body_only,
-    connection_closed: [{ name: 'connection_id', type: 'string' }],
-    expire: [],
+    position: [],
   },
   registry_reply_codec,
 );
 
 export interface RegistryArgs {
   broker_expiry_ms: number;
+  /** Where the registry's snapshot and log are kept; empty: in memory only (a nameserver
+   *  without peers, whose brokers re-register after a restart). */
+  journal_dir: string;
 }
 
 export const registry_address = 'namesrv/registry';

@@ -16,6 +16,7 @@ import { MqError } from '../../runtime/errors.js';
 import { RegistryChanges } from './registry_changes.js';
 import type { RegistryChange, RegistryEvent, RemovalReason } from './registry_events.js';
 import { registry_limits } from './registry_limits.js';
+import type { RegistryState } from './registry_snapshot.js';
 import { checkBrokerIdentity, checkHaAddress, checkTopicConfigs, checkTopicName, hasHaAddress } from './registry_validation.js';
 
 /** A broker the registry has heard from within the expiry. */
@@ -243,6 +244,66 @@ export class RouteRegistry {
       if (cluster === null || [...state.groups].some((broker_name) => this.groups.get(broker_name)?.cluster === cluster)) topics.push(topic);
     }
     return { dataVersion: this.data_version, topics: topics.sort() };
+  }
+
+  /** A new leader took over: every broker counts as heard now (it had no leader to
+   *  heartbeat while the election ran). Changes no route. */
+  lead(): void {
+    const now = this.now();
+    for (const group of this.groups.values()) for (const member of group.members.values()) Object.assign(member, now);
+  }
+
+  /** The whole registry as plain data, in its iteration order (registry_snapshot.ts). */
+  exportState(): RegistryState {
+    return {
+      dataVersion: this.data_version,
+      eventSeq: this.event_seq,
+      groups: [...this.groups.values()].map((group) => ({
+        cluster: group.cluster,
+        brokerName: group.broker_name,
+        epoch: group.epoch,
+        inSyncSlaves: [...group.in_sync_slaves],
+        candidate: group.candidate ?? -1,
+        members: [...group.members.values()].map((member) => ({
+          brokerId: member.broker_id,
+          address: member.address,
+          haAddress: member.ha_address,
+          epoch: member.epoch,
+          dataVersion: member.data_version,
+          maxOffset: member.max_offset,
+          connectionId: member.connection_id,
+          heardMonotonicMs: member.heard_monotonic_ms,
+          heardWallMs: member.heard_wall_ms,
+        })),
+        topics: [...group.topics.entries()].map(([topic, queue]) => ({ topic, readQueues: queue.readQueues, writeQueues: queue.writeQueues, perm: queue.perm })),
+      })),
+      topics: [...this.topics.entries()].map(([topic, state]) => ({ topic, routeVersion: state.route_version, groups: [...state.groups] })),
+    };
+  }
+
+  /** Replaces everything with `state` (a snapshot from the journal or from the leader). */
+  importState(state: RegistryState): void {
+    this.groups.clear();
+    this.topics.clear();
+    this.by_address.clear();
+    this.data_version = state.dataVersion;
+    this.event_seq = state.eventSeq;
+    for (const saved of state.groups) {
+      const group: Group = {
+        cluster: saved.cluster, broker_name: saved.brokerName, members: new Map(), epoch: saved.epoch, in_sync_slaves: [...saved.inSyncSlaves],
+        candidate: saved.candidate < 0 ? undefined : saved.candidate, topics: new Map(),
+      };
+      for (const member of saved.members) {
+        group.members.set(member.brokerId, {
+          broker_id: member.brokerId, address: member.address, ha_address: member.haAddress, epoch: member.epoch, data_version: member.dataVersion,
+          max_offset: member.maxOffset, connection_id: member.connectionId, heard_monotonic_ms: member.heardMonotonicMs, heard_wall_ms: member.heardWallMs,
+        });
+        this.by_address.set(member.address, { broker_name: saved.brokerName, broker_id: member.brokerId });
+      }
+      for (const topic of saved.topics) group.topics.set(topic.topic, { brokerName: saved.brokerName, readQueues: topic.readQueues, writeQueues: topic.writeQueues, perm: topic.perm });
+      this.groups.set(group.broker_name, group);
+    }
+    for (const topic of state.topics) this.topics.set(topic.topic, { route_version: topic.routeVersion, groups: new Set(topic.groups) });
   }
 
   /** Small numbers for the actor inspector. */

@@ -53,6 +53,20 @@ import {
   end_transaction_request_v1,
   end_transaction_response_v1,
 } from './transaction.js';
+import {
+  ns_ack_request_v1,
+  ns_ack_response_v1,
+  ns_beat_request_v1,
+  ns_beat_response_v1,
+  ns_fetch_request_v1,
+  ns_fetch_response_v1,
+  ns_forward_request_v1,
+  ns_forward_response_v1,
+  ns_status_request_v1,
+  ns_status_v1,
+  ns_vote_request_v1,
+  ns_vote_response_v1,
+} from './namesrv_cluster.js';
 import { all_topic_config_v1, get_all_topic_config_request_v1 } from './topic_config_sync.js';
 import { all_consumer_offset_v1, get_all_consumer_offset_request_v1 } from './consumer_offset_sync.js';
 import { resend_dead_letter_request_v1, resend_dead_letter_response_v1, send_back_request_v1, send_back_result_v1 } from './send_back.js';
@@ -102,6 +116,12 @@ export const schemas_v1 = {
     RESEND_DEAD_LETTER: { request: resend_dead_letter_request_v1, response: resend_dead_letter_response_v1 },
     END_TRANSACTION: { request: end_transaction_request_v1, response: end_transaction_response_v1 },
     CHECK_TRANSACTION_STATE: { request: check_transaction_state_request_v1, response: check_transaction_state_ack_v1 },
+    NS_VOTE: { request: ns_vote_request_v1, response: ns_vote_response_v1 },
+    NS_BEAT: { request: ns_beat_request_v1, response: ns_beat_response_v1 },
+    NS_FETCH: { request: ns_fetch_request_v1, response: ns_fetch_response_v1 },
+    NS_ACK: { request: ns_ack_request_v1, response: ns_ack_response_v1 },
+    NS_FORWARD: { request: ns_forward_request_v1, response: ns_forward_response_v1 },
+    NS_STATUS: { request: ns_status_request_v1, response: ns_status_v1 },
   },
   error: error_response_v1,
 } as const satisfies ProtocolSchemas;

@@ -1,26 +1,29 @@
 import { asBuffer, request_codes } from '../../protocol/index.js';
 import type { RequestRouter } from '../remoting/request_router.js';
 import type { ServerConnection } from '../remoting/server_connection.js';
+import type { NamesrvCluster } from './cluster/namesrv_cluster.js';
 import type { RegistryClient } from './registry_client.js';
 
 /**
- * The nameserver's own requests. Each handler passes the request body as it arrived to the
- * registry actor, which decodes, validates and answers with the encoded response (the body
- * is a view into the frame; the hand-off to the actor's thread is its one copy).
+ * The nameserver's own requests. Writes go to the cluster (applied here when this node
+ * leads, else forwarded to the leader); reads are answered from this node's registry (in
+ * chain mode by the tail). Bodies pass as they arrived: the registry actor decodes and
+ * validates them (the body is a view into the frame; the hand-off to the actor's thread is
+ * its one copy).
  */
-export function addNamesrvHandlers(router: RequestRouter, registry: RegistryClient, connectionId: (connection: ServerConnection) => string): RequestRouter {
+export function addNamesrvHandlers(router: RequestRouter, cluster: NamesrvCluster, registry: RegistryClient, connectionId: (connection: ServerConnection) => string): RequestRouter {
+  const write = (code: number) => (body: Uint8Array, { connection }: { connection: ServerConnection }) =>
+    cluster.write({ code, connection_id: connectionId(connection), body: asBuffer(body) });
   return router
-    .on(request_codes.REGISTER_BROKER, (body, { connection }) =>
-      registry.change({ kind: 'register_broker', connection_id: connectionId(connection), body: asBuffer(body) }),
+    .on(request_codes.REGISTER_BROKER, write(request_codes.REGISTER_BROKER))
+    .on(request_codes.BROKER_HEARTBEAT, write(request_codes.BROKER_HEARTBEAT))
+    .on(request_codes.UNREGISTER_BROKER, write(request_codes.UNREGISTER_BROKER))
+    .on(request_codes.DELETE_TOPIC_IN_NAMESRV, write(request_codes.DELETE_TOPIC_IN_NAMESRV))
+    .on(request_codes.GET_ROUTE, (body) => cluster.read(request_codes.GET_ROUTE, asBuffer(body), () => registry.query({ kind: 'get_route', body: asBuffer(body) })))
+    .on(request_codes.GET_CLUSTER_INFO, (body) =>
+      cluster.read(request_codes.GET_CLUSTER_INFO, asBuffer(body), () => registry.query({ kind: 'get_cluster_info', body: asBuffer(body) })),
     )
-    // A heartbeat changes no route (an unknown broker is told to register): it need not
-    // wait behind changes.
-    .on(request_codes.BROKER_HEARTBEAT, (body, { connection }) =>
-      registry.query({ kind: 'broker_heartbeat', connection_id: connectionId(connection), body: asBuffer(body) }),
-    )
-    .on(request_codes.UNREGISTER_BROKER, (body) => registry.change({ kind: 'unregister_broker', body: asBuffer(body) }))
-    .on(request_codes.GET_ROUTE, (body) => registry.query({ kind: 'get_route', body: asBuffer(body) }))
-    .on(request_codes.GET_CLUSTER_INFO, (body) => registry.query({ kind: 'get_cluster_info', body: asBuffer(body) }))
-    .on(request_codes.GET_TOPIC_LIST, (body) => registry.query({ kind: 'get_topic_list', body: asBuffer(body) }))
-    .on(request_codes.DELETE_TOPIC_IN_NAMESRV, (body) => registry.change({ kind: 'delete_topic', body: asBuffer(body) }));
+    .on(request_codes.GET_TOPIC_LIST, (body) =>
+      cluster.read(request_codes.GET_TOPIC_LIST, asBuffer(body), () => registry.query({ kind: 'get_topic_list', body: asBuffer(body) })),
+    );
 }

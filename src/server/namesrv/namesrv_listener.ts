@@ -11,6 +11,10 @@ import { expiryScanIntervalMs } from './namesrv_limits.js';
 import type { NamesrvPlugin, NamesrvPluginContext } from './namesrv_plugin.js';
 import { loadPlugin } from './plugin_loader.js';
 import { RegistryClient } from './registry_client.js';
+import { NamesrvCluster } from './cluster/namesrv_cluster.js';
+import { FileTermStore, MemoryTermStore } from './cluster/term_store.js';
+import { system_clock } from '../../runtime/clock.js';
+import type { NamesrvReplication } from '../config.js';
 
 /** What the nameserver needs of the actor system: to place its registry actor and remove it. */
 export type ActorHost = Pick<ActorSystem, 'spawn' | 'stopActor'>;
@@ -29,8 +33,22 @@ export interface NamesrvOptions {
   audit_log_path: string;
   /** Shown to clients in the handshake. */
   server_id: string;
+  /** The replicated registry: this node's `host:port` as its peers know it, and the peers
+   *  (none: the registry is this node's alone, in memory). */
+  cluster?: NamesrvClusterSettings;
   actors: ActorHost;
   log: Logger;
+}
+
+export interface NamesrvClusterSettings {
+  self: string;
+  peers: readonly string[];
+  mode: NamesrvReplication;
+  /** Journal and term record. */
+  data_dir: string;
+  election_timeout_ms: number;
+  semi_sync_acks: number;
+  semi_sync_timeout_ms: number;
 }
 
 /**
@@ -53,6 +71,7 @@ export class NamesrvListener implements Listener {
   private readonly connection_ids = new WeakMap<ServerConnection, string>();
   private readonly plugins: NamesrvPlugin[] = [];
   private registry: RegistryClient | null = null;
+  private cluster: NamesrvCluster | null = null;
   private server: FrameServer | null = null;
   private expiry_timer: NodeJS.Timeout | undefined;
   private next_connection = 1;
@@ -68,12 +87,29 @@ export class NamesrvListener implements Listener {
 
   async start(): Promise<{ host: string; port: number }> {
     const { options } = this;
-    const args: RegistryArgs = { broker_expiry_ms: options.broker_expiry_ms };
+    const settings = options.cluster;
+    const replicated = settings !== undefined && settings.peers.length > 0;
+    const args: RegistryArgs = { broker_expiry_ms: options.broker_expiry_ms, journal_dir: replicated ? settings.data_dir : '' };
     const ref = await options.actors.spawn({ address: registry_address, module: registry_module_url, protocol: registry_protocol, args });
     const registry = new RegistryClient(ref, this.bus);
     this.registry = registry;
     try {
-      addNamesrvHandlers(this.router, registry, (connection) => this.connectionId(connection));
+      const cluster = new NamesrvCluster({
+        self: settings?.self ?? '',
+        peers: settings?.peers ?? [],
+        mode: settings?.mode ?? 'async',
+        election_timeout_ms: settings?.election_timeout_ms ?? 1_500,
+        semi_sync_acks: settings?.semi_sync_acks ?? 1,
+        semi_sync_timeout_ms: settings?.semi_sync_timeout_ms ?? 1_000,
+        terms: replicated ? new FileTermStore(settings.data_dir) : new MemoryTermStore(),
+        registry,
+        clock: system_clock,
+        random: Math.random,
+        log: options.log.child({ part: 'cluster' }),
+      });
+      this.cluster = cluster;
+      addNamesrvHandlers(this.router, cluster, registry, (connection) => this.connectionId(connection));
+      cluster.addHandlers(this.router);
       for (const entry of options.plugins) {
         const plugin = await loadPlugin(entry, this.pluginContext(entry));
         this.plugins.push(plugin);
@@ -84,10 +120,11 @@ export class NamesrvListener implements Listener {
         server_id: options.server_id,
         router: this.router,
         log: options.log,
-        onConnection: (connection) => this.connection_ids.set(connection, `${this.next_connection++}@${connection.remote}`),
+        onConnection: (connection) => this.connection_ids.set(connection, `${this.options.cluster?.self ?? ''}/${this.next_connection++}@${connection.remote}`),
         onDisconnect: (connection) => this.onDisconnect(connection),
       });
       this.bound = await this.server.listen(options.host, options.port);
+      await cluster.start();
       this.expiry_timer = setInterval(() => this.expire(), expiryScanIntervalMs(options.broker_expiry_ms));
       return this.bound;
     } catch (error) {
@@ -100,6 +137,7 @@ export class NamesrvListener implements Listener {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.expiry_timer);
+    await this.cluster?.stop();
     await this.server?.close();
     await this.registry?.settled();
     await this.bus.close();
@@ -142,17 +180,17 @@ export class NamesrvListener implements Listener {
     }
     // At stop every connection closes; the registry goes away with the node, so there is
     // nothing to evict and no event to publish.
-    if (this.stopping || this.registry === null) return;
-    this.registry.change({ kind: 'connection_closed', connection_id: this.connectionId(connection) }).catch((error: unknown) => {
+    if (this.stopping || this.cluster === null) return;
+    this.cluster.connectionClosed(this.connectionId(connection)).catch((error: unknown) => {
       this.options.log.warn({ err: error, remote: connection.remote }, 'could not evict the brokers of a closed connection; they expire instead');
     });
   }
 
   private expire(): void {
-    if (this.stopping || this.expiring || this.registry === null) return;
+    if (this.stopping || this.expiring || this.cluster === null) return;
     this.expiring = true;
-    this.registry
-      .change({ kind: 'expire' })
+    this.cluster
+      .expire()
       .catch((error: unknown) => {
         this.options.log.warn({ err: error }, 'broker expiry scan failed; the next scan retries');
       })
