@@ -142,7 +142,7 @@ t.test('chain: a write is acknowledged only after the tail applied it; reads are
     const resumed_ms = performance.now();
     resumeMember(paused);
     t.ok((await write.done) >= resumed_ms, 'acknowledged after it resumed');
-    t.same(await clients.routeGroups(middle.address, index), [`g${index}`], 'a read at the middle node (answered by the tail) sees the write');
+    t.same(await clients.routeGroups(middle.address, `t${index}`), [`g${index}`], 'a read at the middle node (answered by the tail) sees the write');
   }
   await expectSameRegistry(t, clients, cluster, writes + 2);
 });

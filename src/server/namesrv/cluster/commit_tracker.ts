@@ -7,6 +7,9 @@ export interface CommitTrackerOptions {
   /** semi-sync: followers that must apply a write, and how long to wait for them. */
   semi_sync_acks: number;
   semi_sync_timeout_ms: number;
+  /** sync: followers that must hold a write however few the leader sees (a majority less
+   *  the leader), so an acknowledged write survives the loss of any minority. */
+  sync_followers_min: number;
   log: Logger;
 }
 
@@ -20,10 +23,12 @@ interface Waiter {
 /**
  * The leader's answer to "may the write logged as `seq` be acknowledged now?", per mode:
  *   async      at once: the leader applied it;
- *   sync       once every follower in the leader's view has acknowledged it;
+ *   sync       once every follower in the leader's view has acknowledged it, and never
+ *              fewer than a majority less the leader (a new leader's view starts empty);
  *   semi-sync  once `semi_sync_acks` followers have; after the timeout, at once, counted as a
  *              fallback, and every later write too until enough followers catch up again;
- *   chain      once the leader's successor acknowledged it (its acks come from the tail).
+ *   chain      once the leader's successor acknowledged it (its acks come from the tail);
+ *              a head without a successor acknowledges nothing.
  * Followers report what they applied (NS_ACK); the view of followers (`members`) is set by
  * the cluster from who answers beats. Owned by the nameserver's main thread.
  */
@@ -88,13 +93,11 @@ export class CommitTracker {
       case 'async':
         return true;
       case 'sync':
-        return this.members.every((member) => (this.acked.get(member) ?? 0) >= seq);
-      case 'semi-sync': {
-        if (this.degraded) return true;
-        return this.holding(seq) >= Math.min(this.options.semi_sync_acks, this.members.length);
-      }
+        return this.holding(seq) === this.members.length && this.members.length >= this.options.sync_followers_min;
+      case 'semi-sync':
+        return this.degraded || this.holding(seq) >= this.options.semi_sync_acks;
       case 'chain':
-        return this.successor === '' || (this.acked.get(this.successor) ?? 0) >= seq;
+        return this.successor !== '' && (this.acked.get(this.successor) ?? 0) >= seq;
     }
   }
 
@@ -105,7 +108,7 @@ export class CommitTracker {
   }
 
   private settle(): void {
-    if (this.degraded && this.holding(this.last_seq) >= Math.min(this.options.semi_sync_acks, this.members.length)) {
+    if (this.degraded && this.holding(this.last_seq) >= this.options.semi_sync_acks) {
       this.degraded = false;
       this.options.log.info({ seq: this.last_seq }, 'semi-sync: enough followers caught up; writes wait for them again');
     }

@@ -89,7 +89,13 @@ export class NamesrvCluster {
 
   constructor(private readonly options: NamesrvClusterOptions) {
     this.links = new PeerLinks(options.self);
-    this.commits = new CommitTracker({ mode: options.mode, semi_sync_acks: options.semi_sync_acks, semi_sync_timeout_ms: options.semi_sync_timeout_ms, log: options.log });
+    this.commits = new CommitTracker({
+      mode: options.mode,
+      semi_sync_acks: options.semi_sync_acks,
+      semi_sync_timeout_ms: options.semi_sync_timeout_ms,
+      sync_followers_min: Math.floor((options.peers.length + 1) / 2),
+      log: options.log,
+    });
     this.view = this.freshView();
     if (options.peers.length > 0) {
       this.election = new Election({
