@@ -268,3 +268,18 @@ export const ha_hello_request = { version: 1, cluster: 'DefaultCluster', brokerN
 export const ha_hello_response = { epoch: 3, epochs: [{ epoch: 3, startOffset: 4_096 }], startOffset: 1_073_741_824, masterOffset: 1_073_741_824 + 65_536 };
 export const all_topic_config = { dataVersion: 7, topics: [{ topic: 'Orders', readQueues: 8, writeQueues: 8, perm: 6 }] };
 export const all_consumer_offset = { entries: [{ group: 'billing', topic: 'Orders', queueId: 3, offset: 1_000 }] };
+
+export const ns_vote_request = { term: 7, candidate: '10.0.0.2:9876', lastSeq: 123_456, lastTerm: 6 };
+export const ns_beat_request = {
+  term: 7, leader: '10.0.0.1:9876', upstream: '10.0.0.2:9876', tail: '10.0.0.3:9876', chain: ['10.0.0.1:9876', '10.0.0.2:9876', '10.0.0.3:9876'], commitSeq: 123_450,
+};
+export const ns_fetch_request = { term: 7, follower: '10.0.0.3:9876', fromSeq: 123_451, prevTerm: 7, waitMs: 500 };
+export const ns_fetch_response = {
+  kind: 'entries' as const,
+  entries: [{ seq: 123_451, term: 7, command: Buffer.from([0x00, 0x02, 0x04]) }, { seq: 123_452, term: 7, command: Buffer.from([0x0a, 0x0b]) }],
+  snapshotSeq: 0, snapshotTerm: 0, snapshot: Buffer.alloc(0),
+};
+export const ns_status = {
+  self: '10.0.0.1:9876', role: 'leader', mode: 'sync', term: 7, leader: '10.0.0.1:9876', lastSeq: 123_456, lastTerm: 7, commitSeq: 123_450,
+  chain: ['10.0.0.1:9876', '10.0.0.2:9876'], snapshotsInstalled: 1, resumedFromSeq: 100, semiSyncFallbacks: 2, snapshotSeq: 0, snapshot: Buffer.from([1, 2, 3]),
+};
