@@ -209,11 +209,20 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     auditLog: sources.get(flags.auditLog, role),
   });
   if (role === 'namesrv') {
+    const peers = sources.get(flags.peers, role);
+    // Peers know a nameserver by the address they list: one that picks a port at random
+    // could not be listed, and one that lists itself would vote twice.
+    if (peers.length > 0 && common.port === 0) {
+      throw new ConfigError('--peers needs a fixed --port: the other nameservers list this one by its host:port', 'port');
+    }
+    if (peers.some((peer) => peer.port === common.port && peer.host === common.advertiseHost)) {
+      throw new ConfigError(`--peers lists this nameserver itself (${formatHostPort({ host: common.advertiseHost, port: common.port })}); list only the others`, 'peers');
+    }
     return {
       role,
       ...common,
       ...namesrv(),
-      peers: sources.get(flags.peers, role),
+      peers,
       replication: sources.get(flags.namesrvReplication, role),
       data: sources.get(flags.data, role),
       electionTimeoutMs: sources.get(flags.electionTimeoutMs, role),

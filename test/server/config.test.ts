@@ -83,8 +83,20 @@ t.test('env of a flag of another role is ignored; a flag of another role is an e
   const error = configError(['--role', 'namesrv', '--ha-port', '1']);
   t.equal(error.flag, 'ha-port');
   t.match(error.message, /^--ha-port does not apply to --role namesrv \(it is a flag of --role broker, --role standalone\)$/);
-  const from_file = configError(['--role', 'namesrv', '--config', configFile({ data: '/x' })]);
-  t.match(from_file.message, /key "data" in config file .* does not apply to --role namesrv/);
+  const from_file = configError(['--role', 'namesrv', '--config', configFile({ flush: 'sync' })]);
+  t.match(from_file.message, /key "flush" in config file .* does not apply to --role namesrv/);
+});
+
+t.test('a nameserver with --peers: a fixed port, not listed among its own peers; the cluster flags', async (t) => {
+  const random_port = configError(['--role', 'namesrv', '--port', '0', '--peers', '127.0.0.1:9001']);
+  t.equal(random_port.flag, 'port');
+  t.match(random_port.message, /^--peers needs a fixed --port/);
+  const itself = configError(['--role', 'namesrv', '--host', '127.0.0.1', '--port', '9000', '--peers', '127.0.0.1:9001,127.0.0.1:9000']);
+  t.equal(itself.flag, 'peers');
+  t.match(itself.message, /^--peers lists this nameserver itself \(127\.0\.0\.1:9000\)/);
+  const config = run(['--role', 'namesrv', '--port', '9000', '--peers', '127.0.0.1:9001,127.0.0.1:9002', '--replication', 'semi-sync', '--semi-sync-acks', '2', '--data', '/tmp/ns']);
+  t.match(config, { replication: 'semi-sync', semiSyncAcks: 2, semiSyncTimeoutMs: 1_000, electionTimeoutMs: 1_500, data: '/tmp/ns' });
+  t.same(config.role === 'namesrv' ? config.peers : null, [{ host: '127.0.0.1', port: 9001 }, { host: '127.0.0.1', port: 9002 }]);
 });
 
 t.test('errors name the flag, the source, the value and what is allowed, on one line', async (t) => {
