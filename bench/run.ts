@@ -12,6 +12,7 @@ const bench_modules: Readonly<Record<string, string>> = {
   wheel: './wheel_bench.js',
   tx: './tx_bench.js',
   failover: './failover_bench.js',
+  namesrv: './namesrv_bench.js',
 };
 
 interface BenchModule {
