@@ -40,6 +40,7 @@ export class CommitTracker {
   private waiters: Waiter[] = [];
   private degraded = false;
   private last_seq = 0;
+  private committed_max = 0;
   fallbacks = 0;
 
   constructor(private readonly options: CommitTrackerOptions) {}
@@ -69,11 +70,10 @@ export class CommitTracker {
     });
   }
 
-  /** The highest seq that every mode's rule allows (for followers' view of the commit). */
+  /** The highest seq the mode's rule allows now (never less than reported before). */
   commitSeq(): number {
-    let seq = this.last_seq;
-    while (seq > 0 && !this.isCommitted(seq)) seq--;
-    return seq;
+    this.committed_max = Math.max(this.committed_max, Math.min(this.last_seq, this.committableSeq()));
+    return this.committed_max;
   }
 
   /** Leadership ended: nobody learns whether the writes still waiting were kept. */
@@ -81,6 +81,7 @@ export class CommitTracker {
     const waiting = this.waiters;
     this.waiters = [];
     this.acked.clear();
+    this.committed_max = 0;
     this.degraded = false;
     for (const waiter of waiting) {
       clearTimeout(waiter.timer);
@@ -98,6 +99,21 @@ export class CommitTracker {
         return this.degraded || this.holding(seq) >= this.options.semi_sync_acks;
       case 'chain':
         return this.successor !== '' && (this.acked.get(this.successor) ?? 0) >= seq;
+    }
+  }
+
+  /** Where the rule of isCommitted holds, computed from the acks (not by trying each seq). */
+  private committableSeq(): number {
+    const acked = this.members.map((member) => this.acked.get(member) ?? 0).sort((a, b) => b - a);
+    switch (this.options.mode) {
+      case 'async':
+        return this.last_seq;
+      case 'sync':
+        return acked.length >= this.options.sync_followers_min ? (acked.at(-1) ?? this.last_seq) : 0;
+      case 'semi-sync':
+        return this.degraded ? this.last_seq : (acked[this.options.semi_sync_acks - 1] ?? 0);
+      case 'chain':
+        return this.successor === '' ? 0 : (this.acked.get(this.successor) ?? 0);
     }
   }
 

@@ -50,6 +50,9 @@ export class Election {
   /** Leader: per peer, when the newest beat it answered (in this term) was sent. */
   private readonly beat_answered_ms = new Map<string, number>();
   private leader_since_ms = 0;
+  /** When this node last stood: its votes were cast after it, so a lease counted from it ends
+   *  before any voter's promise does, however late the answers arrived. */
+  private stood_at_ms = 0;
 
   constructor(private readonly options: ElectionOptions) {
     this.record = options.store.load();
@@ -77,6 +80,7 @@ export class Election {
     this.options.store.save(this.record);
     this.role = 'candidate';
     this.leader = '';
+    this.stood_at_ms = this.options.clock.monotonicMs();
     this.votes.clear();
     this.votes.add(this.options.self);
     this.resetDeadline();
@@ -162,7 +166,7 @@ export class Election {
   private becomeLeader(): void {
     this.role = 'leader';
     this.leader = this.options.self;
-    this.leader_since_ms = this.options.clock.monotonicMs();
+    this.leader_since_ms = this.stood_at_ms;
     this.beat_answered_ms.clear();
   }
 
