@@ -1,10 +1,11 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import avro from 'avsc';
 import type { NsLogEntry } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
+import { fsyncDirectory, writeFileSynced } from '../../storage/durable_file.js';
 import { decodeRegistrySnapshot, encodeRegistrySnapshot, type RegistrySnapshot } from './registry_snapshot.js';
 
 /**
@@ -93,17 +94,9 @@ export class RegistryJournal {
     head.writeUInt32LE(crc32(payload), 4);
     head.writeUInt32LE(payload.length, 8);
     const temporary = `${this.snapshot_path}.tmp`;
-    const fd = openSync(temporary, 'w');
-    try {
-      const all = Buffer.concat([head, payload]);
-      let written = 0;
-      while (written < all.length) written += writeSync(fd, all, written, all.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeFileSynced(temporary, Buffer.concat([head, payload]));
     renameSync(temporary, this.snapshot_path);
-    syncDirectory(this.dir);
+    fsyncDirectory(this.dir);
     ftruncateSync(this.log_fd, 0);
   }
 
@@ -145,13 +138,3 @@ const entry_type = avro.Type.forSchema({
     { name: 'command', type: 'bytes' },
   ],
 } as avro.Schema);
-
-/** A rename is durable once its directory is synced. */
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}

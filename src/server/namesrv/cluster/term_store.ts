@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { MqError } from '../../../runtime/errors.js';
+import { fsyncDirectory, writeFileSynced } from '../../../storage/durable_file.js';
 
 /** What a nameserver must never forget across a restart: the highest term it has seen and
  *  whom it voted for in it (else it could vote twice in one term, and two leaders win it). */
@@ -39,20 +40,9 @@ export class FileTermStore implements TermStore {
 
   save(record: TermRecord): void {
     const temporary = `${this.path}.tmp`;
-    const fd = openSync(temporary, 'w');
-    try {
-      writeSync(fd, JSON.stringify(record));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeFileSynced(temporary, Buffer.from(JSON.stringify(record)));
     renameSync(temporary, this.path);
-    const dir_fd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dir_fd);
-    } finally {
-      closeSync(dir_fd);
-    }
+    fsyncDirectory(this.dir);
   }
 }
 
