@@ -17,7 +17,7 @@ t.test('bad flags and config exit 2 with one stderr line naming the flag', async
   const cases: Array<{ name: string; args: string[]; env?: NodeJS.ProcessEnv; line: RegExp }> = [
     { name: 'unknown flag', args: ['--role', 'broker', '--namesrv', 'h:1', '--bogus', '1'], line: /^mq-node: --bogus is not a flag of mq-node; see mq-node --help$/ },
     { name: 'bad value', args: ['--role', 'namesrv', '--port', '99999'], line: /^mq-node: --port: "99999" is not valid; expected an integer 0\.\.65535 \(0 picks a free port\)$/ },
-    { name: 'flag of another role', args: ['--role', 'namesrv', '--data', '/tmp/x'], line: /^mq-node: --data does not apply to --role namesrv \(it is a flag of --role broker, --role standalone\)$/ },
+    { name: 'flag of another role', args: ['--role', 'namesrv', '--flush', 'sync'], line: /^mq-node: --flush does not apply to --role namesrv \(it is a flag of --role broker, --role standalone\)$/ },
     { name: 'missing --namesrv for broker', args: ['--role', 'broker'], line: /^mq-node: --namesrv is required for --role broker: .*MQ_NAMESRV/ },
     { name: 'bad config file', args: ['--role', 'namesrv', '--config', bad_json], line: /^mq-node: --config .*bad\.json: not valid JSON \(/ },
     { name: 'missing config file', args: ['--role', 'namesrv', '--config', join(dir, 'none.json')], line: /^mq-node: --config .*none\.json: cannot read the file \(ENOENT/ },

@@ -121,7 +121,7 @@ t.test('sync: brokers and clients keep working through the loss of the leader na
   }
 });
 
-t.test('chain: kill -9 the middle node: the chain re-links head to tail and writes go on', async (t) => {
+t.test('chain: kill -9 the middle node: the chain re-links head to tail, writes go on; restarted, it rejoins at the tail', async (t) => {
   const clients = new Clients(t);
   const cluster = await startNamesrvCluster(t, 'chain');
   const leader = await leaderOf(clients, cluster);
@@ -139,6 +139,17 @@ t.test('chain: kill -9 the middle node: the chain re-links head to tail and writ
   t.pass(`re-linked: ${chain[0]} -> ${chain[2]}`);
   acked.push(...(await burstWithRetries(clients, cluster, 300, 600)));
   t.equal(acked.length, 600, 'writes before and after the kill acknowledged');
+
+  // Back from its journal, it copies what it missed from the tail and joins at the tail.
+  await startMember(t, cluster, middle);
+  await until('the restarted node at the tail of the chain', async () => {
+    const status = await clients.status(leader.address);
+    return status.chain.join(' ') === [chain[0], chain[2], chain[1]].join(' ') ? true : undefined;
+  });
+  t.pass(`rejoined at the tail: ${chain[0]} -> ${chain[2]} -> ${chain[1]}`);
+  acked.push(...(await burstWithRetries(clients, cluster, 600, 700)));
+  t.equal(acked.length, 700, 'writes after the rejoin acknowledged');
+  t.same(await clients.routeGroups(chain[1] as string, 't650'), ['g650'], 'a read at the rejoined tail sees them');
   await expectAllKept(t, clients, cluster, acked);
 });
 

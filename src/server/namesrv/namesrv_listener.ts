@@ -11,6 +11,7 @@ import { expiryScanIntervalMs } from './namesrv_limits.js';
 import type { NamesrvPlugin, NamesrvPluginContext } from './namesrv_plugin.js';
 import { loadPlugin } from './plugin_loader.js';
 import { RegistryClient } from './registry_client.js';
+import { cluster_limits } from './cluster/cluster_limits.js';
 import { NamesrvCluster } from './cluster/namesrv_cluster.js';
 import { FileTermStore, MemoryTermStore } from './cluster/term_store.js';
 import { system_clock } from '../../runtime/clock.js';
@@ -98,9 +99,9 @@ export class NamesrvListener implements Listener {
         self: settings?.self ?? '',
         peers: settings?.peers ?? [],
         mode: settings?.mode ?? 'async',
-        election_timeout_ms: settings?.election_timeout_ms ?? 1_500,
-        semi_sync_acks: settings?.semi_sync_acks ?? 1,
-        semi_sync_timeout_ms: settings?.semi_sync_timeout_ms ?? 1_000,
+        election_timeout_ms: settings?.election_timeout_ms ?? cluster_limits.election_timeout_ms_alone,
+        semi_sync_acks: settings?.semi_sync_acks ?? cluster_limits.semi_sync_acks_alone,
+        semi_sync_timeout_ms: settings?.semi_sync_timeout_ms ?? cluster_limits.semi_sync_timeout_ms_alone,
         terms: replicated ? new FileTermStore(settings.data_dir) : new MemoryTermStore(),
         registry,
         clock: system_clock,

@@ -1,5 +1,9 @@
 /** Timings and bounds of the nameserver cluster (the election timeout is a flag). */
 export const cluster_limits = {
+  /** What a nameserver without peers passes for the flags that only a cluster reads. */
+  election_timeout_ms_alone: 1_500,
+  semi_sync_acks_alone: 1,
+  semi_sync_timeout_ms_alone: 1_000,
   /** The leader beats this many times per election timeout: a follower misses several
    *  beats before it stands for election. */
   beats_per_election_timeout: 5,

@@ -80,8 +80,9 @@ export class NamesrvCluster {
   private readonly fetchers = new FetchWaiters();
   /** Follower: what the leader's last beat said. */
   private assignment: Pick<NsBeatRequest, 'upstream' | 'tail' | 'chain' | 'commitSeq'> = { upstream: '', tail: '', chain: [], commitSeq: 0 };
-  /** Chain follower: what the node after this one acknowledged (for it and all behind it). */
-  private successor_acked = 0;
+  /** Chain follower: what each node that followed this one acknowledged (for it and all
+   *  behind it); only the current successor's counts, so a new successor starts from 0. */
+  private readonly successor_acks = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private follower_loop: Promise<void> = Promise.resolve();
@@ -177,6 +178,12 @@ export class NamesrvCluster {
 
   private async lead(write: RegistryWrite): Promise<Buffer> {
     const election = this.election as Election;
+    // The lease is also checked between beats: a leader never takes a write after it ran out.
+    if (election.tick() === 'step_down') {
+      election.stepDown();
+      this.lostLeadership('this nameserver stopped leading (no majority answered)');
+      throw noLeader();
+    }
     const reply = await this.options.registry.execute(election.term, commandOf(write, this.options.clock.nowMs()));
     if (reply.logged) await this.commits.committed(reply.last_seq);
     return reply.response;
@@ -302,7 +309,7 @@ export class NamesrvCluster {
     const election = this.election as Election;
     const upstream = this.assignment.upstream;
     if (upstream === '' || election.role === 'leader') return;
-    const acked = this.hasSuccessor() ? Math.min(this.successor_acked, this.position.last_seq) : this.position.last_seq;
+    const acked = this.hasSuccessor() ? Math.min(this.successor_acks.get(this.successorOf()) ?? 0, this.position.last_seq) : this.position.last_seq;
     this.links.oneway(upstream, request_codes.NS_ACK, encodeNsAckRequest({ term: election.term, follower: this.options.self, ackedSeq: acked }));
   }
 
@@ -351,7 +358,7 @@ export class NamesrvCluster {
       if (election.role === 'leader') {
         this.commits.ack(request.follower, request.ackedSeq);
       } else if (this.hasSuccessor() && request.follower === this.successorOf()) {
-        this.successor_acked = Math.max(this.successor_acked, request.ackedSeq);
+        this.successor_acks.set(request.follower, Math.max(this.successor_acks.get(request.follower) ?? 0, request.ackedSeq));
         this.acknowledge();
       }
     }
