@@ -1,4 +1,6 @@
 import {
+  decodeNsStatus,
+  encodeNsStatusRequest,
   checkName,
   deadLetterTopicOf,
   decodeClusterInfo,
@@ -17,7 +19,7 @@ import {
 import { MqError, toMqError } from '../runtime/errors.js';
 import { dead_letter_limits, isDeadLetterOf, readDeadLetters, resendLocated, type DeadLetterDeps, type DeadLetterResend } from './admin_dead_letters.js';
 import { scanGroupLag } from './admin_group_lag.js';
-import { clusterViewOf, routeViewOf, type ClusterView, type CreateTopicRequestOptions, type GroupLag, type RouteView } from './admin_views.js';
+import { clusterViewOf, routeViewOf, type ClusterView, type CreateTopicRequestOptions, type GroupLag, type NamesrvStatusView, type RouteView } from './admin_views.js';
 import { resolveAdminTimeout, resolveClientOptions, type AdminOptions, type ResolvedClientOptions } from './client_options.js';
 import { ConnectionPool, type PoolLease } from './connection_pool.js';
 import { receivedMessageOf, type ReceivedMessage, type SendResult } from './message.js';
@@ -108,6 +110,25 @@ export class Admin {
     const reply = decodeClusterInfo(await this.namesrv.request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({})));
     if (!reply.ok) throw new MqError('INTERNAL', `unreadable cluster info from the nameserver: ${reply.error.message}`);
     return clusterViewOf(reply.value);
+  }
+
+  /**
+   * Every configured nameserver's part in the replicated registry, each asked directly: its
+   * role, term, leader, log end and commit position (a node that does not answer says why).
+   */
+  async namesrvStatus(): Promise<NamesrvStatusView[]> {
+    return Promise.all(
+      this.options.namesrv_addresses.map(async (address): Promise<NamesrvStatusView> => {
+        try {
+          const reply = decodeNsStatus(await this.lease.request(address, request_codes.NS_STATUS, encodeNsStatusRequest({ withSnapshot: false }), { timeout_ms: this.timeout_ms }));
+          if (!reply.ok) return { address, status: null, error: `unreadable status: ${reply.error.message}` };
+          const { role, mode, term, leader, lastSeq, commitSeq, chain, snapshotsInstalled, semiSyncFallbacks } = reply.value;
+          return { address, status: { role, mode, term, leader, lastSeq, commitSeq, chain: [...chain], snapshotsInstalled, semiSyncFallbacks }, error: null };
+        } catch (error) {
+          return { address, status: null, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
   }
 
   /**

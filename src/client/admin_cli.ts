@@ -11,7 +11,7 @@ import { system_properties } from '../protocol/index.js';
 import { Admin } from './admin.js';
 import type { DeadLetterResend } from './admin_dead_letters.js';
 import { formatFields, formatTable } from './admin_table.js';
-import type { ClusterView, GroupLag, RouteView } from './admin_views.js';
+import type { ClusterView, GroupLag, NamesrvStatusView, RouteView } from './admin_views.js';
 import type { ReceivedMessage } from './message.js';
 
 const usage_exit_code = 2;
@@ -29,6 +29,7 @@ export const admin_usage = `usage: mq-node admin <verb> [--namesrv h:p[,h:p]] [-
   topic route <topic>                                  broker groups and queues of a topic
   group lag <group> [--topic T]                        per queue: broker offset, consumer offset, lag
   cluster                                              broker groups, roles, addresses, heartbeats
+  namesrv status                                       each nameserver: role, term, leader, log end, chain
   message get <msgId>                                  one message by its id
   dlq list --group G [--max N]                         the group's dead letters, oldest first (default 100)
   dlq resend --group G (--msg-id ID | --all [--max N]) send dead letters back to their first topic
@@ -151,6 +152,11 @@ async function runVerb(admin: Admin, parsed: ReturnType<typeof parseCommand>, io
       expectWords(1, 'no arguments');
       const cluster = await admin.cluster();
       return json ? toJson(cluster) : clusterTable(cluster, io.nowMs());
+    }
+    case 'namesrv status': {
+      expectWords(2, 'no arguments');
+      const statuses = await admin.namesrvStatus();
+      return json ? toJson(statuses) : namesrvTable(statuses);
     }
     case 'message get': {
       const message = await admin.getMessage(expectWords(3, 'one message id'));
@@ -291,6 +297,14 @@ function clusterTable(cluster: ClusterView, now_ms: number): string {
     ]));
   if (rows.length === 0) return 'no broker is registered with the nameserver\n';
   return formatTable(['CLUSTER', 'BROKER', 'ID', 'ROLE', 'ADDRESS', 'HA ADDRESS', 'EPOCH', 'LAST HEARTBEAT'], rows);
+}
+
+function namesrvTable(statuses: readonly NamesrvStatusView[]): string {
+  const rows = statuses.map(({ address, status, error }) =>
+    status === null
+      ? [address, 'unreachable', '-', '-', '-', '-', '-', error ?? '']
+      : [address, status.role, status.mode, status.term, status.leader || '-', status.lastSeq, status.commitSeq, status.chain.join(' -> ') || '-']);
+  return formatTable(['NAMESRV', 'ROLE', 'REPLICATION', 'TERM', 'LEADER', 'LAST SEQ', 'COMMIT SEQ', 'CHAIN / FOLLOWERS'], rows);
 }
 
 function messageFields(message: ReceivedMessage): string {

@@ -20,6 +20,24 @@ export interface ClusterView {
   }>;
 }
 
+/** One nameserver's part in the replicated registry (NS_STATUS), or why it did not answer. */
+export interface NamesrvStatusView {
+  address: string;
+  /** null when it did not answer (`error` says why). */
+  status: {
+    role: string;
+    mode: string;
+    term: number;
+    leader: string;
+    lastSeq: number;
+    commitSeq: number;
+    chain: string[];
+    snapshotsInstalled: number;
+    semiSyncFallbacks: number;
+  } | null;
+  error: string | null;
+}
+
 /** One queue's position of a consumer group. */
 export interface QueueLag {
   topic: string;

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { Admin, Producer } from '../../src/client/index.js';
+import { runAdminCommand } from '../../src/client/admin_cli.js';
 import { startNode } from '../cli/node_process.js';
 import { topicRecords, until } from '../client/client_helpers.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
@@ -162,6 +163,19 @@ t.test('a follower killed -9 and restarted catches up from its own sequence numb
   const before = (await convergedSnapshots(clients, cluster))[0] as { seq: number };
   await killMember(follower);
   await burstWithRetries(clients, cluster, 300, 600);
+
+  // What an operator sees meanwhile: `mq-node admin namesrv status` over all three.
+  let table = '';
+  const exit = await runAdminCommand(['namesrv', 'status', '--namesrv', cluster.members.map((member) => member.address).join(',')], {
+    stdout: (text) => (table += text), stderr: () => undefined, env: {}, nowMs: () => Date.now(),
+  });
+  t.equal(exit, 0, 'admin namesrv status exits 0 with a node down');
+  const rows = table.trim().split('\n').slice(2);
+  t.match(rows.find((row) => row.startsWith(follower.address)) ?? '', /unreachable/, 'the killed follower shows as unreachable');
+  const [, role, mode, , leader_column, last_seq] = (rows.find((row) => row.startsWith(leader.address)) ?? '').split(/\s+/);
+  t.same([role, mode, leader_column], ['leader', 'async', leader.address], 'the leader shows its role, mode and itself as leader');
+  t.ok(Number(last_seq) >= before.seq + 300, `and its log end (${last_seq}) past the 300 writes made since the kill`);
+
   await startMember(t, cluster, follower);
   const status = await clients.status(follower.address);
   t.equal(status.resumedFromSeq, before.seq, `resumed from its journal at seq ${before.seq}`);
