@@ -106,7 +106,10 @@ class RegistryActor {
   // ---- leader ---------------------------------------------------------------------------
 
   private execute(term: number, command: RegistryCommand, bytes: Buffer): RegistryReply {
-    assert(term >= this.log.lastTerm, `execute in term ${term} after term ${this.log.lastTerm}`);
+    // A leader deposed while its write waited its turn: entries of a newer term are here already.
+    if (term < this.log.lastTerm) {
+      throw new MqError('BROKER_UNAVAILABLE', `this nameserver no longer leads (its log is at term ${this.log.lastTerm}, the write was taken in term ${term}); send it again`, { retriable: true });
+    }
     const applied = this.apply(command);
     if (applied.changed) this.append([{ seq: this.log.lastSeq + 1, term, command: bytes }]);
     return { ...this.reply(applied.response, applied.events), logged: applied.changed };
