@@ -9,6 +9,8 @@ import {
   convergedSnapshots,
   killMember,
   leaderOf,
+  pauseMember,
+  resumeMember,
   snapshotGroups,
   startMember,
   startNamesrvCluster,
@@ -184,4 +186,33 @@ t.test('a follower killed -9 and restarted catches up from its own sequence numb
   const after = await clients.status(follower.address);
   t.equal(after.snapshotsInstalled, 0, 'caught up from the log, without a snapshot');
   t.ok(after.lastSeq > before.seq, `and went on to seq ${after.lastSeq}`);
+});
+
+t.test('a leader frozen (SIGSTOP) past the election timeout is replaced; woken, it takes no write as leader and follows', async (t) => {
+  const clients = new Clients(t);
+  const cluster = await startNamesrvCluster(t, 'sync');
+  const old_leader = await leaderOf(clients, cluster);
+  const old_term = (await clients.status(old_leader.address)).term;
+  await burstWithRetries(clients, cluster, 0, 100);
+  pauseMember(old_leader);
+  const others = cluster.members.filter((member) => member !== old_leader);
+  const new_leader = await until('the two others elect one of them', async () => {
+    const statuses = await Promise.all(others.map((member) => clients.status(member.address)));
+    const leader = statuses.find((status) => status.role === 'leader');
+    return leader !== undefined && statuses.every((status) => status.leader === leader.self && status.term > old_term) ? leader.self : undefined;
+  }, 30_000);
+  // Sent while it is frozen: the request waits in its socket until it wakes.
+  const write_to_old = clients.register(old_leader.address, 100).then(() => 'acknowledged', (error: unknown) => `refused: ${String(error)}`);
+  resumeMember(old_leader);
+  const outcome = await write_to_old;
+  t.match(outcome, /^(acknowledged|refused: .*BROKER_UNAVAILABLE|refused: .*no nameserver leads)/, `the write sent to the old leader: ${outcome}`);
+  const rejoined = await until('the old leader follows the new one', async () => {
+    const status = await clients.status(old_leader.address);
+    return status.role === 'follower' && status.leader === new_leader ? status : undefined;
+  }, 30_000);
+  t.ok(rejoined.term > old_term, `it moved on to term ${rejoined.term}`);
+  // Acknowledged, it must be kept (checked below); refused, it is sent again, forwarded now.
+  if (outcome !== 'acknowledged') await clients.register(old_leader.address, 100);
+  const acked = Array.from({ length: 101 }, (_, index) => index);
+  await expectAllKept(t, clients, cluster, acked);
 });
