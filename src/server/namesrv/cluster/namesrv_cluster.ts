@@ -1,5 +1,4 @@
 import {
-  asBuffer,
   decodeNsAckRequest,
   decodeNsBeatRequest,
   decodeNsBeatResponse,
@@ -9,11 +8,9 @@ import {
   decodeNsStatusRequest,
   decodeNsVoteRequest,
   decodeNsVoteResponse,
-  encodeNsAckRequest,
   encodeNsAckResponse,
   encodeNsBeatRequest,
   encodeNsBeatResponse,
-  encodeNsFetchRequest,
   encodeNsForwardRequest,
   encodeNsForwardResponse,
   encodeNsStatus,
@@ -33,6 +30,7 @@ import { CommitTracker } from './commit_tracker.js';
 import { Election, type LogPosition } from './election.js';
 import { cluster_limits } from './cluster_limits.js';
 import { FetchWaiters } from './fetch_waiters.js';
+import { LogFollower } from './log_follower.js';
 import { PeerLinks } from './peer_links.js';
 import { commandOf, connection_closed_code, isReadCode, isWriteCode, type RegistryWrite } from './registry_writes.js';
 import { ReplicationView } from './replication_view.js';
@@ -54,13 +52,6 @@ export interface NamesrvClusterOptions {
   log: Logger;
 }
 
-/** Counters shown by NS_STATUS. */
-interface ClusterStats {
-  snapshots_installed: number;
-  /** The log position this node resumed from when it started (from its journal). */
-  resumed_from_seq: number;
-}
-
 /**
  * The replicated registry on one nameserver: who leads (Election), how writes reach the
  * leader (forwarded by followers), how entries reach followers (each fetches from its
@@ -78,15 +69,11 @@ export class NamesrvCluster {
   private view: ReplicationView;
   private position: LogPosition = { last_seq: 0, last_term: 0 };
   private readonly fetchers = new FetchWaiters();
-  /** Follower: what the leader's last beat said. */
-  private assignment: Pick<NsBeatRequest, 'upstream' | 'tail' | 'chain' | 'commitSeq'> = { upstream: '', tail: '', chain: [], commitSeq: 0 };
-  /** Chain follower: what each node that followed this one acknowledged (for it and all
-   *  behind it); only the current successor's counts, so a new successor starts from 0. */
-  private readonly successor_acks = new Map<string, number>();
+  /** The follower's side; undefined for a node alone. */
+  private readonly follower: LogFollower | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private follower_loop: Promise<void> = Promise.resolve();
-  private readonly stats: ClusterStats = { snapshots_installed: 0, resumed_from_seq: 0 };
+  /** The log position this node resumed from when it started (from its journal). */
+  private resumed_from_seq = 0;
 
   constructor(private readonly options: NamesrvClusterOptions) {
     this.links = new PeerLinks(options.self);
@@ -99,8 +86,12 @@ export class NamesrvCluster {
     });
     this.view = this.freshView();
     if (options.peers.length > 0) {
-      this.election = new Election({
+      const election = new Election({
         self: options.self, peers: options.peers, election_timeout_ms: options.election_timeout_ms, clock: options.clock, random: options.random, store: options.terms,
+      });
+      this.election = election;
+      this.follower = new LogFollower({
+        self: options.self, mode: options.mode, election, links: this.links, registry: options.registry, position: () => this.position, idle_ms: this.beatIntervalMs(), log: options.log,
       });
     }
     options.registry.onChange((reply) => {
@@ -109,25 +100,21 @@ export class NamesrvCluster {
     });
   }
 
-  get alone(): boolean {
-    return this.election === undefined;
-  }
-
   async start(): Promise<void> {
     this.position = await this.options.registry.position();
-    this.stats.resumed_from_seq = this.position.last_seq;
+    this.resumed_from_seq = this.position.last_seq;
     if (this.election === undefined) return;
     this.timer = setInterval(() => this.tick(), this.beatIntervalMs());
-    this.follower_loop = this.follow();
+    this.follower?.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.timer);
     this.fetchers.wakeAll();
     this.commits.abandon('this nameserver is stopping');
+    const stopping = this.follower?.stop();
     this.links.close();
-    await this.follower_loop;
+    await stopping;
   }
 
   /** Request handlers of the nameserver-to-nameserver protocol. */
@@ -156,7 +143,7 @@ export class NamesrvCluster {
   /** A registry read: from this node, or (chain, not the tail) from the tail. */
   async read(code: number, body: Buffer, local: () => Promise<Buffer>): Promise<Buffer> {
     if (this.election === undefined || this.options.mode !== 'chain') return local();
-    const tail = this.election.role === 'leader' ? (this.view.chain(this.now()).at(-1) as string) : this.assignment.tail;
+    const tail = this.election.role === 'leader' ? (this.view.chain(this.now()).at(-1) as string) : (this.follower as LogFollower).assignment.tail;
     if (tail === this.options.self) return local();
     if (tail === '') throw noLeader();
     const answer = await this.links.request(tail, request_codes.NS_FORWARD, encodeNsForwardRequest({ code, connectionId: '', body }), cluster_limits.forward_timeout_ms);
@@ -225,7 +212,7 @@ export class NamesrvCluster {
     const election = this.election as Election;
     this.options.log.info({ term: election.term, last_seq: this.position.last_seq }, 'namesrv: elected leader');
     this.view = this.freshView();
-    this.assignment = { upstream: '', tail: '', chain: [], commitSeq: 0 };
+    this.follower?.clear();
     // The term's first entry: brokers count as heard now (none could reach a leader during
     // the election), and it carries the term into every follower's log.
     this.options.registry.execute(election.term, { kind: 'lead', at_ms: this.options.clock.nowMs(), leader: this.options.self }).catch((error: unknown) => {
@@ -267,64 +254,6 @@ export class NamesrvCluster {
     }
   }
 
-  // ---- follower -------------------------------------------------------------------------
-
-  /** Fetches from the upstream and applies, while this node follows. */
-  private async follow(): Promise<void> {
-    const election = this.election as Election;
-    while (!this.stopped) {
-      const upstream = this.assignment.upstream;
-      if (election.role === 'leader' || upstream === '' || upstream === this.options.self) {
-        await sleep(this.beatIntervalMs());
-        continue;
-      }
-      const request = encodeNsFetchRequest({
-        term: election.term, follower: this.options.self, fromSeq: this.position.last_seq + 1, prevTerm: this.position.last_term, waitMs: cluster_limits.fetch_wait_ms,
-      });
-      try {
-        const fetched = await this.links.request(upstream, request_codes.NS_FETCH, request, cluster_limits.fetch_wait_ms + cluster_limits.forward_timeout_ms);
-        // A leader never takes entries from another node: it may have won while this fetch was out.
-        if (this.leading() || this.stopped) continue;
-        const reply = await this.options.registry.replicate(asBuffer(fetched));
-        if (reply.installed_snapshot) {
-          this.stats.snapshots_installed++;
-          this.options.log.info({ seq: reply.last_seq, term: reply.last_term, upstream }, 'namesrv: installed a registry snapshot from the upstream');
-        }
-        this.acknowledge();
-      } catch (error) {
-        if (!this.stopped) {
-          this.options.log.debug({ err: error, upstream }, 'namesrv: fetch from the upstream failed; retrying');
-          await sleep(cluster_limits.fetch_retry_ms);
-        }
-      }
-    }
-  }
-
-  /**
-   * Tells the upstream how far this node (and, in a chain, every node behind it) applied:
-   * a tail or a master/slave follower reports its own position; a middle chain node reports
-   * what its successor reported, as far as it holds it itself.
-   */
-  private acknowledge(): void {
-    const election = this.election as Election;
-    const upstream = this.assignment.upstream;
-    if (upstream === '' || election.role === 'leader') return;
-    const acked = this.hasSuccessor() ? Math.min(this.successor_acks.get(this.successorOf()) ?? 0, this.position.last_seq) : this.position.last_seq;
-    this.links.oneway(upstream, request_codes.NS_ACK, encodeNsAckRequest({ term: election.term, follower: this.options.self, ackedSeq: acked }));
-  }
-
-  private hasSuccessor(): boolean {
-    if (this.options.mode !== 'chain') return false;
-    const chain = this.assignment.chain;
-    const index = chain.indexOf(this.options.self);
-    return index >= 0 && index < chain.length - 1;
-  }
-
-  private successorOf(): string {
-    const chain = this.assignment.chain;
-    return chain[chain.indexOf(this.options.self) + 1] ?? '';
-  }
-
   // ---- handlers -------------------------------------------------------------------------
 
   private onVote(request: { term: number; candidate: string; lastSeq: number; lastTerm: number }): Buffer {
@@ -340,8 +269,7 @@ export class NamesrvCluster {
     const was_leader = election.role === 'leader';
     if (election.onBeat(request.term, request.leader)) {
       if (was_leader) this.lostLeadership(`${request.leader} leads term ${request.term}`);
-      if (request.upstream !== this.assignment.upstream) this.options.log.info({ term: request.term, leader: request.leader, upstream: request.upstream }, 'namesrv: following');
-      this.assignment = { upstream: request.upstream, tail: request.tail, chain: request.chain, commitSeq: request.commitSeq };
+      this.follower?.assign({ upstream: request.upstream, tail: request.tail, chain: request.chain, commitSeq: request.commitSeq });
     }
     return encodeNsBeatResponse({ term: election.term, appliedSeq: this.position.last_seq });
   }
@@ -355,12 +283,8 @@ export class NamesrvCluster {
   private onAck(request: { term: number; follower: string; ackedSeq: number }): Buffer {
     const election = this.requireCluster();
     if (request.term === election.term) {
-      if (election.role === 'leader') {
-        this.commits.ack(request.follower, request.ackedSeq);
-      } else if (this.hasSuccessor() && request.follower === this.successorOf()) {
-        this.successor_acks.set(request.follower, Math.max(this.successor_acks.get(request.follower) ?? 0, request.ackedSeq));
-        this.acknowledge();
-      }
+      if (election.role === 'leader') this.commits.ack(request.follower, request.ackedSeq);
+      else this.follower?.onDownstreamAck(request.follower, request.ackedSeq);
     }
     return encodeNsAckResponse({});
   }
@@ -388,10 +312,10 @@ export class NamesrvCluster {
       leader: election?.leader ?? this.options.self,
       lastSeq: this.position.last_seq,
       lastTerm: this.position.last_term,
-      commitSeq: leading ? this.commits.commitSeq() : this.assignment.commitSeq,
-      chain: leading ? this.view.chain(this.now()) : this.assignment.chain,
-      snapshotsInstalled: this.stats.snapshots_installed,
-      resumedFromSeq: this.stats.resumed_from_seq,
+      commitSeq: leading ? this.commits.commitSeq() : (this.follower?.assignment.commitSeq ?? 0),
+      chain: leading ? this.view.chain(this.now()) : (this.follower?.assignment.chain ?? []),
+      snapshotsInstalled: this.follower?.snapshots_installed ?? 0,
+      resumedFromSeq: this.resumed_from_seq,
       semiSyncFallbacks: this.commits.fallbacks,
       snapshotSeq: snapshot.seq,
       snapshot: snapshot.bytes,
@@ -441,8 +365,4 @@ function noLeader(): MqError {
 function decoded<T>(result: Result<T>): T {
   if (!result.ok) throw new MqError('BAD_REQUEST', result.error.message);
   return result.value;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
