@@ -141,6 +141,7 @@ export const schema_cases: SchemaCase[] = [
   entry('CheckTransactionStateRequest', p.check_transaction_state_request_v1, { producerGroup: 'order-tx', commitLogOffset: 8_000_000_123, msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0', message: v.pull_response.messages[0] as p.StoredMessage, checkTimes: 2 }, p.encodeCheckTransactionStateRequest, p.decodeCheckTransactionStateRequest),
   entry('CheckTransactionStateAck', p.check_transaction_state_ack_v1, {}, p.encodeCheckTransactionStateAck, p.decodeCheckTransactionStateAck),
   entry('ResendDeadLetterResponse', p.resend_dead_letter_response_v1, v.send_result, p.encodeResendDeadLetterResponse, p.decodeResendDeadLetterResponse),
+  entry('NsLogEntry', p.ns_log_entry_v1, v.ns_fetch_response.entries[0] as p.NsLogEntry, p.encodeNsLogEntry, p.decodeNsLogEntry),
   entry('NsVoteRequest', p.ns_vote_request_v1, v.ns_vote_request, p.encodeNsVoteRequest, p.decodeNsVoteRequest),
   entry('NsVoteResponse', p.ns_vote_response_v1, { term: 7, granted: true }, p.encodeNsVoteResponse, p.decodeNsVoteResponse),
   entry('NsBeatRequest', p.ns_beat_request_v1, v.ns_beat_request, p.encodeNsBeatRequest, p.decodeNsBeatRequest),

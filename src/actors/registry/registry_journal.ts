@@ -1,8 +1,7 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import avro from 'avsc';
-import type { NsLogEntry } from '../../protocol/index.js';
+import { decodeNsLogEntry, encodeNsLogEntry, type NsLogEntry } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
 import { fsyncDirectory, writeFileSynced } from '../../storage/durable_file.js';
@@ -18,7 +17,7 @@ import { decodeRegistrySnapshot, encodeRegistrySnapshot, type RegistrySnapshot }
  *                       +-------+--------+-----------+-------------------------------+
  *   registry.log        frames, appended:
  *                       +--------+--------+----------------------------------+
- *                       | length | crc32  | NsLogEntry (Avro: seq, term, cmd) |  ...
+ *                       | length | crc32  | NsLogEntry (ns_log_entry_v1)      |  ...
  *                       | u32    | u32    |                                  |
  *                       +--------+--------+----------------------------------+
  *
@@ -57,7 +56,9 @@ export class RegistryJournal {
       if (end > bytes.length) break;
       const payload = bytes.subarray(position + frame_head_bytes, end);
       if (crc32(payload) !== bytes.readUInt32LE(position + 4)) break;
-      const entry = entry_type.fromBuffer(payload) as NsLogEntry;
+      const decoded = decodeNsLogEntry(payload);
+      if (!decoded.ok) break;
+      const entry = decoded.value;
       if (entry.seq >= expected) {
         if (entry.seq !== expected) break;
         entries.push(entry);
@@ -75,7 +76,7 @@ export class RegistryJournal {
   append(entries: readonly NsLogEntry[]): void {
     if (entries.length === 0) return;
     const frames = entries.map((entry) => {
-      const payload = entry_type.toBuffer(entry);
+      const payload = encodeNsLogEntry(entry);
       const head = Buffer.allocUnsafe(frame_head_bytes);
       head.writeUInt32LE(payload.length, 0);
       head.writeUInt32LE(crc32(payload), 4);
@@ -128,13 +129,3 @@ const frame_head_bytes = 8;
 const snapshot_head_bytes = 12;
 /** "RSNP" */
 const snapshot_magic = 0x504e5352;
-
-const entry_type = avro.Type.forSchema({
-  type: 'record',
-  name: 'JournalEntry',
-  fields: [
-    { name: 'seq', type: 'long' },
-    { name: 'term', type: 'long' },
-    { name: 'command', type: 'bytes' },
-  ],
-} as avro.Schema);

@@ -120,6 +120,9 @@ const log_entry_schema = {
   ],
 };
 
+/** One log entry on its own: the nameserver's journal frames these (registry_journal.ts). */
+export const ns_log_entry_v1 = defineCodec<NsLogEntry>({ protocol_version: 1, schema: log_entry_schema });
+
 export const ns_vote_request_v1 = defineCodec<NsVoteRequest>({
   protocol_version: 1,
   schema: {
@@ -255,6 +258,8 @@ export const ns_status_v1 = defineCodec<NsStatus>({
   },
 });
 
+export const encodeNsLogEntry = (value: NsLogEntry): Buffer => ns_log_entry_v1.encode(value);
+export const decodeNsLogEntry = (bytes: Uint8Array): Result<NsLogEntry> => ns_log_entry_v1.decode(bytes);
 export const encodeNsVoteRequest = (value: NsVoteRequest): Buffer => ns_vote_request_v1.encode(value);
 export const decodeNsVoteRequest = (bytes: Uint8Array): Result<NsVoteRequest> => ns_vote_request_v1.decode(bytes);
 export const encodeNsVoteResponse = (value: NsVoteResponse): Buffer => ns_vote_response_v1.encode(value);
