@@ -13,6 +13,7 @@ import type { AdminSource, HealthReport } from './admin_source.js';
  *   GET /healthz      200 "ok", or 503 "unavailable: <reason>"
  *   GET /metrics      Prometheus text: process metrics and mq_actor_* series
  *   GET /api/actors   {"actors": ActorStats[]}
+ *   GET /api/store    StoreView (actors/store/store_view.ts); 404 on a node without a store
  *   other paths       404 JSON; other methods 405 JSON
  */
 
@@ -115,6 +116,20 @@ function createRoutes(source: AdminSource, registry: Registry, bounded: Bound): 
       } catch (error) {
         sendJson(response, 503, { error: errorText(error) });
       }
+    }],
+    ['/api/store', async (response) => {
+      if (source.storeView === undefined) {
+        sendJson(response, 404, { error: 'this node has no store (a nameserver): ask a broker or standalone node' });
+        return;
+      }
+      let view;
+      try {
+        view = source.storeView();
+      } catch (error) {
+        sendJson(response, 503, { error: errorText(error) });
+        return;
+      }
+      sendJson(response, 200, view);
     }],
   ]);
 }

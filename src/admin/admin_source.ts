@@ -1,6 +1,7 @@
+import type { StoreView } from '../actors/store/store_view.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
 
-export type { ActorStats };
+export type { ActorStats, StoreView };
 
 /** Whether a node can serve: every worker thread answered a probe and its listeners are up. */
 export interface HealthReport {
@@ -17,4 +18,6 @@ export interface HealthReport {
 export interface AdminSource {
   listActors(): Promise<ActorStats[]>;
   health(): Promise<HealthReport>;
+  /** The broker's store (`GET /api/store`); undefined on a node without one (a nameserver). */
+  storeView?: () => StoreView;
 }

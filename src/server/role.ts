@@ -103,7 +103,13 @@ export class RunningNode {
 
   /** The admin view of this node: not healthy until every listener is up, nor while stopping. */
   private adminSource(): AdminSource {
+    const store = (): Store | undefined => this.system?.store;
     return {
+      ...(this.config.role === 'namesrv' ? {} : { storeView: () => {
+        const opened = store();
+        if (opened === undefined) throw new Error('the store is not open yet');
+        return opened.view();
+      } }),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
       health: async (): Promise<HealthReport> => {
         if (this.state !== 'serving' || this.system === null) return { ok: false, reason: `node is ${this.state}` };

@@ -132,7 +132,7 @@ t.test('unknown path 404, other methods 405, both as JSON', async (t) => {
   const base = await startServer(t, new FakeSource());
   const missing = await fetch(`${base}/nothing?x=1`);
   t.equal(missing.status, 404);
-  t.same(await missing.json(), { error: 'no such path: /nothing', paths: ['/healthz', '/metrics', '/api/actors'] });
+  t.same(await missing.json(), { error: 'no such path: /nothing', paths: ['/healthz', '/metrics', '/api/actors', '/api/store'] });
   for (const method of ['POST', 'PUT', 'DELETE']) {
     const response = await fetch(`${base}/healthz`, { method, body: method === 'DELETE' ? null : 'x' });
     t.equal(response.status, 405, method);

@@ -9,6 +9,7 @@ import { ConsumeQueue } from '../../storage/consume_queue.js';
 import { rebuildConsumeQueuesInPool } from '../../storage/consume_queue_rebuild.js';
 import { KnownQueues } from '../../storage/known_queues.js';
 import { QueuePositions } from '../../storage/queue_positions.js';
+import { storeView, type StoreView } from './store_view.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control } from '../../storage/store_control.js';
@@ -247,6 +248,11 @@ export class Store {
       };
     });
     return { status: reply.status, results, write_offset: reply.write_offset };
+  }
+
+  /** The inspector's view of the store (store_view.ts): positions, segments, queues, disks. */
+  view(): StoreView {
+    return storeView(this.args);
   }
 
   /** A reader for the main thread. Other threads make their own from `args`. */

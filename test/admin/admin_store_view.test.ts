@@ -1,0 +1,57 @@
+import t from 'tap';
+import { Admin, Producer } from '../../src/client/index.js';
+import type { StoreView } from '../../src/actors/store/store_view.js';
+import { adminGet, startNode } from '../cli/node_process.js';
+import { startStandalone, until } from '../client/client_helpers.js';
+
+/**
+ * GET /api/store on a real standalone node, after real sends: the queues show the messages
+ * stored, the CommitLog positions agree with each other and with the segment file, and a
+ * nameserver, which has no store, says so.
+ */
+
+const messages = 300;
+const queues = 4;
+
+t.test('a broker’s /api/store shows its queues, CommitLog positions, segments and disk', async (t) => {
+  const node = await startStandalone(t);
+  const admin = new Admin({ namesrv: node.namesrv });
+  const producer = new Producer({ namesrv: node.namesrv });
+  t.teardown(async () => {
+    await producer.shutdown();
+    await admin.close();
+  });
+  await until('topic created', () => admin.createTopic({ topic: 'Viewed', queues }));
+  await producer.start();
+  const per_queue = new Array<number>(queues).fill(0);
+  for (let index = 0; index < messages; index++) {
+    const sent = await producer.send({ topic: 'Viewed', body: `message ${index}` });
+    per_queue[sent.queueId] = (per_queue[sent.queueId] ?? 0) + 1;
+  }
+  const view = await until('every send visible in the queue windows', async () => {
+    const response = await adminGet(node.node, '/api/store');
+    t.equal(response.status, 200);
+    const parsed = JSON.parse(response.body) as StoreView;
+    const stored = parsed.queues.filter((queue) => queue.topic === 'Viewed').reduce((sum, queue) => sum + queue.maxOffset, 0);
+    return stored === messages ? parsed : undefined;
+  });
+  t.same(
+    view.queues.filter((queue) => queue.topic === 'Viewed').map((queue) => [queue.queueId, queue.minOffset, queue.maxOffset]),
+    per_queue.map((count, queue_id) => [queue_id, 0, count]),
+    'each queue’s window is what the producer was told it sent there',
+  );
+  t.equal(view.role, 'master');
+  const log = view.commitLog;
+  t.ok(log.writeOffset > 0 && log.flushOffset <= log.writeOffset && log.minOffset === 0, `positions in order: min ${log.minOffset} ≤ flushed ${log.flushOffset} ≤ written ${log.writeOffset}`);
+  t.equal(log.segments.length, 1, 'one segment holds it all');
+  t.same([log.segments[0]?.startOffset, log.segments[0]?.sizeBytes, log.segments[0]?.writtenBytes], [0, log.segmentBytes, log.writeOffset], 'the segment file: start, size, written bytes');
+  t.equal(view.queuesLeftOut, 0);
+  t.ok(view.disks.length === 1 && (view.disks[0]?.totalBytes ?? 0) > (view.disks[0]?.freeBytes ?? 0) && (view.disks[0]?.freeBytes ?? 0) > 0, 'the data directory’s disk, with its free space');
+});
+
+t.test('a nameserver has no store: /api/store answers 404 saying so', async (t) => {
+  const namesrv = await startNode(t, ['--role', 'namesrv', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--threads', '1', '--log-level', 'error']);
+  const response = await adminGet(namesrv, '/api/store');
+  t.equal(response.status, 404);
+  t.match(JSON.parse(response.body), { error: /no store \(a nameserver\)/ });
+});
