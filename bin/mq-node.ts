@@ -21,6 +21,11 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = await runAdminCommand(argv.slice(1));
       return;
     }
+    if (first === 'inspect') {
+      const { runInspectCommand } = await import('../src/client/inspect_cli.js');
+      process.exitCode = await runInspectCommand(argv.slice(1));
+      return;
+    }
     if (first === 'bench') {
       const { runBenchCommand } = await import('../src/client/bench/bench_command.js');
       process.exitCode = await runBenchCommand(argv.slice(1));

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Admin, Producer } from '../../src/client/index.js';
 import type { StoreView } from '../../src/actors/store/store_view.js';
-import { adminGet, startNode } from '../cli/node_process.js';
+import { adminGet, runCli, startNode } from '../cli/node_process.js';
 import { startStandalone, until } from '../client/client_helpers.js';
 
 /**
@@ -46,6 +46,21 @@ t.test('a broker’s /api/store shows its queues, CommitLog positions, segments 
   t.equal(log.segments.length, 1, 'one segment holds it all');
   t.same([log.segments[0]?.startOffset, log.segments[0]?.sizeBytes, log.segments[0]?.writtenBytes], [0, log.segmentBytes, log.writeOffset], 'the segment file: start, size, written bytes');
   t.equal(view.queuesLeftOut, 0);
+
+  // The same data for terminals: mq-node inspect --once.
+  const admin_address = node.node.ready['admin'] as string;
+  const url = await runCli(t, ['inspect', '--admin', admin_address]);
+  t.same([url.code, url.stdout], [0, `http://${admin_address}/\n`], 'inspect prints the inspector URL');
+  const once = await runCli(t, ['inspect', '--admin', admin_address, '--once']);
+  t.equal(once.code, 0, `inspect --once exits 0 (stderr: ${once.stderr})`);
+  t.match(once.stdout, /^\d+ actors on 2 threads\n/, 'a headline of actors and threads');
+  t.match(once.stdout, /\n\s*1\s+store\/commit_log\s+commit_log\s+running\s/, 'the CommitLog writer on its thread');
+  t.match(once.stdout, new RegExp(`store \\(master\\): CommitLog min 0, written ${log.writeOffset}, flushed \\d+`), 'the store line');
+  for (const [queue_id, count] of per_queue.entries()) {
+    t.match(once.stdout, new RegExp(`\\nViewed\\s+${queue_id}\\s+0\\s+${count}\\n`), `queue ${queue_id} with its ${count} messages`);
+  }
+  const bad = await runCli(t, ['inspect', '--admin', 'nowhere']);
+  t.same([bad.code, bad.stderr.split('\n')[0]], [2, "mq-node inspect: --admin h:p is required (the admin address in the node's ready line)"], 'a bad --admin exits 2 saying why');
   t.ok(view.disks.length === 1 && (view.disks[0]?.totalBytes ?? 0) > (view.disks[0]?.freeBytes ?? 0) && (view.disks[0]?.freeBytes ?? 0) > 0, 'the data directory’s disk, with its free space');
 });
 

@@ -1,0 +1,103 @@
+/**
+ * `mq-node inspect --admin h:p [--once] [--timeout-ms N]`: where a node's inspector is, and
+ * with --once a text summary of what it shows (actors per thread, and a broker's store) for
+ * terminals. Reads the node's admin HTTP API only. Exit codes: 0 done, 1 the node did not
+ * answer, 2 bad arguments.
+ */
+import { parseArgs } from 'node:util';
+import type { StoreView } from '../actors/store/store_view.js';
+import type { ActorStats } from '../runtime/actor_stats.js';
+import { formatTable } from './admin_table.js';
+
+export const inspect_usage = `usage: mq-node inspect --admin h:p [--once] [--timeout-ms N]
+  prints the URL of the node's inspector (its admin port serves it);
+  --once prints a summary of the same data instead: actors per thread, and a broker's store.
+`;
+
+const timeout_ms_default = 5_000;
+
+export interface InspectIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const default_io: InspectIo = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+
+export async function runInspectCommand(argv: readonly string[], io: InspectIo = default_io): Promise<number> {
+  let options: { admin: string; once: boolean; timeout_ms: number };
+  try {
+    options = parseInspectArgs(argv);
+  } catch (error) {
+    io.stderr(`mq-node inspect: ${error instanceof Error ? error.message : String(error)}\n${inspect_usage}`);
+    return 2;
+  }
+  const base = `http://${options.admin}`;
+  if (!options.once) {
+    io.stdout(`${base}/\n`);
+    return 0;
+  }
+  try {
+    const actors = (await getJson<{ actors: ActorStats[] }>(`${base}/api/actors`, options.timeout_ms)).actors;
+    io.stdout(actorSummary(actors));
+    const store = await getJson<StoreView | undefined>(`${base}/api/store`, options.timeout_ms, [404]);
+    if (store !== undefined) io.stdout(`\n${storeSummary(store)}`);
+    return 0;
+  } catch (error) {
+    io.stderr(`mq-node inspect: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+function parseInspectArgs(argv: readonly string[]): { admin: string; once: boolean; timeout_ms: number } {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { admin: { type: 'string' }, once: { type: 'boolean' }, 'timeout-ms': { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (values.admin === undefined || !/^[^\s/:]+:\d{1,5}$/.test(values.admin)) throw new Error('--admin h:p is required (the admin address in the node\'s ready line)');
+  const timeout_ms = values['timeout-ms'] === undefined ? timeout_ms_default : Number(values['timeout-ms']);
+  if (!Number.isInteger(timeout_ms) || timeout_ms < 1) throw new Error(`--timeout-ms takes a whole number of milliseconds, not ${JSON.stringify(values['timeout-ms'])}`);
+  return { admin: values.admin, once: values.once === true, timeout_ms };
+}
+
+/** GET `url` as JSON; a status in `absent` resolves undefined (the node has no such view). */
+async function getJson<T>(url: string, timeout_ms: number, absent: readonly number[] = []): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeout_ms) });
+  } catch (error) {
+    throw new Error(`${url} did not answer within ${timeout_ms} ms: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (absent.includes(response.status)) return undefined as T;
+  const body = await response.text();
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${body.trim()}`);
+  return JSON.parse(body) as T;
+}
+
+function actorSummary(actors: readonly ActorStats[]): string {
+  const sorted = [...actors].sort((a, b) => a.thread - b.thread || b.mailboxDepth - a.mailboxDepth || a.address.localeCompare(b.address));
+  const rows = sorted.map((actor) => [actor.thread, actor.address, actor.kind, actor.status, actor.mailboxDepth, Math.round(actor.ratePerSecond), Math.round(actor.busyMs), actor.restarts, actor.lastError ?? '-']);
+  const threads = new Set(actors.map((actor) => actor.thread)).size;
+  const unwell = actors.filter((actor) => actor.status !== 'running').length;
+  return `${actors.length} actors on ${threads} threads${unwell === 0 ? '' : `, ${unwell} not running`}\n` +
+    formatTable(['THREAD', 'ACTOR', 'KIND', 'STATUS', 'MAILBOX', 'MSG/S', 'BUSY MS', 'RESTARTS', 'LAST ERROR'], rows);
+}
+
+function storeSummary(store: StoreView): string {
+  const log = store.commitLog;
+  const lines = [
+    `store (${store.role}): CommitLog min ${log.minOffset}, written ${log.writeOffset}, flushed ${log.flushOffset}` +
+      (store.role === 'master' ? `, replicated ${log.replicatedOffset} (${log.replicasInSync} slaves in sync)` : ''),
+    `${log.segments.length} segments of ${log.segmentBytes} bytes; ${store.queues.length + store.queuesLeftOut} queues`,
+    ...store.disks.map((disk) => `disk ${disk.dir}: ${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}`),
+  ];
+  const rows = store.queues.map((queue) => [queue.topic, queue.queueId, queue.minOffset, queue.maxOffset]);
+  return `${lines.join('\n')}\n${formatTable(['TOPIC', 'QUEUE', 'MIN OFFSET', 'MAX OFFSET'], rows)}`;
+}
+
+function formatBytes(bytes: number): string {
+  const gib = bytes / 2 ** 30;
+  return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
