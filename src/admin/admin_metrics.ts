@@ -1,5 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorStats } from '../runtime/actor_stats.js';
+import type { AdminSource } from './admin_source.js';
+import type { Bound } from './admin_server.js';
 
 /**
  * The Prometheus registry of one admin server: the default process metrics plus one
@@ -12,7 +14,8 @@ import type { ActorStats } from '../runtime/actor_stats.js';
 const actor_labels = ['address', 'thread'] as const;
 type ActorLabel = (typeof actor_labels)[number];
 
-export function createMetricsRegistry(read_actors: () => Promise<ActorStats[]>): Registry {
+export function createMetricsRegistry(source: AdminSource, bounded: Bound): Registry {
+  const read_actors = (): Promise<ActorStats[]> => bounded(source.listActors(), 'listing the actors');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 

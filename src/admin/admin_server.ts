@@ -49,7 +49,7 @@ export class AdminServer {
   static async start(options: AdminServerOptions): Promise<AdminServer> {
     const timeout_ms = options.source_call_timeout_ms ?? admin_server_limits.source_call_timeout_ms;
     const bounded = <T>(promise: Promise<T>, what: string): Promise<T> => withTimeout(promise, what, timeout_ms);
-    const registry = createMetricsRegistry(() => bounded(options.source.listActors(), 'listing the actors'));
+    const registry = createMetricsRegistry(options.source, bounded);
     const routes = createRoutes(options.source, registry, bounded);
     const server = createServer({ requestTimeout: admin_server_limits.request_timeout_ms }, (request, response) => {
       handle(routes, request, response).catch((error: unknown) => {
@@ -83,7 +83,8 @@ export class AdminServer {
   }
 }
 
-type Bound = <T>(promise: Promise<T>, what: string) => Promise<T>;
+/** Bounds a source call by the server's timeout (a wedged worker thread answers 503). */
+export type Bound = <T>(promise: Promise<T>, what: string) => Promise<T>;
 
 function createRoutes(source: AdminSource, registry: Registry, bounded: Bound): ReadonlyMap<string, Route> {
   return new Map<string, Route>([

@@ -20,4 +20,7 @@ export interface AdminSource {
   health(): Promise<HealthReport>;
   /** The broker's store (`GET /api/store`); undefined on a node without one (a nameserver). */
   storeView?: () => StoreView;
+  /** Restarts one actor as its supervisor would (the inspector's restart button); false when
+   *  no running actor has that address. */
+  restartActor?: (address: string) => Promise<boolean>;
 }
