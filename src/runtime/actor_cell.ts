@@ -55,6 +55,8 @@ export class ActorCell {
   private stopped_waiters: Array<() => void> = [];
   /** Set by the Router while the cell sits in its ready queue. */
   in_ready_queue = false;
+  /** An operator asked for a restart while a handler was running: done when it settles. */
+  private restart_requested = false;
 
   private handled = 0;
   private busy_ms = 0;
@@ -161,6 +163,10 @@ export class ActorCell {
   }
 
   private afterAsync(): void {
+    if (this.restart_requested) {
+      this.restart_requested = false;
+      void this.restartForOperator();
+    }
     this.checkStopped();
     this.host.continueAfterAsync(this);
   }
@@ -179,6 +185,34 @@ export class ActorCell {
     const reason = describe(error);
     this.host.fail(delivery, new MqError('INTERNAL', `actor '${this.address}' crashed while handling '${delivery.message.kind}': ${reason}; it is being restarted`));
     this.crash(reason);
+  }
+
+  /**
+   * An operator asked for a restart (the inspector's button): the instance stops as it would
+   * at shutdown, and a new one is created from the same arguments as after a crash; the
+   * mailbox waits meanwhile. False when the actor is not running (restarting, failed,
+   * stopping). A handler that is running finishes first.
+   */
+  requestRestart(): boolean {
+    if (this.status !== 'running') return false;
+    if (this.busy) this.restart_requested = true;
+    else void this.restartForOperator();
+    return true;
+  }
+
+  private async restartForOperator(): Promise<void> {
+    if (this.status !== 'running') return;
+    const reason = 'restarted by an operator';
+    const previous = this.instance;
+    this.instance = undefined;
+    this.status = 'restarting';
+    this.last_error = reason;
+    try {
+      await previous?.stop?.();
+    } catch (error) {
+      this.last_error = `${reason}; its stop failed: ${describe(error)}`;
+    }
+    await this.restart(reason);
   }
 
   /** Drops the instance and schedules a restart, or gives up when crashes come too fast. */

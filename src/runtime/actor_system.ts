@@ -169,6 +169,15 @@ export class ActorSystem extends EventEmitter {
     }
   }
 
+  /** Restarts one actor as its supervisor would (the inspector's restart button): its instance
+   *  stops, a new one starts from the same arguments, its mailbox waits meanwhile. False when
+   *  no running actor has that address. */
+  async restartActor(address: string): Promise<boolean> {
+    const record = this.records.get(address);
+    if (record === undefined || !this.pool.isAlive(record.thread)) return false;
+    return this.pool.call(record.thread, 'restart actor', (c) => c.restartActor(address));
+  }
+
   async listActors(): Promise<ActorStats[]> {
     const reported = new Map<string, ActorStats>();
     await Promise.all(this.pool.threads.map(async (thread) => {

@@ -20,6 +20,8 @@ export interface HostControl {
   spawn(spec: SpawnSpec): Promise<{ protocol: string; kind: string }>;
   /** Handles what is in the actor's mailbox, then stops it. */
   stopActor(address: string): Promise<void>;
+  /** Restarts the actor as its supervisor would; false when it is not running here. */
+  restartActor(address: string): boolean;
   list(): Array<{ address: string; kind: string }>;
   stats(): ActorStats[];
   inspect(address: string): Record<string, unknown> | undefined;

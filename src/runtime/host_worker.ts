@@ -54,6 +54,7 @@ const control: HostControl = {
     return { protocol: definition.protocol.name, kind: definition.name };
   },
   stopActor: (address) => router.stopLocal(address),
+  restartActor: (address) => router.restartLocal(address),
   list: () => router.localStats().map(({ address, kind }) => ({ address, kind })),
   stats: () => router.localStats(),
   inspect: (address) => router.inspectLocal(address),

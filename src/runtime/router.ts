@@ -162,6 +162,13 @@ export class Router implements MessageSender, CellHost {
     this.cells.delete(cell.id);
   }
 
+  /** See ActorCell.requestRestart. */
+  restartLocal(address: string): boolean {
+    const placement = this.placements.get(address);
+    const cell = placement === undefined ? undefined : this.cells.get(placement.id);
+    return cell?.requestRestart() ?? false;
+  }
+
   localStats(): ActorStats[] {
     return [...this.cells.values()].map((cell) => cell.stats(this.thread));
   }

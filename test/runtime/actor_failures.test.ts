@@ -126,3 +126,21 @@ t.test('stop drains mailboxes and stops actors in reverse spawn order', async (t
   const error = await rejectionOf(first.ask({ kind: 'get' }));
   t.equal(error.code, 'SHUTTING_DOWN');
 });
+
+t.test('an operator restart (the inspector button): the instance stops, a new one starts from its durable state, asks sent meanwhile are served', async (t) => {
+  const system = await startSystem(t);
+  const dir = tempDir(t);
+  const args = { state_file: path.join(dir, 'count'), journal_file: path.join(dir, 'journal') };
+  const counter = await system.spawn({ address: 'counter/operator', module: counter_module_url, protocol: counter_protocol, args, thread: 2 });
+  for (let i = 0; i < 3; i++) await counter.ask({ kind: 'add', amount: 1 });
+
+  const restarted = nextEvent<{ address: string; error: string }>(system, 'actor-restarted', 5_000);
+  t.equal(await system.restartActor('counter/operator'), true, 'a running actor restarts');
+  const during = counter.ask({ kind: 'add', amount: 10 });
+  t.match(await restarted, { kind: 'actor-restarted', address: 'counter/operator', thread: 2, error: 'restarted by an operator' }, 'reported like a supervisor restart, with the reason');
+  t.equal(await during, 13, 'the ask sent during the restart waited and was served by the new instance');
+  const stats = (await system.listActors()).find((entry) => entry.address === 'counter/operator');
+  t.same([stats?.status, stats?.restarts, stats?.lastError], ['running', 1, 'restarted by an operator']);
+  t.match(readFileSync(args.journal_file, 'utf8'), /^started counter\/operator 0\nstopped counter\/operator 3\nstarted counter\/operator 3\n$/, 'stopped as at shutdown, then started from its file');
+  t.equal(await system.restartActor('nobody/here'), false, 'an unknown address restarts nothing');
+});
