@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../runtime/log.js';
 import { createMetricsRegistry } from './admin_metrics.js';
 import type { AdminSource, HealthReport } from './admin_source.js';
+import { loadInspectorAssets, type InspectorAsset } from './inspector_assets.js';
+import { InspectorEvents } from './inspector_events.js';
 
 /**
  * The admin HTTP server of one node (main thread): health, Prometheus metrics and the
@@ -14,7 +16,16 @@ import type { AdminSource, HealthReport } from './admin_source.js';
  *   GET /metrics      Prometheus text: process metrics and mq_actor_* series
  *   GET /api/actors   {"actors": ActorStats[]}
  *   GET /api/store    StoreView (actors/store/store_view.ts); 404 on a node without a store
+ *   GET /api/events   server-sent events: a snapshot of actors and store each second
+ *   GET /             the inspector page (its files under /inspector/)
+ *   POST /api/actors/restart?address=A   with header `x-mq-confirm: restart A`: restarts one
+ *                     actor as its supervisor would; 404 when no running actor has that address
  *   other paths       404 JSON; other methods 405 JSON
+ *
+ * The restart is the one request that changes anything; the confirmation header (which a
+ * page can only send from script, not from a link or a form) keeps a stray click or a
+ * crawler from restarting actors. Who may reach the admin port at all is the operator's
+ * network decision (bind --admin-port to loopback or a management network).
  */
 
 export const admin_server_limits = {
@@ -37,7 +48,7 @@ export interface AdminServerOptions {
   source_call_timeout_ms?: number;
 }
 
-type Route = (response: ServerResponse) => Promise<void>;
+type Route = (response: ServerResponse, url: URL, request: IncomingMessage) => Promise<void>;
 
 export class AdminServer {
   private constructor(
@@ -50,9 +61,9 @@ export class AdminServer {
     const timeout_ms = options.source_call_timeout_ms ?? admin_server_limits.source_call_timeout_ms;
     const bounded = <T>(promise: Promise<T>, what: string): Promise<T> => withTimeout(promise, what, timeout_ms);
     const registry = createMetricsRegistry(options.source, bounded);
-    const routes = createRoutes(options.source, registry, bounded);
+    const routes = createRoutes(options.source, registry, bounded, loadInspectorAssets(), new InspectorEvents(options.source, bounded));
     const server = createServer({ requestTimeout: admin_server_limits.request_timeout_ms }, (request, response) => {
-      handle(routes, request, response).catch((error: unknown) => {
+      handle(routes, options.source, request, response).catch((error: unknown) => {
         options.log?.error({ err: error, url: request.url }, 'admin request failed');
         if (!response.headersSent) sendJson(response, 500, { error: errorText(error) });
         else response.destroy();
@@ -86,8 +97,24 @@ export class AdminServer {
 /** Bounds a source call by the server's timeout (a wedged worker thread answers 503). */
 export type Bound = <T>(promise: Promise<T>, what: string) => Promise<T>;
 
-function createRoutes(source: AdminSource, registry: Registry, bounded: Bound): ReadonlyMap<string, Route> {
+function createRoutes(
+  source: AdminSource,
+  registry: Registry,
+  bounded: Bound,
+  assets: ReadonlyMap<string, InspectorAsset>,
+  events: InspectorEvents,
+): ReadonlyMap<string, Route> {
+  const asset = (name: string): Route => async (response) => {
+    const file = assets.get(name) as InspectorAsset;
+    response.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' });
+    response.end(file.body);
+  };
   return new Map<string, Route>([
+    ['/', asset('index.html')],
+    ...[...assets.keys()].map((name): [string, Route] => [`/inspector/${name}`, asset(name)]),
+    ['/api/events', async (response) => {
+      if (!events.open(response)) sendJson(response, 503, { error: 'too many inspector pages watch this node; close one' });
+    }],
     ['/healthz', async (response) => {
       let report: HealthReport;
       try {
@@ -135,13 +162,19 @@ function createRoutes(source: AdminSource, registry: Registry, bounded: Bound): 
   ]);
 }
 
-async function handle(routes: ReadonlyMap<string, Route>, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  const path = new URL(request.url ?? '/', 'http://admin.invalid').pathname;
-  if (request.method !== 'GET') {
+async function handle(routes: ReadonlyMap<string, Route>, source: AdminSource, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://admin.invalid');
+  const path = url.pathname;
+  if (request.method === 'POST' && path === restart_path) {
     // The body (if any) is not read: close the connection instead of draining it.
+    response.setHeader('connection', 'close');
+    await restartActor(source, url, request, response);
+    return;
+  }
+  if (request.method !== 'GET') {
     response.setHeader('allow', 'GET');
     response.setHeader('connection', 'close');
-    sendJson(response, 405, { error: `method ${request.method ?? '?'} is not allowed; the admin API is read-only: use GET` });
+    sendJson(response, 405, { error: `method ${request.method ?? '?'} is not allowed; the admin API is read-only (use GET) but for POST ${restart_path}` });
     return;
   }
   const route = routes.get(path);
@@ -149,7 +182,26 @@ async function handle(routes: ReadonlyMap<string, Route>, request: IncomingMessa
     sendJson(response, 404, { error: `no such path: ${path}`, paths: [...routes.keys()] });
     return;
   }
-  await route(response);
+  await route(response, url, request);
+}
+
+const restart_path = '/api/actors/restart';
+
+async function restartActor(source: AdminSource, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const address = url.searchParams.get('address') ?? '';
+  if (address === '') {
+    sendJson(response, 400, { error: `name the actor: POST ${restart_path}?address=<address>` });
+    return;
+  }
+  if (request.headers['x-mq-confirm'] !== `restart ${address}`) {
+    sendJson(response, 400, { error: `a restart must be confirmed: send the header "x-mq-confirm: restart ${address}"` });
+    return;
+  }
+  if (source.restartActor === undefined || !(await source.restartActor(address))) {
+    sendJson(response, 404, { error: `no running actor '${address}' on this node (it may be restarting, failed or stopped already)` });
+    return;
+  }
+  sendJson(response, 200, { restarted: address });
 }
 
 function sendText(response: ServerResponse, status: number, text: string): void {

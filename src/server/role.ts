@@ -37,6 +37,8 @@ export interface NodeSystem extends AdminSource {
    *  registry). ActorSystem has both; a test's fake may leave them out. */
   spawn?: ActorSystem['spawn'];
   stopActor?: ActorSystem['stopActor'];
+  /** The inspector's restart button (ActorSystem has it). */
+  restartActor?: ActorSystem['restartActor'];
 }
 
 export interface NodeDependencies {
@@ -111,6 +113,7 @@ export class RunningNode {
         return opened.view();
       } }),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
+      restartActor: async (address: string): Promise<boolean> => (this.system?.restartActor === undefined ? false : this.system.restartActor(address)),
       health: async (): Promise<HealthReport> => {
         if (this.state !== 'serving' || this.system === null) return { ok: false, reason: `node is ${this.state}` };
         return this.system.health();

@@ -117,6 +117,7 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
     // Listeners that place actors of their own (the nameserver's registry) need these.
     spawn: (spawn_options) => system.spawn(spawn_options),
     stopActor: (address) => system.stopActor(address),
+    restartActor: (address) => system.restartActor(address),
     stop: async () => {
       try {
         await store.close();

@@ -20,6 +20,7 @@ class FakeSource implements AdminSource {
     return this.actors;
   };
   health: () => Promise<HealthReport> = async () => this.report;
+  restartActor?: (address: string) => Promise<boolean>;
 }
 
 async function startServer(t: Test, source: AdminSource, source_call_timeout_ms?: number): Promise<string> {
@@ -132,13 +133,65 @@ t.test('unknown path 404, other methods 405, both as JSON', async (t) => {
   const base = await startServer(t, new FakeSource());
   const missing = await fetch(`${base}/nothing?x=1`);
   t.equal(missing.status, 404);
-  t.same(await missing.json(), { error: 'no such path: /nothing', paths: ['/healthz', '/metrics', '/api/actors', '/api/store'] });
+  t.same(await missing.json(), {
+    error: 'no such path: /nothing',
+    paths: ['/', '/inspector/index.html', '/inspector/inspector.js', '/inspector/inspector.css', '/api/events', '/healthz', '/metrics', '/api/actors', '/api/store'],
+  });
   for (const method of ['POST', 'PUT', 'DELETE']) {
     const response = await fetch(`${base}/healthz`, { method, body: method === 'DELETE' ? null : 'x' });
     t.equal(response.status, 405, method);
     t.equal(response.headers.get('allow'), 'GET');
-    t.same(await response.json(), { error: `method ${method} is not allowed; the admin API is read-only: use GET` });
+    t.same(await response.json(), { error: `method ${method} is not allowed; the admin API is read-only (use GET) but for POST /api/actors/restart` });
   }
+});
+
+t.test('POST /api/actors/restart: named, confirmed, and only for a running actor', async (t) => {
+  const source = new FakeSource();
+  const restarted: string[] = [];
+  source.restartActor = async (address) => {
+    if (address !== 'store/flush') return false;
+    restarted.push(address);
+    return true;
+  };
+  const base = await startServer(t, source);
+  const restart = async (query: string, confirm?: string): Promise<[number, unknown]> => {
+    const response = await fetch(`${base}/api/actors/restart${query}`, { method: 'POST', headers: confirm === undefined ? {} : { 'x-mq-confirm': confirm } });
+    return [response.status, await response.json()];
+  };
+  t.same(await restart(''), [400, { error: 'name the actor: POST /api/actors/restart?address=<address>' }]);
+  t.same(await restart('?address=store/flush'), [400, { error: 'a restart must be confirmed: send the header "x-mq-confirm: restart store/flush"' }]);
+  t.same(await restart('?address=store/flush', 'restart store/other'), [400, { error: 'a restart must be confirmed: send the header "x-mq-confirm: restart store/flush"' }], 'the confirmation names the same actor');
+  t.same(restarted, [], 'nothing restarted without a matching confirmation');
+  t.same(await restart('?address=store/flush', 'restart store/flush'), [200, { restarted: 'store/flush' }]);
+  t.same(await restart('?address=nobody', 'restart nobody'), [404, { error: "no running actor 'nobody' on this node (it may be restarting, failed or stopped already)" }]);
+  t.same(restarted, ['store/flush'], 'exactly the confirmed restart reached the node');
+  const get = await fetch(`${base}/api/actors/restart?address=store/flush`);
+  t.equal(get.status, 404, 'a GET restarts nothing');
+});
+
+t.test('the inspector page and its live events', async (t) => {
+  const source = new FakeSource();
+  source.actors = [actor({ address: 'store/flush', thread: 2 })];
+  const base = await startServer(t, source);
+  const page = await fetch(`${base}/`);
+  t.equal(page.status, 200);
+  t.match(page.headers.get('content-type'), /^text\/html/);
+  t.match(await page.text(), /<script type="module" src="\/inspector\/inspector\.js"><\/script>/);
+  const script = await fetch(`${base}/inspector/inspector.js`);
+  t.match(script.headers.get('content-type'), /^text\/javascript/);
+  t.match(await script.text(), /new EventSource\('\/api\/events'\)/);
+
+  const controller = new AbortController();
+  const events = await fetch(`${base}/api/events`, { signal: controller.signal });
+  t.match(events.headers.get('content-type'), /^text\/event-stream/);
+  const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+  let text = '';
+  while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+  controller.abort();
+  const [event_line, data_line] = text.split('\n');
+  t.equal(event_line, 'event: snapshot');
+  const snapshot = JSON.parse((data_line ?? '').replace(/^data: /, '')) as { actors: unknown; store: unknown; actorsError: unknown };
+  t.same([snapshot.actors, snapshot.store, snapshot.actorsError], [source.actors, null, null], 'the actors as /api/actors has them; no store on this node');
 });
 
 t.test('a taken port fails the start with a message naming the address and the flag', async (t) => {

@@ -1,0 +1,74 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { chromium, type Browser } from 'playwright-core';
+import { Admin, Producer } from '../../src/client/index.js';
+import { startStandalone, until } from '../client/client_helpers.js';
+
+/**
+ * The inspector page in a real browser (Debian's Chromium, driven by Playwright) against a
+ * standalone node that stored real messages: the actors appear per thread, the store panel
+ * shows each queue's messages, and the restart button restarts an actor, which the page then
+ * shows with its restart and the reason. A screenshot is kept in test-artifacts/.
+ *
+ * Needs /usr/bin/chromium (`apt-get install chromium`; .ci/run installs it); skips without.
+ */
+
+const chromium_path = '/usr/bin/chromium';
+const artifacts_dir = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
+const messages = 120;
+const queues = 3;
+const ui_timeout_ms = 15_000;
+
+t.test('the inspector shows actors and store, and restarts an actor when asked', { skip: existsSync(chromium_path) ? false : `no ${chromium_path}: install Debian's chromium (apt-get install chromium) to run the browser test` }, async (t) => {
+  const node = await startStandalone(t);
+  const admin = new Admin({ namesrv: node.namesrv });
+  const producer = new Producer({ namesrv: node.namesrv });
+  t.teardown(async () => {
+    await producer.shutdown();
+    await admin.close();
+  });
+  await until('topic created', () => admin.createTopic({ topic: 'Browsed', queues }));
+  await producer.start();
+  const per_queue = new Array<number>(queues).fill(0);
+  for (let index = 0; index < messages; index++) {
+    const sent = await producer.send({ topic: 'Browsed', body: `message ${index}` });
+    per_queue[sent.queueId] = (per_queue[sent.queueId] ?? 0) + 1;
+  }
+
+  const browser: Browser = await chromium.launch({
+    executablePath: chromium_path,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.setDefaultTimeout(ui_timeout_ms);
+  await page.goto(`http://${node.node.ready['admin'] as string}/`);
+  await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor();
+
+  t.equal(await page.getByTestId('status-store/commit_log').textContent(), 'running', 'the CommitLog writer is listed, running');
+  t.ok(await page.getByTestId('thread-1').isVisible(), 'thread 1 has its column');
+  t.ok(await page.getByTestId('thread-2').isVisible(), 'thread 2 has its column');
+
+  const queue_rows = async (): Promise<string[][]> =>
+    page.getByTestId('queues').locator('tbody tr').evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? '')));
+  const expected = per_queue.map((count, queue_id) => ['Browsed', String(queue_id), '0', String(count)]);
+  const shown = await until('the queues of Browsed in the store panel', async () => {
+    const rows = (await queue_rows()).filter((row) => row[0] === 'Browsed');
+    return JSON.stringify(rows) === JSON.stringify(expected) ? rows : undefined;
+  }, ui_timeout_ms);
+  t.same(shown, expected, 'each queue shows the messages the producer sent to it');
+
+  page.on('dialog', (dialog) => void dialog.accept());
+  await page.getByTestId('restart-store/offsets').click();
+  await page.getByTestId('restarts-store/offsets').filter({ hasText: /^1$/ }).waitFor();
+  t.equal(await page.getByTestId('status-store/offsets').textContent(), 'running', 'back to running after the restart');
+  t.match(await page.getByTestId('actor-store/offsets').textContent(), /restarted by an operator/, 'the reason is shown as its last error');
+  const restarted = (await (await fetch(`http://${node.node.ready['admin'] as string}/api/actors`)).json()) as { actors: Array<{ address: string; restarts: number }> };
+  t.equal(restarted.actors.find((actor) => actor.address === 'store/offsets')?.restarts, 1, 'the node agrees: one restart');
+
+  mkdirSync(artifacts_dir, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts_dir, 'inspector.png'), fullPage: true });
+});
