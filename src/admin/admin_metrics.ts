@@ -2,11 +2,13 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorStats } from '../runtime/actor_stats.js';
 import type { AdminSource } from './admin_source.js';
 import type { Bound } from './admin_server.js';
+import { registerBrokerMetrics } from './metrics_broker.js';
 
 /**
- * The Prometheus registry of one admin server: the default process metrics plus one
- * series per actor, read from the node at scrape time (nothing is sampled in between, so
- * an idle node costs nothing and a scrape always shows the present).
+ * The Prometheus registry of one admin server: the default process metrics, one series per
+ * actor, and on a broker the series of metrics_broker.ts (topic traffic, group lag, store
+ * positions), all read from the node at scrape time (nothing is sampled in between, so an
+ * idle node costs nothing and a scrape always shows the present).
  *
  * Each registry is private to its server, so two nodes in one process (tests) do not clash.
  */
@@ -60,5 +62,6 @@ export function createMetricsRegistry(source: AdminSource, bounded: Bound): Regi
   totalCounter('mq_actor_messages_handled_total', 'Messages the actor has handled.', (a) => a.handled);
   totalCounter('mq_actor_restarts_total', 'Times the supervisor restarted the actor.', (a) => a.restarts);
   totalCounter('mq_actor_busy_seconds_total', 'Time spent inside the actor\'s handler.', (a) => a.busyMs / 1000);
+  registerBrokerMetrics(registry, source, bounded);
   return registry;
 }

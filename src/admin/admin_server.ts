@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { MqError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/log.js';
 import { createMetricsRegistry } from './admin_metrics.js';
 import type { AdminSource, HealthReport } from './admin_source.js';
@@ -17,6 +18,9 @@ import { InspectorEvents } from './inspector_events.js';
  *   GET /api/actors   {"actors": ActorStats[]}
  *   GET /api/store    StoreView (actors/store/store_view.ts); 404 on a node without a store
  *   GET /api/events   server-sent events: a snapshot of actors and store each second
+ *   GET /api/cluster  nameservers, brokers and topic routes, as the node's nameservers see them
+ *   GET /api/groups   consumer groups: members and lag per queue
+ *   GET /api/messages/<msgId>   one message: properties and body (text or hex)
  *   GET /             the inspector page (its files under /inspector/)
  *   POST /api/actors/restart?address=A   with header `x-mq-confirm: restart A`: restarts one
  *                     actor as its supervisor would; 404 when no running actor has that address
@@ -112,6 +116,8 @@ function createRoutes(
   return new Map<string, Route>([
     ['/', asset('index.html')],
     ...[...assets.keys()].map((name): [string, Route] => [`/inspector/${name}`, asset(name)]),
+    ['/api/cluster', async (response) => sendView(response, source.clusterView, (view) => bounded(view(), 'reading the cluster'))],
+    ['/api/groups', async (response) => sendView(response, source.groupsView, (view) => bounded(view(), 'reading the consumer groups'))],
     ['/api/events', async (response) => {
       if (!events.open(response)) sendJson(response, 503, { error: 'too many inspector pages watch this node; close one' });
     }],
@@ -177,6 +183,11 @@ async function handle(routes: ReadonlyMap<string, Route>, source: AdminSource, r
     sendJson(response, 405, { error: `method ${request.method ?? '?'} is not allowed; the admin API is read-only (use GET) but for POST ${restart_path}` });
     return;
   }
+  if (path.startsWith(messages_path)) {
+    const msg_id = decodeURIComponent(path.slice(messages_path.length));
+    await sendView(response, source.messageView, (view) => view(msg_id));
+    return;
+  }
   const route = routes.get(path);
   if (route === undefined) {
     sendJson(response, 404, { error: `no such path: ${path}`, paths: [...routes.keys()] });
@@ -186,6 +197,26 @@ async function handle(routes: ReadonlyMap<string, Route>, source: AdminSource, r
 }
 
 const restart_path = '/api/actors/restart';
+const messages_path = '/api/messages/';
+
+/**
+ * Answers a view the node may not have: 404 without it, 400 for a request the cluster calls
+ * bad (an unknown message id), 503 when the cluster could not be read.
+ */
+async function sendView<V>(response: ServerResponse, view: V | undefined, read: (view: V) => Promise<unknown>): Promise<void> {
+  if (view === undefined) {
+    sendJson(response, 404, { error: 'this node does not serve that view' });
+    return;
+  }
+  let body: unknown;
+  try {
+    body = await read(view);
+  } catch (error) {
+    sendJson(response, error instanceof MqError && error.code === 'BAD_REQUEST' ? 400 : 503, { error: errorText(error) });
+    return;
+  }
+  sendJson(response, 200, body);
+}
 
 async function restartActor(source: AdminSource, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const address = url.searchParams.get('address') ?? '';

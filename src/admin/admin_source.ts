@@ -1,7 +1,10 @@
 import type { StoreView } from '../actors/store/store_view.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
+import type { TopicTraffic } from '../server/broker/broker_traffic.js';
+import type { GroupLag } from './metrics_group_lag.js';
+import type { StorePositions } from './metrics_store_positions.js';
 
-export type { ActorStats, StoreView };
+export type { ActorStats, GroupLag, StorePositions, StoreView, TopicTraffic };
 
 /** Whether a node can serve: every worker thread answered a probe and its listeners are up. */
 export interface HealthReport {
@@ -23,4 +26,18 @@ export interface AdminSource {
   /** Restarts one actor as its supervisor would (the inspector's restart button); false when
    *  no running actor has that address. */
   restartActor?: (address: string) => Promise<boolean>;
+  /** A broker's per-topic totals since it started (`mq_topic_*_total`); cheap, read on this
+   *  thread. Left out on a node without a broker. */
+  topicTraffic?: () => TopicTraffic[];
+  /** A broker's consumer-group lag per queue (`mq_group_lag_messages`), at most
+   *  `group_lag_limits.series_max` rows; empty while the store is not open. */
+  groupLags?: () => Promise<GroupLag[]>;
+  /** A broker's CommitLog positions (`mq_commitlog_*`, `mq_replication_*`); undefined while
+   *  the store is not open. */
+  storePositions?: () => Promise<StorePositions | undefined>;
+  /** The inspector's cluster-wide views (server/inspector_views.ts), read through the node's
+   *  nameservers and brokers: `GET /api/cluster`, `/api/groups`, `/api/messages/<msgId>`. */
+  clusterView?: () => Promise<object>;
+  groupsView?: () => Promise<object>;
+  messageView?: (msg_id: string) => Promise<object>;
 }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -18,11 +20,20 @@ export interface InspectorAsset {
   body: Buffer;
 }
 
+/** The charting library (uPlot: small, no dependencies), served from its package as shipped. */
+const vendor_assets: Readonly<Record<string, string>> = {
+  'uPlot.iife.min.js': 'text/javascript; charset=utf-8',
+  'uPlot.min.css': 'text/css; charset=utf-8',
+};
+
 export function loadInspectorAssets(): ReadonlyMap<string, InspectorAsset> {
+  const vendor_dir = path.dirname(createRequire(import.meta.url).resolve('uplot'));
+  const vendor = Object.entries(vendor_assets).map(([name, type]): [string, InspectorAsset] => [name, { type, body: readFileSync(path.join(vendor_dir, name)) }]);
   const candidates = [new URL('./inspector/', import.meta.url), new URL('../../../src/admin/inspector/', import.meta.url)];
   for (const dir of candidates) {
     try {
-      return new Map(Object.entries(asset_types).map(([name, type]) => [name, { type, body: readFileSync(fileURLToPath(new URL(name, dir))) }]));
+      const own = Object.entries(asset_types).map(([name, type]): [string, InspectorAsset] => [name, { type, body: readFileSync(fileURLToPath(new URL(name, dir))) }]);
+      return new Map([...own, ...vendor]);
     } catch {
       // not this one
     }

@@ -11,8 +11,10 @@ export const inspector_event_limits = {
 
 /**
  * `GET /api/events`: server-sent events for the inspector page, one `snapshot` event per
- * second with what /api/actors and /api/store answer: `{"atMs", "actors", "store"}` (store
- * null on a node without one, or with the error when it could not be read). A read that is
+ * second with what /api/actors and /api/store answer, and traffic totals for the charts:
+ * `{"atMs", "actors", "actorsError", "store", "totals": {"messagesIn", "messagesOut", "lag"}}`
+ * (store null on a node without one, or with the error when it could not be read; totals 0
+ * and lag null on a node without a broker). A read that is
  * still running when the next one is due is not doubled. Owned by the admin server's thread.
  */
 export class InspectorEvents {
@@ -62,6 +64,21 @@ export class InspectorEvents {
         store = { error: error instanceof Error ? error.message : String(error) };
       }
     }
-    return { atMs: Date.now(), actors, actorsError: actors_error, store };
+    // Totals for the charts: the page turns successive totals into rates.
+    const traffic = this.source.topicTraffic?.() ?? [];
+    let lag: number | null = null;
+    if (this.source.groupLags !== undefined) {
+      try {
+        lag = (await this.bounded(this.source.groupLags(), 'reading the group lag')).reduce((sum, entry) => sum + entry.lag_messages, 0);
+      } catch {
+        lag = null;
+      }
+    }
+    const totals = {
+      messagesIn: traffic.reduce((sum, topic) => sum + topic.messages_in, 0),
+      messagesOut: traffic.reduce((sum, topic) => sum + topic.messages_out, 0),
+      lag,
+    };
+    return { atMs: Date.now(), actors, actorsError: actors_error, store, totals };
   }
 }

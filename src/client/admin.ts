@@ -19,6 +19,7 @@ import {
 import { MqError, toMqError } from '../runtime/errors.js';
 import { dead_letter_limits, isDeadLetterOf, readDeadLetters, resendLocated, type DeadLetterDeps, type DeadLetterResend } from './admin_dead_letters.js';
 import { scanGroupLag } from './admin_group_lag.js';
+import { listGroups, type GroupListing } from './admin_groups.js';
 import { clusterViewOf, routeViewOf, type ClusterView, type CreateTopicRequestOptions, type GroupLag, type NamesrvStatusView, type RouteView } from './admin_views.js';
 import { resolveAdminTimeout, resolveClientOptions, type AdminOptions, type ResolvedClientOptions } from './client_options.js';
 import { ConnectionPool, type PoolLease } from './connection_pool.js';
@@ -174,6 +175,15 @@ export class Admin {
       topics,
       options.topic === undefined,
     );
+  }
+
+  /** Every consumer group with committed offsets: its live members and lag per queue. */
+  async groups(): Promise<GroupListing> {
+    return listGroups({
+      cluster: () => this.cluster(),
+      brokerRequest: (address, code, body) => this.lease.request(address, code, body, { timeout_ms: this.timeout_ms }),
+      groupLag: (group) => this.groupLag(group),
+    });
   }
 
   /**

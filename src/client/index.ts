@@ -23,6 +23,7 @@ export { Admin, admin_limits } from './admin.js';
 export { dead_letter_limits, type DeadLetterResend } from './admin_dead_letters.js';
 export { delivery_delay_ms_max } from './message_check.js';
 export type { ClusterView, CreateTopicRequestOptions, GroupLag, NamesrvStatusView, QueueLag, RouteView } from './admin_views.js';
+export type { GroupListing, GroupView } from './admin_groups.js';
 export type { Message, MessageBody, ReceivedMessage, SendResult, SendStatus } from './message.js';
 export type { MessageQueue } from './topic_route.js';
 export type { QueueSelectorFunction } from './producer_queue_selector.js';

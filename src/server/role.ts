@@ -1,12 +1,16 @@
 import { AdminServer } from '../admin/admin_server.js';
 import type { AdminSource, HealthReport } from '../admin/admin_source.js';
+import { readGroupLags } from '../admin/metrics_group_lag.js';
+import { readStorePositions } from '../admin/metrics_store_positions.js';
 import type { Store } from '../actors/store/store.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
 import type { ActorSystem } from '../runtime/actor_system.js';
 import { assert } from '../runtime/assert.js';
 import type { Logger } from '../runtime/log.js';
 import { formatHostPort, type NodeConfig, type Role } from './config.js';
+import { InspectorViews } from './inspector_views.js';
 import { listenersForRole } from './role_listeners.js';
+import { hasTopicTraffic } from './broker/broker_traffic.js';
 
 /**
  * Starting and stopping one node (main thread): the actor system, the admin HTTP server and
@@ -103,15 +107,38 @@ export class RunningNode {
     return { event: 'ready', role: config.role, ...addresses, admin };
   }
 
+  /** The inspector's cluster views, through this node's nameservers: a broker's --namesrv, or
+   *  the nameserver this node runs (known once it listens). */
+  private readonly views = new InspectorViews(() => {
+    if (this.config.role === 'broker') return this.config.namesrv.map((address) => formatHostPort(address));
+    const own = this.ready_line?.namesrv;
+    return own === undefined ? [] : [own];
+  });
+
   /** The admin view of this node: not healthy until every listener is up, nor while stopping. */
   private adminSource(): AdminSource {
     const store = (): Store | undefined => this.system?.store;
     return {
-      ...(this.config.role === 'namesrv' ? {} : { storeView: () => {
-        const opened = store();
-        if (opened === undefined) throw new Error('the store is not open yet');
-        return opened.view();
-      } }),
+      ...(this.config.role === 'namesrv' ? {} : {
+        storeView: () => {
+          const opened = store();
+          if (opened === undefined) throw new Error('the store is not open yet');
+          return opened.view();
+        },
+        // The broker listener counts its traffic; before it has started there is none.
+        topicTraffic: () => this.started.find(hasTopicTraffic)?.topicTraffic() ?? [],
+        groupLags: async () => {
+          const opened = store();
+          return opened === undefined ? [] : readGroupLags(opened);
+        },
+        storePositions: async () => {
+          const opened = store();
+          return opened === undefined ? undefined : readStorePositions(opened);
+        },
+      }),
+      clusterView: () => this.views.cluster(),
+      groupsView: () => this.views.groups(),
+      messageView: (msg_id: string) => this.views.message(msg_id),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
       restartActor: async (address: string): Promise<boolean> => (this.system?.restartActor === undefined ? false : this.system.restartActor(address)),
       health: async (): Promise<HealthReport> => {
@@ -147,6 +174,7 @@ export class RunningNode {
     if (system !== null) await step('the actor system', () => system.stop());
     const admin = this.admin;
     if (admin !== null) await step('the admin server', () => admin.close());
+    await step('the inspector\'s client', () => this.views.close());
     this.state = 'stopped';
     if (failures.length > 0) {
       throw new Error(`shutdown finished with ${failures.length} failed step(s); the first: ${String(failures[0])}`, { cause: failures[0] });

@@ -135,7 +135,10 @@ t.test('unknown path 404, other methods 405, both as JSON', async (t) => {
   t.equal(missing.status, 404);
   t.same(await missing.json(), {
     error: 'no such path: /nothing',
-    paths: ['/', '/inspector/index.html', '/inspector/inspector.js', '/inspector/inspector.css', '/api/events', '/healthz', '/metrics', '/api/actors', '/api/store'],
+    paths: [
+      '/', '/inspector/index.html', '/inspector/inspector.js', '/inspector/inspector.css', '/inspector/uPlot.iife.min.js', '/inspector/uPlot.min.css',
+      '/api/cluster', '/api/groups', '/api/events', '/healthz', '/metrics', '/api/actors', '/api/store',
+    ],
   });
   for (const method of ['POST', 'PUT', 'DELETE']) {
     const response = await fetch(`${base}/healthz`, { method, body: method === 'DELETE' ? null : 'x' });

@@ -24,9 +24,11 @@ t.test('a broker’s /api/store shows its queues, CommitLog positions, segments 
   await until('topic created', () => admin.createTopic({ topic: 'Viewed', queues }));
   await producer.start();
   const per_queue = new Array<number>(queues).fill(0);
+  let last_msg_id = '';
   for (let index = 0; index < messages; index++) {
     const sent = await producer.send({ topic: 'Viewed', body: `message ${index}` });
     per_queue[sent.queueId] = (per_queue[sent.queueId] ?? 0) + 1;
+    last_msg_id = sent.msgId;
   }
   const view = await until('every send visible in the queue windows', async () => {
     const response = await adminGet(node.node, '/api/store');
@@ -59,6 +61,21 @@ t.test('a broker’s /api/store shows its queues, CommitLog positions, segments 
   for (const [queue_id, count] of per_queue.entries()) {
     t.match(once.stdout, new RegExp(`\\nViewed\\s+${queue_id}\\s+0\\s+${count}\\n`), `queue ${queue_id} with its ${count} messages`);
   }
+  // The cluster-wide views, as JSON.
+  const cluster = JSON.parse((await adminGet(node.node, '/api/cluster')).body) as {
+    brokers: { groups: Array<{ members: Array<{ address: string; brokerId: number }> }> };
+    topics: Array<{ topic: string; queues: Array<{ readQueues: number }> }>;
+    nameservers: Array<{ address: string; status: { role: string } | null }>;
+  };
+  t.same(cluster.brokers.groups.flatMap((group) => group.members.map((member) => [member.brokerId, member.address])), [[0, node.broker]], '/api/cluster: the one broker, a master');
+  t.same(cluster.topics.find((route) => route.topic === 'Viewed')?.queues.map((queue) => queue.readQueues), [queues], '/api/cluster: the topic with its queues');
+  t.same(cluster.nameservers.map((entry) => [entry.address, entry.status?.role]), [[node.namesrv, 'leader']], '/api/cluster: the embedded nameserver, leading alone');
+  const message = await adminGet(node.node, `/api/messages/${last_msg_id}`);
+  t.match(JSON.parse(message.body), { topic: 'Viewed', bodyText: `message ${messages - 1}`, bodyBytes: `message ${messages - 1}`.length, bodyTruncated: false }, '/api/messages/<id>: the message, body as text');
+  const bad_message = await adminGet(node.node, '/api/messages/zz');
+  t.equal(bad_message.status, 400, '/api/messages/<bad id>: 400');
+  t.match(JSON.parse(bad_message.body), { error: /is not a message id/ });
+
   const bad = await runCli(t, ['inspect', '--admin', 'nowhere']);
   t.same([bad.code, bad.stderr.split('\n')[0]], [2, "mq-node inspect: --admin h:p is required (the admin address in the node's ready line)"], 'a bad --admin exits 2 saying why');
   t.ok(view.disks.length === 1 && (view.disks[0]?.totalBytes ?? 0) > (view.disks[0]?.freeBytes ?? 0) && (view.disks[0]?.freeBytes ?? 0) > 0, 'the data directory’s disk, with its free space');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { chromium, type Browser } from 'playwright-core';
-import { Admin, Producer } from '../../src/client/index.js';
+import { Admin, Consumer, Producer } from '../../src/client/index.js';
 import { startStandalone, until } from '../client/client_helpers.js';
 
 /**
@@ -21,7 +21,7 @@ const messages = 120;
 const queues = 3;
 const ui_timeout_ms = 15_000;
 
-t.test('the inspector shows actors and store, and restarts an actor when asked', { skip: existsSync(chromium_path) ? false : `no ${chromium_path}: install Debian's chromium (apt-get install chromium) to run the browser test` }, async (t) => {
+t.test('the inspector shows actors, store, cluster, group lag and a message, and restarts an actor when asked', { skip: existsSync(chromium_path) ? false : `no ${chromium_path}: install Debian's chromium (apt-get install chromium) to run the browser test` }, async (t) => {
   const node = await startStandalone(t);
   const admin = new Admin({ namesrv: node.namesrv });
   const producer = new Producer({ namesrv: node.namesrv });
@@ -32,10 +32,24 @@ t.test('the inspector shows actors and store, and restarts an actor when asked',
   await until('topic created', () => admin.createTopic({ topic: 'Browsed', queues }));
   await producer.start();
   const per_queue = new Array<number>(queues).fill(0);
-  for (let index = 0; index < messages; index++) {
-    const sent = await producer.send({ topic: 'Browsed', body: `message ${index}` });
+  const sent_ids: string[] = [];
+  const send = async (body: string): Promise<void> => {
+    const sent = await producer.send({ topic: 'Browsed', body, keys: ['k-browse'] });
     per_queue[sent.queueId] = (per_queue[sent.queueId] ?? 0) + 1;
-  }
+    sent_ids.push(sent.msgId);
+  };
+  for (let index = 0; index < messages; index++) await send(`message ${index}`);
+  // A group consumes everything, stops; then more arrive: its lag is exactly those.
+  const consumer = new Consumer({ namesrv: node.namesrv, group: 'browsing', subscriptions: [{ topic: 'Browsed' }], fromWhere: 'first' });
+  let consumed = 0;
+  consumer.onMessage(async () => {
+    consumed++;
+  });
+  await consumer.start();
+  await until('the group consumed every message', () => (consumed >= messages ? true : undefined));
+  await consumer.shutdown();
+  const unconsumed = 9;
+  for (let index = 0; index < unconsumed; index++) await send(`late ${index}`);
 
   const browser: Browser = await chromium.launch({
     executablePath: chromium_path,
@@ -55,11 +69,39 @@ t.test('the inspector shows actors and store, and restarts an actor when asked',
   const queue_rows = async (): Promise<string[][]> =>
     page.getByTestId('queues').locator('tbody tr').evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? '')));
   const expected = per_queue.map((count, queue_id) => ['Browsed', String(queue_id), '0', String(count)]);
+  // (per_queue counts every send, the late ones too)
   const shown = await until('the queues of Browsed in the store panel', async () => {
     const rows = (await queue_rows()).filter((row) => row[0] === 'Browsed');
     return JSON.stringify(rows) === JSON.stringify(expected) ? rows : undefined;
   }, ui_timeout_ms);
   t.same(shown, expected, 'each queue shows the messages the producer sent to it');
+
+  // Cluster, groups and a message, read through the nameserver and the broker.
+  await page.getByTestId('brokers').locator('tbody tr').filter({ hasText: node.broker }).waitFor();
+  t.match(await page.getByTestId('brokers').textContent(), /master/, 'the broker is listed as a master');
+  const topic_rows = await page.getByTestId('topics').locator('tbody tr').filter({ hasText: 'Browsed' }).allTextContents();
+  t.equal(topic_rows.length, 1, 'the topic is listed once for its one broker group');
+  t.match(topic_rows[0] ?? '', new RegExp(`Browsed.*${queues}${queues}rw`), 'with its read and write queues and permissions');
+  await page.locator('#groups-status').filter({ hasText: `1 groups, total lag ${unconsumed}` }).waitFor();
+  t.pass(`the group browsing shows a total lag of ${unconsumed}`);
+  const last_id = sent_ids.at(-1) as string;
+  await page.getByTestId('message-id').fill(last_id);
+  await page.getByTestId('message-lookup').click();
+  await page.getByTestId('message-body').waitFor();
+  t.equal(await page.getByTestId('message-body').textContent(), `late ${unconsumed - 1}`, 'a looked-up message shows its body');
+  t.equal(await page.getByTestId('message-keys').textContent(), 'k-browse', 'and its keys');
+  await page.getByTestId('message-id').fill('not-an-id');
+  await page.getByTestId('message-lookup').click();
+  t.match(await page.getByTestId('message-error').textContent(), /is not a message id/, 'a bad id is answered with the reason');
+
+  // The charts: totals as the broker counted them, and the lag the group has.
+  // Out counts what PULL returned: at least every message once (a re-pull returns some again).
+  const traffic_line = new RegExp(`^in total: ${messages + unconsumed} messages in, (\\d+) out; lag now ${unconsumed}$`);
+  await page.getByTestId('traffic-now').filter({ hasText: traffic_line }).waitFor();
+  const pulled = Number(traffic_line.exec((await page.getByTestId('traffic-now').textContent()) ?? '')?.[1]);
+  t.ok(pulled >= messages, `the traffic line: ${messages + unconsumed} in, ${pulled} out (at least the ${messages} consumed), lag ${unconsumed}`);
+  t.equal(await page.locator('#rate-chart canvas').count(), 1, 'the rate chart is drawn');
+  t.equal(await page.locator('#lag-chart canvas').count(), 1, 'the lag chart is drawn');
 
   page.on('dialog', (dialog) => void dialog.accept());
   await page.getByTestId('restart-store/offsets').click();

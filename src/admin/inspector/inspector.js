@@ -88,6 +88,43 @@ function drawStore(store) {
     store.disks.map((disk) => [disk.dir, `${(disk.freeBytes / 2 ** 30).toFixed(1)} GiB`, `${(disk.totalBytes / 2 ** 30).toFixed(1)} GiB`]), [1, 2]);
 }
 
+// Charts: rates from successive totals (one snapshot a second), the last five minutes.
+const chart_points_max = 300;
+const series = { at: [], in: [], out: [], lag: [] };
+let previous_totals = null;
+let rate_chart = null;
+let lag_chart = null;
+
+function chart(target, title, labels, colours) {
+  return new window.uPlot({
+    title, width: 560, height: 220,
+    series: [{}, ...labels.map((label, index) => ({ label, stroke: colours[index], width: 2 }))],
+    axes: [{}, { size: 60 }],
+  }, [[], ...labels.map(() => [])], target);
+}
+
+function addTotals(snapshot) {
+  const totals = snapshot.totals;
+  if (totals === undefined) return;
+  document.getElementById('traffic-section').hidden = false;
+  if (previous_totals !== null) {
+    const seconds = Math.max(0.001, (snapshot.atMs - previous_totals.atMs) / 1000);
+    series.at.push(snapshot.atMs / 1000);
+    series.in.push(Math.max(0, (totals.messagesIn - previous_totals.messagesIn) / seconds));
+    series.out.push(Math.max(0, (totals.messagesOut - previous_totals.messagesOut) / seconds));
+    series.lag.push(totals.lag);
+    for (const values of Object.values(series)) if (values.length > chart_points_max) values.shift();
+  }
+  previous_totals = { ...totals, atMs: snapshot.atMs };
+  if (window.uPlot === undefined) return;
+  rate_chart ??= chart(document.getElementById('rate-chart'), 'messages/s', ['in', 'out'], ['#2b6cb0', '#2f855a']);
+  lag_chart ??= chart(document.getElementById('lag-chart'), 'consumer lag (messages, all groups)', ['lag'], ['#c05621']);
+  rate_chart.setData([series.at, series.in, series.out]);
+  lag_chart.setData([series.at, series.lag]);
+  document.getElementById('traffic-now').textContent =
+    `in total: ${totals.messagesIn} messages in, ${totals.messagesOut} out; lag now ${totals.lag ?? 'unknown'}`;
+}
+
 function draw() {
   if (latest === null) return;
   drawActors(latest.actors);
@@ -95,10 +132,85 @@ function draw() {
   document.getElementById('updated').textContent = `updated ${new Date(latest.atMs).toLocaleTimeString()}${latest.actorsError ? ` — actors unavailable: ${latest.actorsError}` : ''}`;
 }
 
+// The cluster and the groups are read through the nameservers and brokers: heavier than the
+// node's own actors and store, so they are polled every few seconds instead of streamed.
+const cluster_poll_ms = 5_000;
+
+async function getJson(path) {
+  const response = await fetch(path);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error ?? `${path} answered ${response.status}`);
+  return body;
+}
+
+function agoText(at_ms) {
+  return `${Math.max(0, (Date.now() - at_ms) / 1000).toFixed(1)} s ago`;
+}
+
+async function drawCluster() {
+  const status = document.getElementById('cluster-status');
+  try {
+    const cluster = await getJson('/api/cluster');
+    table(document.getElementById('nameservers'), ['nameserver', 'role', 'replication', 'term', 'leader', 'last seq', 'commit seq'],
+      cluster.nameservers.map((entry) => entry.status === null
+        ? [entry.address, 'unreachable', '', '', '', '', entry.error ?? '']
+        : [entry.address, entry.status.role, entry.status.mode, entry.status.term, entry.status.leader || '-', entry.status.lastSeq, entry.status.commitSeq]), [3, 5, 6]);
+    table(document.getElementById('brokers'), ['cluster', 'broker group', 'id', 'role', 'address', 'epoch', 'last heartbeat'],
+      cluster.brokers.groups.flatMap((group) => group.members.map((member) =>
+        [group.cluster, group.brokerName, member.brokerId, member.brokerId === 0 ? 'master' : 'slave', member.address, member.epoch, agoText(member.lastHeartbeatMs)])), [2, 5]);
+    table(document.getElementById('topics'), ['topic', 'broker group', 'read queues', 'write queues', 'perm'],
+      cluster.topics.flatMap((route) => route.queues.map((queue) =>
+        [route.topic, queue.brokerName, queue.readQueues, queue.writeQueues, `${queue.perm & 4 ? 'r' : '-'}${queue.perm & 2 ? 'w' : '-'}`])), [2, 3]);
+    status.textContent = cluster.topicsLeftOut > 0 ? `(${cluster.topicsLeftOut} more topics not shown)` : '';
+  } catch (error) {
+    status.textContent = `unavailable: ${error.message}`;
+  }
+}
+
+async function drawGroups() {
+  const status = document.getElementById('groups-status');
+  try {
+    const listing = await getJson('/api/groups');
+    table(document.getElementById('groups'), ['group', 'members', 'topic', 'broker group', 'queue', 'broker offset', 'consumer offset', 'lag'],
+      listing.groups.flatMap((group) => group.lag.queues.map((queue) =>
+        [group.group, group.members.length, queue.topic, queue.brokerName, queue.queueId, queue.brokerOffset, queue.consumerOffset < 0 ? '-' : queue.consumerOffset, queue.lag])), [1, 4, 5, 6, 7]);
+    status.textContent = `${listing.groups.length} groups, total lag ${listing.groups.reduce((sum, group) => sum + group.lag.lag, 0)}` +
+      (listing.groupsLeftOut > 0 ? ` (${listing.groupsLeftOut} more not shown)` : '');
+  } catch (error) {
+    status.textContent = `unavailable: ${error.message}`;
+  }
+}
+
+async function lookUpMessage(event) {
+  event.preventDefault();
+  const target = document.getElementById('message');
+  const id = document.getElementById('message-id').value.trim();
+  try {
+    const message = await getJson(`/api/messages/${encodeURIComponent(id)}`);
+    const fields = [
+      ['msgId', message.msgId], ['topic', message.topic], ['tag', message.tag ?? '-'], ['keys', message.keys.join(' ') || '-'],
+      ['properties', JSON.stringify(message.properties)], ['broker', `${message.brokerName} queue ${message.queueId} offset ${message.queueOffset}`],
+      ['stored', `${new Date(message.storeTimestamp).toISOString()} on ${message.storeHost}`], ['born', `${new Date(message.bornTimestamp).toISOString()} from ${message.bornHost}`],
+      ['reconsume times', message.reconsumeTimes], ['body bytes', message.bodyBytes],
+      [message.bodyText === null ? 'body (hex)' : 'body', (message.bodyText ?? message.bodyHex) + (message.bodyTruncated ? ' …' : '')],
+    ];
+    target.replaceChildren(element('table', {}, fields.map(([key, value]) => element('tr', {}, [element('th', { text: key }), element('td', { text: value, 'data-testid': `message-${key.replace(/ \(hex\)$/, '').replace(/ /g, '-')}` })]))));
+  } catch (error) {
+    target.replaceChildren(element('p', { class: 'error', text: error.message, 'data-testid': 'message-error' }));
+  }
+}
+
+document.getElementById('message-form').addEventListener('submit', (event) => void lookUpMessage(event));
+void drawCluster();
+void drawGroups();
+setInterval(() => void drawCluster(), cluster_poll_ms);
+setInterval(() => void drawGroups(), cluster_poll_ms);
+
 sort_element.addEventListener('change', draw);
 const events = new EventSource('/api/events');
 events.addEventListener('snapshot', (event) => {
   latest = JSON.parse(event.data);
+  addTotals(latest);
   connection_element.textContent = 'live';
   connection_element.className = 'badge live';
   draw();

@@ -20,6 +20,7 @@ import { TransactionHandlers } from './transaction_handlers.js';
 import { SendHandlers } from './send_handlers.js';
 import { SlaveSync } from './slave_sync.js';
 import { BrokerRole } from './broker_role.js';
+import { BrokerTraffic, type TopicTrafficSource } from './broker_traffic.js';
 import { KnownQueues } from '../../storage/known_queues.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
 
@@ -39,7 +40,7 @@ export interface BrokerListenerOptions {
  * The connection handling runs on the main thread: a send costs one hop to the CommitLog
  * writer's thread and one back; a pull none (it reads the mapped files here).
  */
-export interface BrokerListener extends Listener {
+export interface BrokerListener extends Listener, TopicTrafficSource {
   /** Pulls held by long polling right now (metrics, tests). */
   heldPulls(): number;
 }
@@ -72,8 +73,9 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     },
   };
   const slave_sync = new SlaveSync({ client_id: `${config.brokerName}@${config.brokerId}`, topics, offsets: store.offsets, log, onTopicsChanged: () => registrar?.registerNow() });
-  const send = new SendHandlers(context);
-  const pull = new PullHandlers(context);
+  const traffic = new BrokerTraffic();
+  const send = new SendHandlers(context, traffic);
+  const pull = new PullHandlers(context, traffic);
   const retry = new RetryHandlers(context, send);
   const admin = new AdminHandlers(context, retry);
   const transactions = new TransactionHandlers(context, config.transactionCheckIntervalMs);
@@ -107,6 +109,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   return {
     key: 'broker',
     heldPulls: () => pulls.size,
+    topicTraffic: () => traffic.snapshot(),
     async start() {
       const bound = await server.listen(config.host, config.port);
       const address = formatHostPort({ host: config.advertiseHost, port: bound.port });

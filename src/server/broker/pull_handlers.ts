@@ -16,9 +16,12 @@ import {
 import { MqError } from '../../runtime/errors.js';
 import type { PullResult } from '../../storage/store_reader.js';
 import { parseSubscription, type TagFilter } from '../../storage/tag_hash.js';
+import type { RequestContext } from '../remoting/request_router.js';
+import type { ServerConnection } from '../remoting/server_connection.js';
 import type { BrokerContext } from './broker_context.js';
 import { storedMessageOf } from './stored_message.js';
 import type { TopicSettings } from './topic_config_store.js';
+import type { BrokerTraffic } from './broker_traffic.js';
 
 export const pull_limits = {
   messages_per_pull_max: 1_024,
@@ -31,9 +34,13 @@ export const pull_limits = {
  * into the response frame.
  */
 export class PullHandlers {
-  constructor(private readonly broker: BrokerContext) {}
+  constructor(
+    private readonly broker: BrokerContext,
+    /** Counts what PULL returned, per topic (/metrics). */
+    private readonly traffic: BrokerTraffic,
+  ) {}
 
-  readonly pull = async (body: Uint8Array): Promise<Uint8Array> => {
+  readonly pull = async (body: Uint8Array, context: RequestContext): Promise<Uint8Array> => {
     const decoded = decodePullRequest(body);
     if (!decoded.ok) throw new MqError('BAD_REQUEST', `PULL body: ${decoded.error.message}`);
     const request = decoded.value;
@@ -42,12 +49,12 @@ export class PullHandlers {
     if (request.commitOffset !== null && request.consumerGroup !== '') {
       this.broker.store.offsets.tell({ kind: 'commit', group: request.consumerGroup, topic: request.topic, queue_id: request.queueId, offset: request.commitOffset });
     }
-    const first = this.read(request, filter);
+    const first = this.read(request, filter, context.connection);
     if (first.status !== 'NO_NEW_MSG' || request.longPollTimeoutMs <= 0) return encodePullResponse(first);
     // At the end of the queue: hold until a message arrives or the poll time runs out.
     const answered = await new Promise<PullResponse>((resolve) => {
       const ready = (): boolean => (this.broker.store.reader.window(request.topic, request.queueId)?.max_offset ?? 0) > request.queueOffset;
-      const held = this.broker.pulls.hold(ready, () => resolve(this.read(request, filter)), request.longPollTimeoutMs);
+      const held = this.broker.pulls.hold(ready, () => resolve(this.read(request, filter, context.connection)), request.longPollTimeoutMs);
       if (!held) resolve(first);
     });
     return encodePullResponse(answered);
@@ -73,18 +80,28 @@ export class PullHandlers {
     return encodeCommitConsumerOffsetResponse({});
   };
 
-  private read(request: PullRequest, tag_filter: TagFilter): PullResponse {
+  private read(request: PullRequest, tag_filter: TagFilter, connection: ServerConnection): PullResponse {
     const result = this.broker.store.reader.pull(request.topic, request.queueId, request.queueOffset, {
       max_count: Math.min(Math.max(1, request.maxCount), pull_limits.messages_per_pull_max),
       max_bytes: Math.min(Math.max(1, request.maxBytes), pull_limits.bytes_per_pull_max),
       tag_filter,
     });
+    const messages = result.records.map(storedMessageOf);
+    // Every read that found messages is the one answered (a long poll reads again only after
+    // its first read found none), so counting here counts what PULL returned. A held pull
+    // whose consumer has gone is still answered when its queue grows (into a closed
+    // connection): not counted, it reached no one.
+    if (messages.length > 0 && connection.open) {
+      let body_bytes = 0;
+      for (const message of messages) body_bytes += message.body.byteLength;
+      this.traffic.returned(request.topic, messages.length, body_bytes);
+    }
     return {
       status: pullStatusOf(result),
       nextOffset: result.status === 'no_such_queue' ? request.queueOffset : result.next_queue_offset,
       minOffset: result.min_offset,
       maxOffset: result.max_offset,
-      messages: result.records.map(storedMessageOf),
+      messages,
     };
   }
 

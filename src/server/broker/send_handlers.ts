@@ -23,6 +23,7 @@ import { scheduledRecordOf } from '../../actors/timing_wheel/scheduled_record.js
 import { halfRecordOf } from '../../actors/transaction/transaction_records.js';
 import { encodeMessageId, ipv4ToNumber } from '../../storage/message_id.js';
 import type { TopicSettings } from './topic_config_store.js';
+import type { BrokerTraffic } from './broker_traffic.js';
 
 /** Where an appended record went. */
 export interface StoredRecord {
@@ -61,7 +62,11 @@ export class SendHandlers {
   /** Round-robin position per topic, for sends that let the broker pick the queue. */
   private readonly next_queue = new Map<string, number>();
 
-  constructor(private readonly broker: BrokerContext) {}
+  constructor(
+    private readonly broker: BrokerContext,
+    /** Counts what SEND and SEND_BATCH stored, per topic (/metrics). */
+    private readonly traffic: BrokerTraffic,
+  ) {}
 
   readonly send = async (body: Uint8Array): Promise<Uint8Array> => {
     const request = decodeSendRequest(body);
@@ -86,6 +91,9 @@ export class SendHandlers {
     const now_ms = Date.now();
     const placed = messages.map((message) => this.recordOf(message, now_ms));
     const stored = await this.appendRecords(placed.map((item) => item.record));
+    // Counted under the topic the producer named (a delayed or half message is stored in an
+    // internal topic until it is due or committed, but it is this topic's traffic).
+    for (const message of messages) this.traffic.stored(message.topic, 1, message.body.byteLength);
     return stored.map((result, index) => {
       const item = placed[index] as PlacedRecord;
       return {

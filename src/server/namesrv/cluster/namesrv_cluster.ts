@@ -312,7 +312,8 @@ export class NamesrvCluster {
       leader: election?.leader ?? this.options.self,
       lastSeq: this.position.last_seq,
       lastTerm: this.position.last_term,
-      commitSeq: leading ? this.commits.commitSeq() : (this.follower?.assignment.commitSeq ?? 0),
+      // Alone, every logged write is committed as it is applied.
+      commitSeq: election === undefined ? this.position.last_seq : leading ? this.commits.commitSeq() : (this.follower?.assignment.commitSeq ?? 0),
       chain: leading ? this.view.chain(this.now()) : (this.follower?.assignment.chain ?? []),
       snapshotsInstalled: this.follower?.snapshots_installed ?? 0,
       resumedFromSeq: this.resumed_from_seq,

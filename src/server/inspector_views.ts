@@ -1,0 +1,73 @@
+import { Admin } from '../client/admin.js';
+import type { GroupListing } from '../client/admin_groups.js';
+import type { ClusterView, NamesrvStatusView, RouteView } from '../client/admin_views.js';
+import type { ReceivedMessage } from '../client/message.js';
+import { MqError } from '../runtime/errors.js';
+
+export const inspector_view_limits = {
+  /** Topics whose routes one cluster view lists; the rest are counted. */
+  topics_max: 500,
+  /** Body bytes a message view shows (as text or hex). */
+  body_bytes_max: 64 * 1024,
+} as const;
+
+/** `GET /api/cluster`: the cluster as the node's nameservers see it. */
+export interface ClusterPanel {
+  nameservers: NamesrvStatusView[];
+  brokers: ClusterView;
+  topics: RouteView[];
+  topicsLeftOut: number;
+}
+
+/** `GET /api/messages/<msgId>`: one message, its body as text when it is UTF-8, else hex. */
+export interface MessagePanel extends Omit<ReceivedMessage, 'body'> {
+  bodyBytes: number;
+  bodyText: string | null;
+  bodyHex: string;
+  bodyTruncated: boolean;
+}
+
+/**
+ * The inspector's cluster-wide views, read through the client SDK from the nameservers and
+ * brokers (what an operator's dashboard would ask), by one Admin client opened on first use
+ * and closed with the node. Owned by the node's main thread.
+ */
+export class InspectorViews {
+  private admin: Admin | undefined;
+
+  constructor(private readonly namesrv_addresses: () => readonly string[]) {}
+
+  async cluster(): Promise<ClusterPanel> {
+    const admin = this.client();
+    const [nameservers, brokers, topics] = await Promise.all([admin.namesrvStatus(), admin.cluster(), admin.listTopics()]);
+    const shown = topics.slice(0, inspector_view_limits.topics_max);
+    const routes = await Promise.all(shown.map((topic) => admin.route(topic).catch(() => undefined)));
+    return { nameservers, brokers, topics: routes.filter((route): route is RouteView => route !== undefined), topicsLeftOut: topics.length - shown.length };
+  }
+
+  groups(): Promise<GroupListing> {
+    return this.client().groups();
+  }
+
+  async message(msg_id: string): Promise<MessagePanel> {
+    const { body, ...fields } = await this.client().getMessage(msg_id);
+    const shown = body.subarray(0, inspector_view_limits.body_bytes_max);
+    const text = shown.toString('utf8');
+    const is_text = Buffer.from(text, 'utf8').equals(shown) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+    return { ...fields, bodyBytes: body.length, bodyText: is_text ? text : null, bodyHex: shown.toString('hex'), bodyTruncated: shown.length < body.length };
+  }
+
+  async close(): Promise<void> {
+    await this.admin?.close();
+    this.admin = undefined;
+  }
+
+  private client(): Admin {
+    if (this.admin === undefined) {
+      const addresses = this.namesrv_addresses();
+      if (addresses.length === 0) throw new MqError('BROKER_UNAVAILABLE', 'this node knows no nameserver yet (it is starting)');
+      this.admin = new Admin({ namesrv: [...addresses] });
+    }
+    return this.admin;
+  }
+}
