@@ -14,7 +14,8 @@ import { InspectorEvents } from './inspector_events.js';
  * no state of its own beyond the metrics registry.
  *
  *   GET /healthz      200 "ok", or 503 "unavailable: <reason>"
- *   GET /metrics      Prometheus text: process metrics and mq_actor_* series
+ *   GET /metrics      Prometheus text: process metrics, mq_actor_* series, and on a broker its
+ *                     topic traffic, group lag, CommitLog and replication positions (admin_metrics.ts)
  *   GET /api/actors   {"actors": ActorStats[]}
  *   GET /api/store    StoreView (actors/store/store_view.ts); 404 on a node without a store
  *   GET /api/events   server-sent events: a snapshot of actors and store each second

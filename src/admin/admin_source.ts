@@ -29,6 +29,8 @@ export interface AdminSource {
   /** A broker's per-topic totals since it started (`mq_topic_*_total`); cheap, read on this
    *  thread. Left out on a node without a broker. */
   topicTraffic?: () => TopicTraffic[];
+  /** A broker's pulls held by long polling right now (`mq_broker_pulls_held`). */
+  heldPulls?: () => number;
   /** A broker's consumer-group lag per queue (`mq_group_lag_messages`), at most
    *  `group_lag_limits.series_max` rows; empty while the store is not open. */
   groupLags?: () => Promise<GroupLag[]>;

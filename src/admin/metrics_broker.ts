@@ -9,8 +9,18 @@ import type { AdminSource, GroupLag, StorePositions, TopicTraffic } from './admi
  * between scrapes, and a scrape shows the present.
  */
 export function registerBrokerMetrics(registry: Registry, source: AdminSource, bounded: Bound): void {
-  const { topicTraffic: topic_traffic, groupLags: group_lags, storePositions: store_positions } = source;
+  const { topicTraffic: topic_traffic, heldPulls: held_pulls, groupLags: group_lags, storePositions: store_positions } = source;
   if (topic_traffic !== undefined) registerTopicTraffic(registry, topic_traffic);
+  if (held_pulls !== undefined) {
+    new Gauge({
+      name: 'mq_broker_pulls_held',
+      help: 'Pulls held by long polling until their queue grows or their poll time runs out.',
+      registers: [registry],
+      collect() {
+        this.set(held_pulls());
+      },
+    });
+  }
   if (group_lags !== undefined) registerGroupLag(registry, onePerScrape(() => bounded(group_lags(), 'reading the consumer-group lag')));
   if (store_positions !== undefined) registerStorePositions(registry, onePerScrape(() => bounded(store_positions(), 'reading the store positions')));
 }

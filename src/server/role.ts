@@ -10,7 +10,7 @@ import type { Logger } from '../runtime/log.js';
 import { formatHostPort, type NodeConfig, type Role } from './config.js';
 import { InspectorViews } from './inspector_views.js';
 import { listenersForRole } from './role_listeners.js';
-import { hasTopicTraffic } from './broker/broker_traffic.js';
+import { isTrafficSource } from './broker/broker_traffic.js';
 
 /**
  * Starting and stopping one node (main thread): the actor system, the admin HTTP server and
@@ -126,7 +126,8 @@ export class RunningNode {
           return opened.view();
         },
         // The broker listener counts its traffic; before it has started there is none.
-        topicTraffic: () => this.started.find(hasTopicTraffic)?.topicTraffic() ?? [],
+        topicTraffic: () => this.started.find(isTrafficSource)?.topicTraffic() ?? [],
+        heldPulls: () => this.started.find(isTrafficSource)?.heldPulls() ?? 0,
         groupLags: async () => {
           const opened = store();
           return opened === undefined ? [] : readGroupLags(opened);

@@ -16,8 +16,9 @@ import { createHaTopic, startHaCluster } from '../cluster/fixtures/ha_cluster.js
  * `/metrics` of a real standalone node, parsed by a Prometheus text parser (not by this
  * project's own code): the broker's series exist, and move by exactly the messages and body
  * bytes sent and received; a consumer group's lag is what it has not consumed, and goes to
- * 0 once it has; a master's replication lag is what its frozen slave has not copied. Before that, the bounded parts alone: the `_other_` totals past the
- * limits, and the series of a fake source as the parser reads them.
+ * 0 once it has; a master's replication lag is what its frozen slave has not copied.
+ * Before that, the bounded parts alone: the `_other_` totals past the limits, and the
+ * series of a fake source as the parser reads them.
  */
 
 /** What parse-prometheus-text-format returns (it ships no types). */
@@ -147,6 +148,8 @@ class FakeBrokerSource implements AdminSource {
   listActors = async (): Promise<ActorStats[]> => [];
   health = async (): Promise<HealthReport> => ({ ok: true });
   topicTraffic = (): TopicTraffic[] => this.traffic;
+  held = 0;
+  heldPulls = (): number => this.held;
   groupLags = async (): Promise<GroupLag[]> => {
     this.lag_reads++;
     if (this.lag_error !== undefined) throw this.lag_error;
@@ -171,6 +174,7 @@ t.test('broker series of a fake source, as a Prometheus parser reads them', asyn
   source.traffic = [{ topic: 'T', messages_in: 3, bytes_in: 300, messages_out: 2, bytes_out: 200 }, { topic: other_topics_label, messages_in: 1, bytes_in: 5, messages_out: 0, bytes_out: 0 }];
   source.lags = [{ group: 'g', topic: 'T', queue: '0', lag_messages: 1 }, { group: 'g', topic: 'T', queue: '3', lag_messages: 4 }];
   source.positions = { write_offset_bytes: 4096, flush_offset_bytes: 1024, replication_lag_bytes: 512, slaves_connected: 2, slaves_in_sync: 1 };
+  source.held = 3;
   const reads_before = source.lag_reads;
   const after = new Scrape((await get()).body);
   t.equal(source.lag_reads - reads_before, 1, 'one scrape reads the lags once');
@@ -185,6 +189,7 @@ t.test('broker series of a fake source, as a Prometheus parser reads them', asyn
   t.equal(after.value('mq_replication_lag_bytes'), 512);
   t.equal(after.value('mq_replication_slaves_connected'), 2);
   t.equal(after.value('mq_replication_slaves_in_sync'), 1);
+  t.equal(after.value('mq_broker_pulls_held'), 3);
 
   source.lags = [{ group: 'g', topic: 'T', queue: '0', lag_messages: 0 }];
   const later = new Scrape((await get()).body);
@@ -211,7 +216,7 @@ t.test('a standalone node: topic traffic, group lag and store positions in /metr
   for (const name of ['mq_topic_messages_in_total', 'mq_topic_bytes_in_total', 'mq_topic_messages_out_total', 'mq_topic_bytes_out_total']) {
     t.equal(idle.type(name), 'COUNTER', `${name} is a counter`);
   }
-  for (const name of ['mq_group_lag_messages', 'mq_commitlog_write_offset_bytes', 'mq_commitlog_flush_offset_bytes', 'mq_replication_lag_bytes']) {
+  for (const name of ['mq_group_lag_messages', 'mq_commitlog_write_offset_bytes', 'mq_commitlog_flush_offset_bytes', 'mq_replication_lag_bytes', 'mq_broker_pulls_held']) {
     t.equal(idle.type(name), 'GAUGE', `${name} is a gauge`);
   }
   t.equal(idle.value('mq_topic_messages_in_total', { topic }), undefined, 'no traffic yet: no series for the topic');
@@ -250,6 +255,9 @@ t.test('a standalone node: topic traffic, group lag and store positions in /metr
   });
 
   await t.test('later sends show as lag, and it goes back to 0 once consumed', async (t) => {
+    // The consumer that left may still have pulls held at the broker (until their 1 s long
+    // poll ends); answered after new sends, they would read messages for no one.
+    await scrapeUntil(node, 'no pull held', (s) => (s.value('mq_broker_pulls_held') === 0 ? true : undefined));
     const later = Array.from({ length: later_sends }, (_, index) => messageOf(first_sends + index));
     for (const message of later) await producer.send(message);
     // A send is answered a moment before its queue's end is published to readers.

@@ -20,7 +20,7 @@ import { TransactionHandlers } from './transaction_handlers.js';
 import { SendHandlers } from './send_handlers.js';
 import { SlaveSync } from './slave_sync.js';
 import { BrokerRole } from './broker_role.js';
-import { BrokerTraffic, type TopicTrafficSource } from './broker_traffic.js';
+import { BrokerTraffic, type TrafficSource } from './broker_traffic.js';
 import { KnownQueues } from '../../storage/known_queues.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
 
@@ -40,10 +40,7 @@ export interface BrokerListenerOptions {
  * The connection handling runs on the main thread: a send costs one hop to the CommitLog
  * writer's thread and one back; a pull none (it reads the mapped files here).
  */
-export interface BrokerListener extends Listener, TopicTrafficSource {
-  /** Pulls held by long polling right now (metrics, tests). */
-  heldPulls(): number;
-}
+export interface BrokerListener extends Listener, TrafficSource {}
 
 export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   const { config, store } = options;

@@ -34,12 +34,15 @@ export interface TopicTraffic {
 }
 
 /** A listener that counts traffic (the broker's): the node's admin source finds it by this. */
-export interface TopicTrafficSource {
+export interface TrafficSource {
   topicTraffic(): TopicTraffic[];
+  /** Pulls held by long polling right now. */
+  heldPulls(): number;
 }
 
-export function hasTopicTraffic<T extends object>(value: T): value is T & TopicTrafficSource {
-  return typeof (value as Partial<TopicTrafficSource>).topicTraffic === 'function';
+export function isTrafficSource<T extends object>(value: T): value is T & TrafficSource {
+  const source = value as Partial<TrafficSource>;
+  return typeof source.topicTraffic === 'function' && typeof source.heldPulls === 'function';
 }
 
 export class BrokerTraffic {
