@@ -1,10 +1,10 @@
 import type { StoreView } from '../actors/store/store_view.js';
-import type { ActorStats } from '../runtime/actor_stats.js';
+import type { ActorStats, ThreadStats } from '../runtime/actor_stats.js';
 import type { TopicTraffic } from '../server/broker/broker_traffic.js';
 import type { GroupLag } from './metrics_group_lag.js';
 import type { StorePositions } from './metrics_store_positions.js';
 
-export type { ActorStats, GroupLag, StorePositions, StoreView, TopicTraffic };
+export type { ActorStats, ThreadStats, GroupLag, StorePositions, StoreView, TopicTraffic };
 
 /** Whether a node can serve: every worker thread answered a probe and its listeners are up. */
 export interface HealthReport {
@@ -39,6 +39,8 @@ export interface AdminSource {
   storePositions?: () => Promise<StorePositions | undefined>;
   /** The inspector's cluster-wide views (server/inspector_views.ts), read through the node's
    *  nameservers and brokers: `GET /api/cluster`, `/api/groups`, `/api/messages/<msgId>`. */
+  /** Each worker thread's heap and event-loop delay (`mq_worker_*`). */
+  threadStats?: () => Promise<ThreadStats[]>;
   clusterView?: () => Promise<object>;
   groupsView?: () => Promise<object>;
   messageView?: (msg_id: string) => Promise<object>;

@@ -14,3 +14,15 @@ export interface ActorStats {
   restarts: number;
   lastError: string | null;
 }
+
+/** What one worker thread reports of itself (/metrics): its V8 heap and how late its event
+ *  loop ran timers since the last report (a busy or blocked thread delays everything on it). */
+export interface ThreadStats {
+  thread: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  /** Event-loop delay since the previous report: median, 99th percentile and maximum. */
+  eventLoopDelayP50Ms: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+}

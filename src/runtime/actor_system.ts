@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { ActorSpawnOptions } from './actor.js';
 import type { ActorProtocol } from './actor_protocol.js';
 import type { ActorRef } from './actor_ref.js';
-import type { ActorStats } from './actor_stats.js';
+import type { ActorStats, ThreadStats } from './actor_stats.js';
 import { assert } from './assert.js';
 import { CpuPool } from './cpu_pool.js';
 import { MqError, toMqError } from './errors.js';
@@ -176,6 +176,13 @@ export class ActorSystem extends EventEmitter {
     const record = this.records.get(address);
     if (record === undefined || !this.pool.isAlive(record.thread)) return false;
     return this.pool.call(record.thread, 'restart actor', (c) => c.restartActor(address));
+  }
+
+  /** Every live worker thread's heap and event-loop delay (since the previous call). */
+  async threadStats(): Promise<ThreadStats[]> {
+    const alive = this.pool.threads.filter((thread) => this.pool.isAlive(thread));
+    const stats = await Promise.all(alive.map((thread) => this.pool.call(thread, 'thread stats', (c) => c.threadStats()).catch(() => undefined)));
+    return stats.filter((entry): entry is ThreadStats => entry !== undefined);
   }
 
   async listActors(): Promise<ActorStats[]> {

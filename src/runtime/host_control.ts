@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { ActorStats } from './actor_stats.js';
+import type { ActorStats, ThreadStats } from './actor_stats.js';
 import type { RuntimeLimits } from './limits.js';
 import type { Placement, RouterEvent } from './router.js';
 
@@ -24,6 +24,8 @@ export interface HostControl {
   restartActor(address: string): boolean;
   list(): Array<{ address: string; kind: string }>;
   stats(): ActorStats[];
+  /** This thread's heap and event-loop delay since the previous call. */
+  threadStats(): ThreadStats;
   inspect(address: string): Record<string, unknown> | undefined;
   counters(): { pending_asks: number; late_replies: number; dropped_tells: number };
 }

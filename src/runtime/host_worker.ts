@@ -2,6 +2,8 @@
  * Entry of every worker thread of an ActorSystem: one Router hosting this thread's actors,
  * and the HostControl API exposed to the main thread through Comlink.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpointModule from 'comlink/dist/umd/node-adapter.js';
@@ -43,6 +45,12 @@ async function loadDefinition(module_url: string): Promise<AnyActorDefinition> {
   return module.actor;
 }
 
+/** Samples how late this thread's event loop runs, with a timer every 20 ms (a few wake-ups a
+ *  second). The histogram records each whole interval, so the delay is what exceeds 20 ms. */
+const loop_resolution_ms = 20;
+const loop_delay = monitorEventLoopDelay({ resolution: loop_resolution_ms });
+loop_delay.enable();
+
 const control: HostControl = {
   connectPeer: (thread, port) => router.connectPeer(thread, port),
   peerDown: (thread) => router.peerDown(thread),
@@ -57,6 +65,20 @@ const control: HostControl = {
   restartActor: (address) => router.restartLocal(address),
   list: () => router.localStats().map(({ address, kind }) => ({ address, kind })),
   stats: () => router.localStats(),
+  threadStats: () => {
+    const heap = getHeapStatistics();
+    const ms = (nanoseconds: number): number => (Number.isFinite(nanoseconds) ? Math.max(0, nanoseconds / 1e6 - loop_resolution_ms) : 0);
+    const stats = {
+      thread: start.thread,
+      heapUsedBytes: heap.used_heap_size,
+      heapTotalBytes: heap.total_heap_size,
+      eventLoopDelayP50Ms: ms(loop_delay.percentile(50)),
+      eventLoopDelayP99Ms: ms(loop_delay.percentile(99)),
+      eventLoopDelayMaxMs: ms(loop_delay.max),
+    };
+    loop_delay.reset();
+    return stats;
+  },
   inspect: (address) => router.inspectLocal(address),
   counters: () => router.counters(),
 };

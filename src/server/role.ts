@@ -43,6 +43,7 @@ export interface NodeSystem extends AdminSource {
   stopActor?: ActorSystem['stopActor'];
   /** The inspector's restart button (ActorSystem has it). */
   restartActor?: ActorSystem['restartActor'];
+  threadStats?: ActorSystem['threadStats'];
 }
 
 export interface NodeDependencies {
@@ -141,6 +142,7 @@ export class RunningNode {
       groupsView: () => this.views.groups(),
       messageView: (msg_id: string) => this.views.message(msg_id),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
+      threadStats: async () => (this.system?.threadStats === undefined ? [] : this.system.threadStats()),
       restartActor: async (address: string): Promise<boolean> => (this.system?.restartActor === undefined ? false : this.system.restartActor(address)),
       health: async (): Promise<HealthReport> => {
         if (this.state !== 'serving' || this.system === null) return { ok: false, reason: `node is ${this.state}` };

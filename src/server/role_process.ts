@@ -118,6 +118,7 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
     spawn: (spawn_options) => system.spawn(spawn_options),
     stopActor: (address) => system.stopActor(address),
     restartActor: (address) => system.restartActor(address),
+    threadStats: () => system.threadStats(),
     stop: async () => {
       try {
         await store.close();

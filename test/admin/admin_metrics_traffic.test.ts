@@ -222,6 +222,13 @@ t.test('a standalone node: topic traffic, group lag and store positions in /metr
   t.equal(idle.value('mq_topic_messages_in_total', { topic }), undefined, 'no traffic yet: no series for the topic');
   t.same(idle.values('mq_group_lag_messages', { group }), [], 'no offsets committed yet: no lag series');
   t.equal(idle.value('mq_replication_lag_bytes'), 0, 'a master without slaves has no replication lag');
+  // Every worker thread (the node runs two) reports its heap and event-loop delay.
+  for (const thread of ['1', '2']) {
+    t.ok((idle.value('mq_worker_heap_used_bytes', { thread }) ?? 0) > 0, `thread ${thread}: heap in use`);
+    t.ok((idle.value('mq_worker_heap_total_bytes', { thread }) ?? 0) >= (idle.value('mq_worker_heap_used_bytes', { thread }) ?? Infinity), `thread ${thread}: heap allocated ≥ in use`);
+    const [p50, p99, max] = ['0.5', '0.99', '1'].map((quantile) => idle.value('mq_worker_event_loop_delay_seconds', { thread, quantile }) ?? -1);
+    t.ok(p50 !== undefined && p50 >= 0 && (p50 as number) <= (p99 as number) && (p99 as number) <= (max as number), `thread ${thread}: event-loop delay p50 ${p50} ≤ p99 ${p99} ≤ max ${max}`);
+  }
   const write_offset_before = idle.value('mq_commitlog_write_offset_bytes') ?? -1;
   t.ok(write_offset_before >= 0, 'the write offset has a sample');
 
