@@ -1,4 +1,5 @@
 import type { StoreView } from '../actors/store/store_view.js';
+import type { FlushLatencySnapshot } from '../storage/flush_latency.js';
 import type { ActorStats, ThreadStats } from '../runtime/actor_stats.js';
 import type { TopicTraffic } from '../server/broker/broker_traffic.js';
 import type { GroupLag } from './metrics_group_lag.js';
@@ -39,6 +40,9 @@ export interface AdminSource {
   storePositions?: () => Promise<StorePositions | undefined>;
   /** The inspector's cluster-wide views (server/inspector_views.ts), read through the node's
    *  nameservers and brokers: `GET /api/cluster`, `/api/groups`, `/api/messages/<msgId>`. */
+  /** A broker's CommitLog flush latency histogram (`mq_flush_latency_seconds`); undefined
+   *  while the store is not open. */
+  flushLatency?: () => FlushLatencySnapshot | undefined;
   /** Each worker thread's heap and event-loop delay (`mq_worker_*`). */
   threadStats?: () => Promise<ThreadStats[]>;
   clusterView?: () => Promise<object>;

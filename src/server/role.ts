@@ -133,6 +133,7 @@ export class RunningNode {
           const opened = store();
           return opened === undefined ? [] : readGroupLags(opened);
         },
+        flushLatency: () => store()?.flushLatency(),
         storePositions: async () => {
           const opened = store();
           return opened === undefined ? undefined : readStorePositions(opened);

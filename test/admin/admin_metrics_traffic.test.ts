@@ -247,6 +247,18 @@ t.test('a standalone node: topic traffic, group lag and store positions in /metr
     // Async flush runs every 500 ms: the flush offset catches up with the write offset.
     const write_offset = after.value('mq_commitlog_write_offset_bytes') as number;
     await scrapeUntil(node, 'flush offset reaches the write offset', (s) => ((s.value('mq_commitlog_flush_offset_bytes') ?? 0) >= write_offset ? true : undefined));
+
+    // Those flushes are in the flush latency histogram: cumulative buckets ending at the count.
+    const text = (await adminGet(node, '/metrics')).body;
+    t.match(text, /# TYPE mq_flush_latency_seconds histogram/, 'a histogram');
+    const buckets = [...text.matchAll(/^mq_flush_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((match) => [match[1] as string, Number(match[2])] as const);
+    const count = Number(/^mq_flush_latency_seconds_count (\d+)$/m.exec(text)?.[1]);
+    const total_s = Number(/^mq_flush_latency_seconds_sum (\S+)$/m.exec(text)?.[1]);
+    t.ok(count >= 1, `${count} flushes counted`);
+    t.ok(total_s > 0, `their summed time: ${total_s} s`);
+    t.equal(buckets.at(-1)?.[0], '+Inf', 'the last bucket is +Inf');
+    t.equal(buckets.at(-1)?.[1], count, '+Inf holds every flush');
+    t.ok(buckets.every(([, value], index) => index === 0 || value >= (buckets[index - 1]?.[1] ?? 0)), 'buckets are cumulative');
   });
 
   await t.test('a group consumes everything: messages and bytes out, lag 0 on every queue', async (t) => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import { StoreCheckpoint } from '../../storage/checkpoint.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
+import { FlushLatencyRecorder } from '../../storage/flush_latency.js';
 import { checkpointPath, commitLogDirs } from '../../storage/storage_paths.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { commit_log_address, commit_log_protocol } from '../commit_log/commit_log_messages.js';
@@ -22,6 +23,7 @@ const checkpoint_interval_ms = 1_000;
  */
 class FlushActor {
   private readonly control: StoreControl;
+  private readonly latency: FlushLatencyRecorder;
   private readonly checkpoint: StoreCheckpoint;
   private readonly fds = new Map<number, number>();
   /** Only for segment paths (segment n in directory n mod count); nothing is mapped through it. */
@@ -37,6 +39,7 @@ class FlushActor {
     private readonly args: StoreArgs,
   ) {
     this.control = store_control.attach(args.control);
+    this.latency = new FlushLatencyRecorder(args.flush_latency);
     this.checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log: context.log });
     this.writer = context.actorOf(commit_log_address, commit_log_protocol);
   }
@@ -101,6 +104,7 @@ class FlushActor {
     const target = this.control.load('write_offset');
     if (target <= from) return;
     const segment_bytes = this.args.commit_log_segment_bytes;
+    const started_ms = performance.now();
     try {
       for (let start = from - (from % segment_bytes); start < target; start += segment_bytes) {
         await fdatasync(this.fdOf(start));
@@ -110,6 +114,7 @@ class FlushActor {
       this.context.log.error({ err: error, from, target }, 'CommitLog flush failed');
       return;
     }
+    this.latency.record(performance.now() - started_ms);
     this.control.store('flush_offset', target);
     this.control.add('flush_seq', 1);
     this.control.notify('flush_seq');

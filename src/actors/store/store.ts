@@ -10,6 +10,7 @@ import { rebuildConsumeQueuesInPool } from '../../storage/consume_queue_rebuild.
 import { KnownQueues } from '../../storage/known_queues.js';
 import { QueuePositions } from '../../storage/queue_positions.js';
 import { storeView, type StoreView } from './store_view.js';
+import { flush_latency_control, readFlushLatency, type FlushLatencySnapshot } from '../../storage/flush_latency.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control } from '../../storage/store_control.js';
@@ -135,6 +136,7 @@ export class Store {
       extra_data_dirs: [...(options.extra_data_dirs ?? [])],
       control: store_control.create().sab,
       queue_positions: QueuePositions.create().sab,
+      flush_latency: flush_latency_control.create().sab,
     };
     const store = new Store(system, args);
     const role = options.role ?? 'master';
@@ -253,6 +255,11 @@ export class Store {
   /** The inspector's view of the store (store_view.ts): positions, segments, queues, disks. */
   view(): StoreView {
     return storeView(this.args);
+  }
+
+  /** How long CommitLog flushes took (the flush actor's histogram). */
+  flushLatency(): FlushLatencySnapshot {
+    return readFlushLatency(this.args.flush_latency);
   }
 
   /** A reader for the main thread. Other threads make their own from `args`. */
