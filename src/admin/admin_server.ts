@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { restart_hold_ms_max } from '../runtime/actor_cell.js';
 import { MqError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/log.js';
 import { createMetricsRegistry } from './admin_metrics.js';
@@ -23,8 +24,9 @@ import { InspectorEvents } from './inspector_events.js';
  *   GET /api/groups   consumer groups: members and lag per queue
  *   GET /api/messages/<msgId>   one message: properties and body (text or hex)
  *   GET /             the inspector page (its files under /inspector/)
- *   POST /api/actors/restart?address=A   with header `x-mq-confirm: restart A`: restarts one
- *                     actor as its supervisor would; 404 when no running actor has that address
+ *   POST /api/actors/restart?address=A[&holdMs=N]   with header `x-mq-confirm: restart A`:
+ *                     restarts one actor as its supervisor would (held down N ms, for drills);
+ *                     404 when no running actor has that address
  *   other paths       404 JSON; other methods 405 JSON
  *
  * The restart is the one request that changes anything; the confirmation header (which a
@@ -229,7 +231,13 @@ async function restartActor(source: AdminSource, url: URL, request: IncomingMess
     sendJson(response, 400, { error: `a restart must be confirmed: send the header "x-mq-confirm: restart ${address}"` });
     return;
   }
-  if (source.restartActor === undefined || !(await source.restartActor(address))) {
+  const hold_text = url.searchParams.get('holdMs') ?? '0';
+  const hold_ms = /^\d{1,6}$/.test(hold_text) ? Number(hold_text) : -1;
+  if (hold_ms < 0 || hold_ms > restart_hold_ms_max) {
+    sendJson(response, 400, { error: `holdMs takes whole milliseconds from 0 to ${restart_hold_ms_max}, not ${JSON.stringify(hold_text)}` });
+    return;
+  }
+  if (source.restartActor === undefined || !(await source.restartActor(address, hold_ms))) {
     sendJson(response, 404, { error: `no running actor '${address}' on this node (it may be restarting, failed or stopped already)` });
     return;
   }

@@ -26,7 +26,7 @@ export interface AdminSource {
   storeView?: () => StoreView;
   /** Restarts one actor as its supervisor would (the inspector's restart button); false when
    *  no running actor has that address. */
-  restartActor?: (address: string) => Promise<boolean>;
+  restartActor?: (address: string, hold_ms: number) => Promise<boolean>;
   /** A broker's per-topic totals since it started (`mq_topic_*_total`); cheap, read on this
    *  thread. Left out on a node without a broker. */
   topicTraffic?: () => TopicTraffic[];

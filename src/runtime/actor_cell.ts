@@ -1,8 +1,12 @@
 import { DeferredReply, type Actor, type ActorContext, type AnyActorDefinition } from './actor.js';
 import type { ActorStats } from './actor_stats.js';
 import { BoundedQueue } from './bounded_queue.js';
+import { assert } from './assert.js';
 import { MqError } from './errors.js';
 import type { RuntimeLimits } from './limits.js';
+
+/** The longest an operator's restart may hold an actor down. */
+export const restart_hold_ms_max = 60_000;
 
 /** One message waiting in a mailbox. `correlation_id` 0 means tell (no reply wanted). */
 export interface Delivery {
@@ -55,8 +59,9 @@ export class ActorCell {
   private stopped_waiters: Array<() => void> = [];
   /** Set by the Router while the cell sits in its ready queue. */
   in_ready_queue = false;
-  /** An operator asked for a restart while a handler was running: done when it settles. */
-  private restart_requested = false;
+  /** An operator asked for a restart while a handler was running: done when it settles,
+   *  held this long (ms) between the stop and the new start. */
+  private restart_requested: number | undefined;
 
   private handled = 0;
   private busy_ms = 0;
@@ -163,9 +168,10 @@ export class ActorCell {
   }
 
   private afterAsync(): void {
-    if (this.restart_requested) {
-      this.restart_requested = false;
-      void this.restartForOperator();
+    if (this.restart_requested !== undefined) {
+      const hold_ms = this.restart_requested;
+      this.restart_requested = undefined;
+      void this.restartForOperator(hold_ms);
     }
     this.checkStopped();
     this.host.continueAfterAsync(this);
@@ -191,16 +197,18 @@ export class ActorCell {
    * An operator asked for a restart (the inspector's button): the instance stops as it would
    * at shutdown, and a new one is created from the same arguments as after a crash; the
    * mailbox waits meanwhile. False when the actor is not running (restarting, failed,
-   * stopping). A handler that is running finishes first.
+   * stopping). A handler that is running finishes first. `hold_ms` keeps it down that long
+   * before the new start (a drill: watch the node cope with the actor gone).
    */
-  requestRestart(): boolean {
+  requestRestart(hold_ms = 0): boolean {
+    assert(Number.isInteger(hold_ms) && hold_ms >= 0 && hold_ms <= restart_hold_ms_max, `restart hold ${hold_ms} ms is not in 0..${restart_hold_ms_max}`);
     if (this.status !== 'running') return false;
-    if (this.busy) this.restart_requested = true;
-    else void this.restartForOperator();
+    if (this.busy) this.restart_requested = hold_ms;
+    else void this.restartForOperator(hold_ms);
     return true;
   }
 
-  private async restartForOperator(): Promise<void> {
+  private async restartForOperator(hold_ms: number): Promise<void> {
     if (this.status !== 'running') return;
     const reason = 'restarted by an operator';
     const previous = this.instance;
@@ -212,6 +220,7 @@ export class ActorCell {
     } catch (error) {
       this.last_error = `${reason}; its stop failed: ${describe(error)}`;
     }
+    if (hold_ms > 0) await new Promise((resolve) => setTimeout(resolve, hold_ms));
     await this.restart(reason);
   }
 

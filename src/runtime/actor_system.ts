@@ -171,11 +171,12 @@ export class ActorSystem extends EventEmitter {
 
   /** Restarts one actor as its supervisor would (the inspector's restart button): its instance
    *  stops, a new one starts from the same arguments, its mailbox waits meanwhile. False when
-   *  no running actor has that address. */
-  async restartActor(address: string): Promise<boolean> {
+   *  no running actor has that address. `hold_ms` (up to restart_hold_ms_max) keeps it down
+   *  that long between the stop and the new start. */
+  async restartActor(address: string, hold_ms = 0): Promise<boolean> {
     const record = this.records.get(address);
     if (record === undefined || !this.pool.isAlive(record.thread)) return false;
-    return this.pool.call(record.thread, 'restart actor', (c) => c.restartActor(address));
+    return this.pool.call(record.thread, 'restart actor', (c) => c.restartActor(address, hold_ms));
   }
 
   /** Every live worker thread's heap and event-loop delay (since the previous call). */

@@ -21,7 +21,7 @@ export interface HostControl {
   /** Handles what is in the actor's mailbox, then stops it. */
   stopActor(address: string): Promise<void>;
   /** Restarts the actor as its supervisor would; false when it is not running here. */
-  restartActor(address: string): boolean;
+  restartActor(address: string, hold_ms: number): boolean;
   list(): Array<{ address: string; kind: string }>;
   stats(): ActorStats[];
   /** This thread's heap and event-loop delay since the previous call. */

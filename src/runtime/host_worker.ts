@@ -62,7 +62,7 @@ const control: HostControl = {
     return { protocol: definition.protocol.name, kind: definition.name };
   },
   stopActor: (address) => router.stopLocal(address),
-  restartActor: (address) => router.restartLocal(address),
+  restartActor: (address, hold_ms) => router.restartLocal(address, hold_ms),
   list: () => router.localStats().map(({ address, kind }) => ({ address, kind })),
   stats: () => router.localStats(),
   threadStats: () => {

@@ -163,10 +163,10 @@ export class Router implements MessageSender, CellHost {
   }
 
   /** See ActorCell.requestRestart. */
-  restartLocal(address: string): boolean {
+  restartLocal(address: string, hold_ms: number): boolean {
     const placement = this.placements.get(address);
     const cell = placement === undefined ? undefined : this.cells.get(placement.id);
-    return cell?.requestRestart() ?? false;
+    return cell?.requestRestart(hold_ms) ?? false;
   }
 
   localStats(): ActorStats[] {

@@ -144,7 +144,7 @@ export class RunningNode {
       messageView: (msg_id: string) => this.views.message(msg_id),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
       threadStats: async () => (this.system?.threadStats === undefined ? [] : this.system.threadStats()),
-      restartActor: async (address: string): Promise<boolean> => (this.system?.restartActor === undefined ? false : this.system.restartActor(address)),
+      restartActor: async (address: string, hold_ms: number): Promise<boolean> => (this.system?.restartActor === undefined ? false : this.system.restartActor(address, hold_ms)),
       health: async (): Promise<HealthReport> => {
         if (this.state !== 'serving' || this.system === null) return { ok: false, reason: `node is ${this.state}` };
         return this.system.health();

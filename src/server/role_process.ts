@@ -117,7 +117,7 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
     // Listeners that place actors of their own (the nameserver's registry) need these.
     spawn: (spawn_options) => system.spawn(spawn_options),
     stopActor: (address) => system.stopActor(address),
-    restartActor: (address) => system.restartActor(address),
+    restartActor: (address, hold_ms) => system.restartActor(address, hold_ms),
     threadStats: () => system.threadStats(),
     stop: async () => {
       try {

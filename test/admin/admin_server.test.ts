@@ -20,7 +20,7 @@ class FakeSource implements AdminSource {
     return this.actors;
   };
   health: () => Promise<HealthReport> = async () => this.report;
-  restartActor?: (address: string) => Promise<boolean>;
+  restartActor?: (address: string, hold_ms: number) => Promise<boolean>;
 }
 
 async function startServer(t: Test, source: AdminSource, source_call_timeout_ms?: number): Promise<string> {
@@ -151,9 +151,9 @@ t.test('unknown path 404, other methods 405, both as JSON', async (t) => {
 t.test('POST /api/actors/restart: named, confirmed, and only for a running actor', async (t) => {
   const source = new FakeSource();
   const restarted: string[] = [];
-  source.restartActor = async (address) => {
+  source.restartActor = async (address, hold_ms) => {
     if (address !== 'store/flush') return false;
-    restarted.push(address);
+    restarted.push(`${address} held ${hold_ms} ms`);
     return true;
   };
   const base = await startServer(t, source);
@@ -167,7 +167,10 @@ t.test('POST /api/actors/restart: named, confirmed, and only for a running actor
   t.same(restarted, [], 'nothing restarted without a matching confirmation');
   t.same(await restart('?address=store/flush', 'restart store/flush'), [200, { restarted: 'store/flush' }]);
   t.same(await restart('?address=nobody', 'restart nobody'), [404, { error: "no running actor 'nobody' on this node (it may be restarting, failed or stopped already)" }]);
-  t.same(restarted, ['store/flush'], 'exactly the confirmed restart reached the node');
+  t.same(await restart('?address=store/flush&holdMs=2500', 'restart store/flush'), [200, { restarted: 'store/flush' }], 'a drill holds it down');
+  t.same(await restart('?address=store/flush&holdMs=soon', 'restart store/flush'), [400, { error: 'holdMs takes whole milliseconds from 0 to 60000, not "soon"' }]);
+  t.same(await restart('?address=store/flush&holdMs=60001', 'restart store/flush'), [400, { error: 'holdMs takes whole milliseconds from 0 to 60000, not "60001"' }]);
+  t.same(restarted, ['store/flush held 0 ms', 'store/flush held 2500 ms'], 'exactly the confirmed restarts reached the node, with their holds');
   const get = await fetch(`${base}/api/actors/restart?address=store/flush`);
   t.equal(get.status, 404, 'a GET restarts nothing');
 });

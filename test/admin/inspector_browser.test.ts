@@ -111,6 +111,17 @@ t.test('the inspector shows actors, store, cluster, group lag and a message, and
   const restarted = (await (await fetch(`http://${node.node.ready['admin'] as string}/api/actors`)).json()) as { actors: Array<{ address: string; restarts: number }> };
   t.equal(restarted.actors.find((actor) => actor.address === 'store/offsets')?.restarts, 1, 'the node agrees: one restart');
 
+  // A drill (the test hook): the actor is held down 3 s, long enough for the page to show it.
+  const drill = await fetch(`http://${node.node.ready['admin'] as string}/api/actors/restart?address=store%2Ftiming_wheel&holdMs=3000`, {
+    method: 'POST', headers: { 'x-mq-confirm': 'restart store/timing_wheel' },
+  });
+  t.equal(drill.status, 200, 'the drill restart is accepted');
+  await page.locator('tr.restarting[data-testid="actor-store/timing_wheel"]').waitFor();
+  t.equal(await page.getByTestId('status-store/timing_wheel').textContent(), 'restarting', 'the page shows it restarting, in its restarting colour');
+  t.ok(await page.getByTestId('restart-store/timing_wheel').isDisabled(), 'its restart button is off meanwhile');
+  await page.getByTestId('restarts-store/timing_wheel').filter({ hasText: /^1$/ }).waitFor();
+  t.equal(await page.getByTestId('status-store/timing_wheel').textContent(), 'running', 'and running again after the hold');
+
   mkdirSync(artifacts_dir, { recursive: true });
   await page.screenshot({ path: path.join(artifacts_dir, 'inspector.png'), fullPage: true });
 });

@@ -143,4 +143,13 @@ t.test('an operator restart (the inspector button): the instance stops, a new on
   t.same([stats?.status, stats?.restarts, stats?.lastError], ['running', 1, 'restarted by an operator']);
   t.match(readFileSync(args.journal_file, 'utf8'), /^started counter\/operator 0\nstopped counter\/operator 3\nstarted counter\/operator 3\n$/, 'stopped as at shutdown, then started from its file');
   t.equal(await system.restartActor('nobody/here'), false, 'an unknown address restarts nothing');
+
+  // Held down (a drill): restarting until the hold ends, asks wait, then served.
+  t.equal(await system.restartActor('counter/operator', 500), true);
+  const held = (await system.listActors()).find((entry) => entry.address === 'counter/operator');
+  t.equal(held?.status, 'restarting', 'restarting while held down');
+  t.equal(await system.restartActor('counter/operator'), false, 'a restarting actor cannot be restarted again');
+  t.equal(await counter.ask({ kind: 'get' }), 13, 'an ask during the hold is served after it');
+  const after = (await system.listActors()).find((entry) => entry.address === 'counter/operator');
+  t.same([after?.status, after?.restarts], ['running', 2]);
 });
