@@ -1,8 +1,8 @@
 import t from 'tap';
-import { Admin, Producer } from '../../src/client/index.js';
 import type { StoreView } from '../../src/actors/store/store_view.js';
 import { adminGet, runCli, startNode } from '../cli/node_process.js';
-import { startStandalone, until } from '../client/client_helpers.js';
+import { until } from '../client/client_helpers.js';
+import { startCountedTopic } from './fixtures/counted_topic.js';
 
 /**
  * GET /api/store on a real standalone node, after real sends: the queues show the messages
@@ -14,22 +14,10 @@ const messages = 300;
 const queues = 4;
 
 t.test('a broker’s /api/store shows its queues, CommitLog positions, segments and disk', async (t) => {
-  const node = await startStandalone(t);
-  const admin = new Admin({ namesrv: node.namesrv });
-  const producer = new Producer({ namesrv: node.namesrv });
-  t.teardown(async () => {
-    await producer.shutdown();
-    await admin.close();
-  });
-  await until('topic created', () => admin.createTopic({ topic: 'Viewed', queues }));
-  await producer.start();
-  const per_queue = new Array<number>(queues).fill(0);
-  let last_msg_id = '';
-  for (let index = 0; index < messages; index++) {
-    const sent = await producer.send({ topic: 'Viewed', body: `message ${index}` });
-    per_queue[sent.queueId] = (per_queue[sent.queueId] ?? 0) + 1;
-    last_msg_id = sent.msgId;
-  }
+  const counted = await startCountedTopic(t, 'Viewed', queues);
+  const { node, per_queue } = counted;
+  for (let index = 0; index < messages; index++) await counted.send(`message ${index}`);
+  const last_msg_id = counted.sent_ids.at(-1) as string;
   const view = await until('every send visible in the queue windows', async () => {
     const response = await adminGet(node.node, '/api/store');
     t.equal(response.status, 200);

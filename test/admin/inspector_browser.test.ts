@@ -3,8 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { chromium, type Browser } from 'playwright-core';
-import { Admin, Consumer, Producer } from '../../src/client/index.js';
-import { startStandalone, until } from '../client/client_helpers.js';
+import { Consumer } from '../../src/client/index.js';
+import { until } from '../client/client_helpers.js';
+import { startCountedTopic } from './fixtures/counted_topic.js';
 
 /**
  * The inspector page in a real browser (Debian's Chromium, driven by Playwright) against a
@@ -22,22 +23,9 @@ const queues = 3;
 const ui_timeout_ms = 15_000;
 
 t.test('the inspector shows actors, store, cluster, group lag and a message, and restarts an actor when asked', { skip: existsSync(chromium_path) ? false : `no ${chromium_path}: install Debian's chromium (apt-get install chromium) to run the browser test` }, async (t) => {
-  const node = await startStandalone(t);
-  const admin = new Admin({ namesrv: node.namesrv });
-  const producer = new Producer({ namesrv: node.namesrv });
-  t.teardown(async () => {
-    await producer.shutdown();
-    await admin.close();
-  });
-  await until('topic created', () => admin.createTopic({ topic: 'Browsed', queues }));
-  await producer.start();
-  const per_queue = new Array<number>(queues).fill(0);
-  const sent_ids: string[] = [];
-  const send = async (body: string): Promise<void> => {
-    const sent = await producer.send({ topic: 'Browsed', body, keys: ['k-browse'] });
-    per_queue[sent.queueId] = (per_queue[sent.queueId] ?? 0) + 1;
-    sent_ids.push(sent.msgId);
-  };
+  const counted = await startCountedTopic(t, 'Browsed', queues);
+  const { node, per_queue, sent_ids } = counted;
+  const send = (body: string): Promise<void> => counted.send(body, ['k-browse']);
   for (let index = 0; index < messages; index++) await send(`message ${index}`);
   // A group consumes everything, stops; then more arrive: its lag is exactly those.
   const consumer = new Consumer({ namesrv: node.namesrv, group: 'browsing', subscriptions: [{ topic: 'Browsed' }], fromWhere: 'first' });
