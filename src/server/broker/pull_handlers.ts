@@ -54,7 +54,10 @@ export class PullHandlers {
     // At the end of the queue: hold until a message arrives or the poll time runs out.
     const answered = await new Promise<PullResponse>((resolve) => {
       const ready = (): boolean => (this.broker.store.reader.window(request.topic, request.queueId)?.max_offset ?? 0) > request.queueOffset;
-      const held = this.broker.pulls.hold(ready, () => resolve(this.read(request, filter, context.connection)), request.longPollTimeoutMs);
+      // A consumer that left while its pull was held gets nothing read for it: the answer
+      // would go to a closed connection (and cost a read of the queue and the CommitLog).
+      const answer = (): void => resolve(context.connection.open ? this.read(request, filter, context.connection) : first);
+      const held = this.broker.pulls.hold(ready, answer, request.longPollTimeoutMs);
       if (!held) resolve(first);
     });
     return encodePullResponse(answered);
