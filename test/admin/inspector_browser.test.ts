@@ -53,6 +53,7 @@ t.test('the inspector shows actors, store, cluster, group lag and a message, and
   t.equal(await page.getByTestId('status-store/commit_log').textContent(), 'running', 'the CommitLog writer is listed, running');
   t.ok(await page.getByTestId('thread-1').isVisible(), 'thread 1 has its column');
   t.ok(await page.getByTestId('thread-2').isVisible(), 'thread 2 has its column');
+  t.match(await page.getByTestId('supervision').textContent(), /^node \(main thread.*├─ thread 1 supervisor: \d+ actors \(\d+ running\)└─ thread 2 supervisor: \d+ actors \(\d+ running\)$/, 'the supervision tree: the node, then each thread\'s supervisor with its actors');
 
   const queue_rows = async (): Promise<string[][]> =>
     page.getByTestId('queues').locator('tbody tr').evaluateAll((rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? '')));

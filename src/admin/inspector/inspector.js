@@ -35,7 +35,23 @@ async function restart(address) {
   if (!response.ok) window.alert(`Restart of ${address} failed: ${(await response.json()).error}`);
 }
 
+/** The supervision tree: the node's main thread supervises the worker threads (a dead one is
+ *  replaced), and each thread's supervisor restarts its own actors. */
+function drawSupervision(actors) {
+  const threads = [...new Set(actors.map((actor) => actor.thread))].sort((a, b) => a - b);
+  const lines = ['node (main thread: listeners, admin server; supervises the worker threads)'];
+  threads.forEach((thread, index) => {
+    const own = actors.filter((actor) => actor.thread === thread);
+    const counts = {};
+    for (const actor of own) counts[actor.status] = (counts[actor.status] ?? 0) + 1;
+    const summary = Object.entries(counts).map(([status, count]) => `${count} ${status}`).join(', ');
+    lines.push(`${index === threads.length - 1 ? '└─' : '├─'} thread ${thread} supervisor: ${own.length} actors (${summary})`);
+  });
+  document.getElementById('supervision').replaceChildren(...lines.map((text, index) => element('li', { text, 'data-testid': `supervision-${index}` })));
+}
+
 function drawActors(actors) {
+  drawSupervision(actors);
   document.getElementById('actor-count').textContent = `${actors.length} on ${new Set(actors.map((actor) => actor.thread)).size} threads`;
   const by_thread = new Map();
   for (const actor of sortActors(actors)) {
