@@ -3,7 +3,7 @@ import type { ActorStats } from '../runtime/actor_stats.js';
 import type { AdminSource } from './admin_source.js';
 import type { Bound } from './admin_server.js';
 import { registerBrokerMetrics } from './metrics_broker.js';
-import { registerFlushMetrics } from './metrics_flush.js';
+import { registerStoreHistograms } from './metrics_store_histograms.js';
 import { registerThreadMetrics } from './metrics_threads.js';
 
 /**
@@ -66,6 +66,6 @@ export function createMetricsRegistry(source: AdminSource, bounded: Bound): Regi
   totalCounter('mq_actor_busy_seconds_total', 'Time spent inside the actor\'s handler.', (a) => a.busyMs / 1000);
   registerBrokerMetrics(registry, source, bounded);
   registerThreadMetrics(registry, source, bounded);
-  registerFlushMetrics(registry, source);
+  registerStoreHistograms(registry, source);
   return registry;
 }

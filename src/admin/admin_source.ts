@@ -1,5 +1,5 @@
 import type { StoreView } from '../actors/store/store_view.js';
-import type { FlushLatencySnapshot } from '../storage/flush_latency.js';
+import type { HistogramSnapshot } from '../storage/shared_histogram.js';
 import type { ActorStats, ThreadStats } from '../runtime/actor_stats.js';
 import type { TopicTraffic } from '../server/broker/broker_traffic.js';
 import type { GroupLag } from './metrics_group_lag.js';
@@ -42,7 +42,9 @@ export interface AdminSource {
    *  nameservers and brokers: `GET /api/cluster`, `/api/groups`, `/api/messages/<msgId>`. */
   /** A broker's CommitLog flush latency histogram (`mq_flush_latency_seconds`); undefined
    *  while the store is not open. */
-  flushLatency?: () => FlushLatencySnapshot | undefined;
+  flushLatency?: () => HistogramSnapshot | undefined;
+  /** A master's replication lag at the slaves' acknowledgements (`mq_replication_ack_lag_bytes`). */
+  replicationLag?: () => HistogramSnapshot | undefined;
   /** Each worker thread's heap and event-loop delay (`mq_worker_*`). */
   threadStats?: () => Promise<ThreadStats[]>;
   clusterView?: () => Promise<object>;

@@ -134,6 +134,7 @@ export class RunningNode {
           return opened === undefined ? [] : readGroupLags(opened);
         },
         flushLatency: () => store()?.flushLatency(),
+        replicationLag: () => store()?.replicationLag(),
         storePositions: async () => {
           const opened = store();
           return opened === undefined ? undefined : readStorePositions(opened);

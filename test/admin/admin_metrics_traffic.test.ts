@@ -77,6 +77,26 @@ function scrapeUntil<T>(node: NodeProcess, what: string, check: (scrape: Scrape)
   return until(what, async () => check(await scrape(node)));
 }
 
+/** A histogram from the raw text: its cumulative buckets (le, count), count and sum. */
+function histogramOf(text: string, name: string): { buckets: Array<readonly [string, number]>; count: number; sum: number } {
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)$`, 'gm'))].map((match) => [match[1] as string, Number(match[2])] as const);
+  return {
+    buckets,
+    count: Number(new RegExp(`^${name}_count (\\d+)$`, 'm').exec(text)?.[1]),
+    sum: Number(new RegExp(`^${name}_sum (\\S+)$`, 'm').exec(text)?.[1]),
+  };
+}
+
+/** What every histogram must be: cumulative buckets ending in +Inf, which holds the count. */
+function checkHistogram(t: Test, text: string, name: string): { count: number; sum: number } {
+  t.match(text, new RegExp(`# TYPE ${name} histogram`), `${name} is a histogram`);
+  const histogram = histogramOf(text, name);
+  t.equal(histogram.buckets.at(-1)?.[0], '+Inf', `${name}: the last bucket is +Inf`);
+  t.equal(histogram.buckets.at(-1)?.[1], histogram.count, `${name}: +Inf holds every observation`);
+  t.ok(histogram.buckets.every(([, value], index) => index === 0 || value >= (histogram.buckets[index - 1]?.[1] ?? 0)), `${name}: buckets are cumulative`);
+  return histogram;
+}
+
 function sum(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
@@ -248,17 +268,10 @@ t.test('a standalone node: topic traffic, group lag and store positions in /metr
     const write_offset = after.value('mq_commitlog_write_offset_bytes') as number;
     await scrapeUntil(node, 'flush offset reaches the write offset', (s) => ((s.value('mq_commitlog_flush_offset_bytes') ?? 0) >= write_offset ? true : undefined));
 
-    // Those flushes are in the flush latency histogram: cumulative buckets ending at the count.
-    const text = (await adminGet(node, '/metrics')).body;
-    t.match(text, /# TYPE mq_flush_latency_seconds histogram/, 'a histogram');
-    const buckets = [...text.matchAll(/^mq_flush_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((match) => [match[1] as string, Number(match[2])] as const);
-    const count = Number(/^mq_flush_latency_seconds_count (\d+)$/m.exec(text)?.[1]);
-    const total_s = Number(/^mq_flush_latency_seconds_sum (\S+)$/m.exec(text)?.[1]);
-    t.ok(count >= 1, `${count} flushes counted`);
-    t.ok(total_s > 0, `their summed time: ${total_s} s`);
-    t.equal(buckets.at(-1)?.[0], '+Inf', 'the last bucket is +Inf');
-    t.equal(buckets.at(-1)?.[1], count, '+Inf holds every flush');
-    t.ok(buckets.every(([, value], index) => index === 0 || value >= (buckets[index - 1]?.[1] ?? 0)), 'buckets are cumulative');
+    // Those flushes are in the flush latency histogram.
+    const flushes = checkHistogram(t, (await adminGet(node, '/metrics')).body, 'mq_flush_latency_seconds');
+    t.ok(flushes.count >= 1, `${flushes.count} flushes counted`);
+    t.ok(flushes.sum > 0, `their summed time: ${flushes.sum} s`);
   });
 
   await t.test('a group consumes everything: messages and bytes out, lag 0 on every queue', async (t) => {
@@ -349,4 +362,10 @@ t.test('a master and a slave: replication lag is what the frozen slave has not c
   t.equal(slave.value('mq_replication_lag_bytes'), 0, 'a slave shows no replication lag of its own');
   t.equal(slave.value('mq_replication_slaves_connected'), 0, 'nor slaves');
   t.equal(slave.value('mq_topic_messages_in_total', { topic: ha_topic }), undefined, 'copied bytes are not sends: no traffic on the slave');
+
+  // The master observed the lag at each acknowledgement that moved its replicated offset;
+  // the thawed slave's catch-up left it at most the frozen writes behind.
+  const acks = checkHistogram(t, (await adminGet(cluster.master.node, '/metrics')).body, 'mq_replication_ack_lag_bytes');
+  t.ok(acks.count >= 1, `${acks.count} acknowledgements observed`);
+  t.ok(acks.sum >= 0 && acks.sum <= acks.count * (write_offset - write_offset_before), 'none further behind than the frozen writes');
 });

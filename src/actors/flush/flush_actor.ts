@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import { StoreCheckpoint } from '../../storage/checkpoint.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
-import { FlushLatencyRecorder } from '../../storage/flush_latency.js';
+import { flush_latency_histogram } from '../../storage/shared_histogram.js';
 import { checkpointPath, commitLogDirs } from '../../storage/storage_paths.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { commit_log_address, commit_log_protocol } from '../commit_log/commit_log_messages.js';
@@ -23,7 +23,8 @@ const checkpoint_interval_ms = 1_000;
  */
 class FlushActor {
   private readonly control: StoreControl;
-  private readonly latency: FlushLatencyRecorder;
+  /** Observes one flush's duration, seconds. */
+  private readonly observeLatency: (seconds: number) => void;
   private readonly checkpoint: StoreCheckpoint;
   private readonly fds = new Map<number, number>();
   /** Only for segment paths (segment n in directory n mod count); nothing is mapped through it. */
@@ -39,7 +40,7 @@ class FlushActor {
     private readonly args: StoreArgs,
   ) {
     this.control = store_control.attach(args.control);
-    this.latency = new FlushLatencyRecorder(args.flush_latency);
+    this.observeLatency = flush_latency_histogram.recorder(args.flush_latency);
     this.checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log: context.log });
     this.writer = context.actorOf(commit_log_address, commit_log_protocol);
   }
@@ -114,7 +115,7 @@ class FlushActor {
       this.context.log.error({ err: error, from, target }, 'CommitLog flush failed');
       return;
     }
-    this.latency.record(performance.now() - started_ms);
+    this.observeLatency((performance.now() - started_ms) / 1000);
     this.control.store('flush_offset', target);
     this.control.add('flush_seq', 1);
     this.control.notify('flush_seq');

@@ -5,6 +5,7 @@ import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.
 import type { ActorRef } from '../../runtime/actor_ref.js';
 import { MqError } from '../../runtime/errors.js';
 import { SegmentSet } from '../../storage/segment_set.js';
+import { replication_lag_histogram } from '../../storage/shared_histogram.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
 import { EpochHistory } from '../../storage/epoch_history.js';
 import { commitLogDirs, configDir, epochHistoryPath } from '../../storage/storage_paths.js';
@@ -38,6 +39,8 @@ import { ha_roles, replicator_protocol, type ReplicatorMessage, type ReplicatorS
  */
 class ReplicatorActor {
   private readonly control: StoreControl;
+  /** Observes how many bytes behind the log's end an acknowledgement left the slaves. */
+  private readonly observeLag: (bytes: number) => void;
   private readonly commit_log: ActorRef<CommitLogMessage, CommitLogReply>;
   private readonly self;
   private server: net.Server | undefined;
@@ -62,6 +65,7 @@ class ReplicatorActor {
     private readonly args: StoreArgs,
   ) {
     this.control = store_control.attach(args.control);
+    this.observeLag = replication_lag_histogram.recorder(args.replication_lag);
     this.commit_log = context.actorOf(commit_log_address, commit_log_protocol);
     this.self = context.actorOf(context.address, replicator_protocol);
     fs.mkdirSync(configDir(args.data_dir), { recursive: true });
@@ -179,6 +183,7 @@ class ReplicatorActor {
     const offset = acked[this.args.replication_acks - 1];
     if (offset === undefined || offset <= this.control.load('replicated_offset')) return;
     this.control.store('replicated_offset', offset);
+    this.observeLag(Math.max(0, this.control.load('write_offset') - offset));
     this.commit_log.tell({ kind: 'replicated', offset });
   }
 

@@ -10,7 +10,7 @@ import { rebuildConsumeQueuesInPool } from '../../storage/consume_queue_rebuild.
 import { KnownQueues } from '../../storage/known_queues.js';
 import { QueuePositions } from '../../storage/queue_positions.js';
 import { storeView, type StoreView } from './store_view.js';
-import { flush_latency_control, readFlushLatency, type FlushLatencySnapshot } from '../../storage/flush_latency.js';
+import { flush_latency_histogram, replication_lag_histogram, type HistogramSnapshot } from '../../storage/shared_histogram.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control } from '../../storage/store_control.js';
@@ -136,7 +136,8 @@ export class Store {
       extra_data_dirs: [...(options.extra_data_dirs ?? [])],
       control: store_control.create().sab,
       queue_positions: QueuePositions.create().sab,
-      flush_latency: flush_latency_control.create().sab,
+      flush_latency: flush_latency_histogram.create(),
+      replication_lag: replication_lag_histogram.create(),
     };
     const store = new Store(system, args);
     const role = options.role ?? 'master';
@@ -257,9 +258,14 @@ export class Store {
     return storeView(this.args);
   }
 
-  /** How long CommitLog flushes took (the flush actor's histogram). */
-  flushLatency(): FlushLatencySnapshot {
-    return readFlushLatency(this.args.flush_latency);
+  /** How long CommitLog flushes took (the flush actor's histogram), seconds. */
+  flushLatency(): HistogramSnapshot {
+    return flush_latency_histogram.read(this.args.flush_latency);
+  }
+
+  /** How far behind the slaves were at their acknowledgements (the replicator's), bytes. */
+  replicationLag(): HistogramSnapshot {
+    return replication_lag_histogram.read(this.args.replication_lag);
   }
 
   /** A reader for the main thread. Other threads make their own from `args`. */

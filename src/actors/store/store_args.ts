@@ -23,8 +23,10 @@ export interface StoreArgs {
   control: SharedArrayBuffer;
   /** QueuePositions. */
   queue_positions: SharedArrayBuffer;
-  /** The flush actor's latency histogram (storage/flush_latency.ts); it alone writes it. */
+  /** The flush actor's latency histogram (storage/shared_histogram.ts); it alone writes it. */
   flush_latency: SharedArrayBuffer;
+  /** The replicator's lag histogram, on a master; it alone writes it. */
+  replication_lag: SharedArrayBuffer;
   /** Pre-allocate and warm the next CommitLog segment ahead of the writer. */
   preallocate: boolean;
   /** CommitLog segments last written longer ago than this are deleted (oldest first). */
