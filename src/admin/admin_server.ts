@@ -237,11 +237,19 @@ async function restartActor(source: AdminSource, url: URL, request: IncomingMess
     sendJson(response, 400, { error: `holdMs takes whole milliseconds from 0 to ${restart_hold_ms_max}, not ${JSON.stringify(hold_text)}` });
     return;
   }
-  if (source.restartActor === undefined || !(await source.restartActor(address, hold_ms))) {
-    sendJson(response, 404, { error: `no running actor '${address}' on this node (it may be restarting, failed or stopped already)` });
-    return;
+  const outcome = source.restartActor === undefined ? 'not_running' : await source.restartActor(address, hold_ms);
+  switch (outcome) {
+    case 'not_running':
+      sendJson(response, 404, { error: `no running actor '${address}' on this node (it may be restarting, failed or stopped already)` });
+      return;
+    case 'after_handler':
+      // A handler that never settles keeps it waiting: the page shows the actor still running.
+      sendJson(response, 202, { restarting: address, when: 'its running handler settles' });
+      return;
+    case 'restarting':
+      sendJson(response, 200, { restarted: address });
+      return;
   }
-  sendJson(response, 200, { restarted: address });
 }
 
 function sendText(response: ServerResponse, status: number, text: string): void {

@@ -1,6 +1,7 @@
 import type { StoreView } from '../actors/store/store_view.js';
 import type { HistogramSnapshot } from '../storage/shared_histogram.js';
 import type { ActorStats, ThreadStats } from '../runtime/actor_stats.js';
+import type { RestartOutcome } from '../runtime/actor_cell.js';
 import type { TopicTraffic } from '../server/broker/broker_traffic.js';
 import type { GroupLag } from './metrics_group_lag.js';
 import type { StorePositions } from './metrics_store_positions.js';
@@ -26,7 +27,7 @@ export interface AdminSource {
   storeView?: () => StoreView;
   /** Restarts one actor as its supervisor would (the inspector's restart button); false when
    *  no running actor has that address. */
-  restartActor?: (address: string, hold_ms: number) => Promise<boolean>;
+  restartActor?: (address: string, hold_ms: number) => Promise<RestartOutcome>;
   /** A broker's per-topic totals since it started (`mq_topic_*_total`); cheap, read on this
    *  thread. Left out on a node without a broker. */
   topicTraffic?: () => TopicTraffic[];

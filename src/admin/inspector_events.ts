@@ -3,10 +3,12 @@ import type { Bound } from './admin_server.js';
 import type { AdminSource } from './admin_source.js';
 
 export const inspector_event_limits = {
-  /** How often an open inspector page gets a new snapshot. */
+  /** How often open inspector pages get a new snapshot. */
   interval_ms: 1_000,
-  /** Pages watching one node at once; another gets 503 (each costs a read of every thread per second). */
+  /** Pages watching one node at once; another gets 503. */
   streams_max: 16,
+  /** A page that does not read its stream is closed once this much waits for it. */
+  stream_buffer_bytes_max: 4 << 20,
 } as const;
 
 /**
@@ -14,11 +16,17 @@ export const inspector_event_limits = {
  * second with what /api/actors and /api/store answer, and traffic totals for the charts:
  * `{"atMs", "actors", "actorsError", "store", "totals": {"messagesIn", "messagesOut", "lag"}}`
  * (store null on a node without one, or with the error when it could not be read; totals 0
- * and lag null on a node without a broker). A read that is
- * still running when the next one is due is not doubled. Owned by the admin server's thread.
+ * and lag null on a node without a broker).
+ *
+ * One snapshot is read per second however many pages watch, and sent to each; none is read
+ * while nobody watches, and a read still running when the next is due is not doubled. A page
+ * that stops reading is closed before its backlog grows past a bound. Owned by the admin
+ * server's thread.
  */
 export class InspectorEvents {
-  private streams = 0;
+  private readonly streams = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | undefined;
+  private reading = false;
 
   constructor(
     private readonly source: AdminSource,
@@ -26,26 +34,34 @@ export class InspectorEvents {
   ) {}
 
   open(response: ServerResponse): boolean {
-    if (this.streams >= inspector_event_limits.streams_max) return false;
-    this.streams++;
+    if (this.streams.size >= inspector_event_limits.streams_max) return false;
+    this.streams.add(response);
     response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
-    let reading = false;
-    const send = async (): Promise<void> => {
-      if (reading) return;
-      reading = true;
-      try {
-        response.write(`event: snapshot\ndata: ${JSON.stringify(await this.snapshot())}\n\n`);
-      } finally {
-        reading = false;
-      }
-    };
-    void send();
-    const timer = setInterval(() => void send(), inspector_event_limits.interval_ms);
     response.on('close', () => {
-      clearInterval(timer);
-      this.streams--;
+      this.streams.delete(response);
+      if (this.streams.size === 0) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
     });
+    this.timer ??= setInterval(() => void this.broadcast(), inspector_event_limits.interval_ms);
+    void this.broadcast();
     return true;
+  }
+
+  private async broadcast(): Promise<void> {
+    if (this.reading || this.streams.size === 0) return;
+    this.reading = true;
+    let event: string;
+    try {
+      event = `event: snapshot\ndata: ${JSON.stringify(await this.snapshot())}\n\n`;
+    } finally {
+      this.reading = false;
+    }
+    for (const stream of this.streams) {
+      if (stream.writableLength > inspector_event_limits.stream_buffer_bytes_max) stream.destroy();
+      else stream.write(event);
+    }
   }
 
   private async snapshot(): Promise<Record<string, unknown>> {

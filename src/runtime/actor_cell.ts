@@ -7,6 +7,12 @@ import type { RuntimeLimits } from './limits.js';
 
 /** The longest an operator's restart may hold an actor down. */
 export const restart_hold_ms_max = 60_000;
+/** An operator's restart waits this long for the old instance's `stop`, then starts anew. */
+export const restart_stop_timeout_ms = 10_000;
+
+/** What an operator's restart request did: started it, will start it when the running
+ *  handler settles (a handler that never settles keeps it waiting), or nothing. */
+export type RestartOutcome = 'restarting' | 'after_handler' | 'not_running';
 
 /** One message waiting in a mailbox. `correlation_id` 0 means tell (no reply wanted). */
 export interface Delivery {
@@ -62,6 +68,8 @@ export class ActorCell {
   /** An operator asked for a restart while a handler was running: done when it settles,
    *  held this long (ms) between the stop and the new start. */
   private restart_requested: number | undefined;
+  /** The old instance's stop during an operator's restart (finishStop waits for it). */
+  private operator_stop: Promise<void> | undefined;
 
   private handled = 0;
   private busy_ms = 0;
@@ -200,12 +208,15 @@ export class ActorCell {
    * stopping). A handler that is running finishes first. `hold_ms` keeps it down that long
    * before the new start (a drill: watch the node cope with the actor gone).
    */
-  requestRestart(hold_ms = 0): boolean {
+  requestRestart(hold_ms = 0): RestartOutcome {
     assert(Number.isInteger(hold_ms) && hold_ms >= 0 && hold_ms <= restart_hold_ms_max, `restart hold ${hold_ms} ms is not in 0..${restart_hold_ms_max}`);
-    if (this.status !== 'running') return false;
-    if (this.busy) this.restart_requested = hold_ms;
-    else void this.restartForOperator(hold_ms);
-    return true;
+    if (this.status !== 'running') return 'not_running';
+    if (this.busy) {
+      this.restart_requested = hold_ms;
+      return 'after_handler';
+    }
+    void this.restartForOperator(hold_ms);
+    return 'restarting';
   }
 
   private async restartForOperator(hold_ms: number): Promise<void> {
@@ -215,13 +226,15 @@ export class ActorCell {
     this.instance = undefined;
     this.status = 'restarting';
     this.last_error = reason;
-    try {
-      await previous?.stop?.();
-    } catch (error) {
-      this.last_error = `${reason}; its stop failed: ${describe(error)}`;
-    }
-    if (hold_ms > 0) await new Promise((resolve) => setTimeout(resolve, hold_ms));
-    await this.restart(reason);
+    // A stop() of the cell meanwhile waits for this one (finishStop), so shutdown never
+    // outruns the old instance's own stop; a stop that hangs is given up after a bound.
+    this.operator_stop = stopWithin(previous, restart_stop_timeout_ms).then((problem) => {
+      if (problem !== undefined) this.last_error = `${reason}; its stop ${problem}`;
+    });
+    await this.operator_stop;
+    this.operator_stop = undefined;
+    if (this.status !== 'restarting') return; // the cell was stopped meanwhile
+    this.restart_timer = setTimeout(() => void this.restart(reason), hold_ms);
   }
 
   /** Drops the instance and schedules a restart, or gives up when crashes come too fast. */
@@ -253,14 +266,20 @@ export class ActorCell {
 
   private async restart(reason: string): Promise<void> {
     this.restart_timer = undefined;
+    if (this.status !== 'restarting') return; // stopped while the restart was due
     try {
       await this.createInstance();
     } catch (error) {
       this.crash(`restart failed: ${describe(error)}`);
       return;
     }
+    if (this.status !== 'restarting') {
+      // Stopped while starting: the new instance stops too, or nobody would.
+      await Promise.resolve(this.instance?.stop?.()).catch(() => undefined);
+      this.instance = undefined;
+      return;
+    }
     this.restarts++;
-    if (this.status !== 'restarting') return; // stopped while starting
     this.status = 'running';
     this.host.reportRestarted(this, reason);
     this.host.markReady(this);
@@ -308,6 +327,8 @@ export class ActorCell {
     } catch (error) {
       this.last_error = `stop failed: ${describe(error)}`;
     }
+    const operator_stop = this.operator_stop;
+    if (operator_stop !== undefined) stopping = Promise.all([operator_stop, stopping]).then(() => undefined);
     if (isThenable(stopping)) {
       stopping.then(done, (error: unknown) => {
         this.last_error = `stop failed: ${describe(error)}`;
@@ -354,4 +375,19 @@ function isThenable(value: unknown): value is Promise<unknown> {
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/** Calls the instance's `stop` and waits for it, at most `timeout_ms`; says what went wrong. */
+async function stopWithin(instance: Actor<{ kind: string }, unknown> | undefined, timeout_ms: number): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`did not finish within ${timeout_ms} ms`), timeout_ms);
+  });
+  try {
+    return await Promise.race([Promise.resolve(instance?.stop?.()).then(() => undefined), timeout]);
+  } catch (error) {
+    return `failed: ${describe(error)}`;
+  } finally {
+    clearTimeout(timer);
+  }
 }

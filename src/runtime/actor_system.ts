@@ -4,6 +4,7 @@ import type { ActorSpawnOptions } from './actor.js';
 import type { ActorProtocol } from './actor_protocol.js';
 import type { ActorRef } from './actor_ref.js';
 import type { ActorStats, ThreadStats } from './actor_stats.js';
+import type { RestartOutcome } from './actor_cell.js';
 import { assert } from './assert.js';
 import { CpuPool } from './cpu_pool.js';
 import { MqError, toMqError } from './errors.js';
@@ -173,9 +174,9 @@ export class ActorSystem extends EventEmitter {
    *  stops, a new one starts from the same arguments, its mailbox waits meanwhile. False when
    *  no running actor has that address. `hold_ms` (up to restart_hold_ms_max) keeps it down
    *  that long between the stop and the new start. */
-  async restartActor(address: string, hold_ms = 0): Promise<boolean> {
+  async restartActor(address: string, hold_ms = 0): Promise<RestartOutcome> {
     const record = this.records.get(address);
-    if (record === undefined || !this.pool.isAlive(record.thread)) return false;
+    if (record === undefined || !this.pool.isAlive(record.thread)) return 'not_running';
     return this.pool.call(record.thread, 'restart actor', (c) => c.restartActor(address, hold_ms));
   }
 

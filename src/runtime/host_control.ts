@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ActorStats, ThreadStats } from './actor_stats.js';
+import type { RestartOutcome } from './actor_cell.js';
 import type { RuntimeLimits } from './limits.js';
 import type { Placement, RouterEvent } from './router.js';
 
@@ -21,7 +22,7 @@ export interface HostControl {
   /** Handles what is in the actor's mailbox, then stops it. */
   stopActor(address: string): Promise<void>;
   /** Restarts the actor as its supervisor would; false when it is not running here. */
-  restartActor(address: string, hold_ms: number): boolean;
+  restartActor(address: string, hold_ms: number): RestartOutcome;
   list(): Array<{ address: string; kind: string }>;
   stats(): ActorStats[];
   /** This thread's heap and event-loop delay since the previous call. */

@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ActorContext, ActorSpawnOptions, AnyActorDefinition } from './actor.js';
-import { ActorCell, type CellHost, type Delivery } from './actor_cell.js';
+import { ActorCell, type CellHost, type Delivery, type RestartOutcome } from './actor_cell.js';
 import { avroCodec, type ActorProtocol, type Codec } from './actor_protocol.js';
 import { ActorRef, type MessageSender } from './actor_ref.js';
 import type { ActorStats } from './actor_stats.js';
@@ -163,10 +163,10 @@ export class Router implements MessageSender, CellHost {
   }
 
   /** See ActorCell.requestRestart. */
-  restartLocal(address: string, hold_ms: number): boolean {
+  restartLocal(address: string, hold_ms: number): RestartOutcome {
     const placement = this.placements.get(address);
     const cell = placement === undefined ? undefined : this.cells.get(placement.id);
-    return cell?.requestRestart(hold_ms) ?? false;
+    return cell?.requestRestart(hold_ms) ?? 'not_running';
   }
 
   localStats(): ActorStats[] {

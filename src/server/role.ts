@@ -4,6 +4,7 @@ import { readGroupLags } from '../admin/metrics_group_lag.js';
 import { readStorePositions } from '../admin/metrics_store_positions.js';
 import type { Store } from '../actors/store/store.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
+import type { RestartOutcome } from '../runtime/actor_cell.js';
 import type { ActorSystem } from '../runtime/actor_system.js';
 import { assert } from '../runtime/assert.js';
 import type { Logger } from '../runtime/log.js';
@@ -145,7 +146,7 @@ export class RunningNode {
       messageView: (msg_id: string) => this.views.message(msg_id),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
       threadStats: async () => (this.system?.threadStats === undefined ? [] : this.system.threadStats()),
-      restartActor: async (address: string, hold_ms: number): Promise<boolean> => (this.system?.restartActor === undefined ? false : this.system.restartActor(address, hold_ms)),
+      restartActor: async (address: string, hold_ms: number): Promise<RestartOutcome> => (this.system?.restartActor === undefined ? 'not_running' : this.system.restartActor(address, hold_ms)),
       health: async (): Promise<HealthReport> => {
         if (this.state !== 'serving' || this.system === null) return { ok: false, reason: `node is ${this.state}` };
         return this.system.health();

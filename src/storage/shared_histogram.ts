@@ -37,10 +37,13 @@ export class SharedHistogramDefinition {
   /** For the one observing thread. */
   recorder(sab: SharedArrayBuffer): (value: number) => void {
     const block = this.block.attach(sab);
+    // Written from the widest bucket down and read from the narrowest up, with the count
+    // written first and read last: a reader never sees a bucket above a wider one or above
+    // the count, however an observation interleaves with its reads.
     return (value) => {
       block.add('count', 1);
       block.add('total', Math.round(value * this.scale));
-      for (const [index, bound] of this.bounds.entries()) if (value <= bound) block.add(`le_${index}`, 1);
+      for (let index = this.bounds.length - 1; index >= 0; index--) if (value <= (this.bounds[index] as number)) block.add(`le_${index}`, 1);
     };
   }
 
@@ -48,7 +51,9 @@ export class SharedHistogramDefinition {
    *  some and not yet in others (never more than the observations of that moment apart). */
   read(sab: SharedArrayBuffer): HistogramSnapshot {
     const block = this.block.attach(sab);
-    return { count: block.load('count'), sum: block.load('total') / this.scale, buckets: this.bounds.map((_, index) => block.load(`le_${index}`)) };
+    const buckets = this.bounds.map((_, index) => block.load(`le_${index}`));
+    const sum = block.load('total') / this.scale;
+    return { buckets, sum, count: block.load('count') };
   }
 }
 

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { AdminServer } from '../../src/admin/admin_server.js';
 import type { AdminSource, HealthReport } from '../../src/admin/admin_source.js';
+import type { RestartOutcome } from '../../src/runtime/actor_cell.js';
 import type { ActorStats } from '../../src/runtime/actor_stats.js';
 
 function actor(fields: Partial<ActorStats> & { address: string }): ActorStats {
@@ -20,7 +21,7 @@ class FakeSource implements AdminSource {
     return this.actors;
   };
   health: () => Promise<HealthReport> = async () => this.report;
-  restartActor?: (address: string, hold_ms: number) => Promise<boolean>;
+  restartActor?: (address: string, hold_ms: number) => Promise<RestartOutcome>;
 }
 
 async function startServer(t: Test, source: AdminSource, source_call_timeout_ms?: number): Promise<string> {
@@ -152,9 +153,10 @@ t.test('POST /api/actors/restart: named, confirmed, and only for a running actor
   const source = new FakeSource();
   const restarted: string[] = [];
   source.restartActor = async (address, hold_ms) => {
-    if (address !== 'store/flush') return false;
+    if (address === 'store/busy') return 'after_handler';
+    if (address !== 'store/flush') return 'not_running';
     restarted.push(`${address} held ${hold_ms} ms`);
-    return true;
+    return 'restarting';
   };
   const base = await startServer(t, source);
   const restart = async (query: string, confirm?: string): Promise<[number, unknown]> => {
@@ -166,6 +168,7 @@ t.test('POST /api/actors/restart: named, confirmed, and only for a running actor
   t.same(await restart('?address=store/flush', 'restart store/other'), [400, { error: 'a restart must be confirmed: send the header "x-mq-confirm: restart store/flush"' }], 'the confirmation names the same actor');
   t.same(restarted, [], 'nothing restarted without a matching confirmation');
   t.same(await restart('?address=store/flush', 'restart store/flush'), [200, { restarted: 'store/flush' }]);
+  t.same(await restart('?address=store/busy', 'restart store/busy'), [202, { restarting: 'store/busy', when: 'its running handler settles' }], 'an actor inside a handler restarts when it settles, and says so');
   t.same(await restart('?address=nobody', 'restart nobody'), [404, { error: "no running actor 'nobody' on this node (it may be restarting, failed or stopped already)" }]);
   t.same(await restart('?address=store/flush&holdMs=2500', 'restart store/flush'), [200, { restarted: 'store/flush' }], 'a drill holds it down');
   t.same(await restart('?address=store/flush&holdMs=soon', 'restart store/flush'), [400, { error: 'holdMs takes whole milliseconds from 0 to 60000, not "soon"' }]);

@@ -135,21 +135,52 @@ t.test('an operator restart (the inspector button): the instance stops, a new on
   for (let i = 0; i < 3; i++) await counter.ask({ kind: 'add', amount: 1 });
 
   const restarted = nextEvent<{ address: string; error: string }>(system, 'actor-restarted', 5_000);
-  t.equal(await system.restartActor('counter/operator'), true, 'a running actor restarts');
+  t.equal(await system.restartActor('counter/operator'), 'restarting', 'a running actor restarts');
   const during = counter.ask({ kind: 'add', amount: 10 });
   t.match(await restarted, { kind: 'actor-restarted', address: 'counter/operator', thread: 2, error: 'restarted by an operator' }, 'reported like a supervisor restart, with the reason');
   t.equal(await during, 13, 'the ask sent during the restart waited and was served by the new instance');
   const stats = (await system.listActors()).find((entry) => entry.address === 'counter/operator');
   t.same([stats?.status, stats?.restarts, stats?.lastError], ['running', 1, 'restarted by an operator']);
   t.match(readFileSync(args.journal_file, 'utf8'), /^started counter\/operator 0\nstopped counter\/operator 3\nstarted counter\/operator 3\n$/, 'stopped as at shutdown, then started from its file');
-  t.equal(await system.restartActor('nobody/here'), false, 'an unknown address restarts nothing');
+  t.equal(await system.restartActor('nobody/here'), 'not_running', 'an unknown address restarts nothing');
 
   // Held down (a drill): restarting until the hold ends, asks wait, then served.
-  t.equal(await system.restartActor('counter/operator', 500), true);
+  t.equal(await system.restartActor('counter/operator', 500), 'restarting');
   const held = (await system.listActors()).find((entry) => entry.address === 'counter/operator');
   t.equal(held?.status, 'restarting', 'restarting while held down');
-  t.equal(await system.restartActor('counter/operator'), false, 'a restarting actor cannot be restarted again');
+  t.equal(await system.restartActor('counter/operator'), 'not_running', 'a restarting actor cannot be restarted again');
   t.equal(await counter.ask({ kind: 'get' }), 13, 'an ask during the hold is served after it');
   const after = (await system.listActors()).find((entry) => entry.address === 'counter/operator');
   t.same([after?.status, after?.restarts], ['running', 2]);
 });
+
+t.test('an operator restart: during a handler it waits for it; a stop during the hold leaves no instance behind', async (t) => {
+  const system = await startSystem(t);
+  const echo = await system.spawn({ address: 'echo/busy', module: echo_module_url, protocol: echo_protocol, thread: 2 });
+  const slow = echo.ask({ kind: 'slow', ms: 400 }, { timeout_ms: 5_000 });
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the handler is running by now
+  t.equal(await system.restartActor('echo/busy'), 'after_handler', 'busy in a handler: it restarts after it');
+  await slow;
+  const restarted = await until(async () => {
+    const stats = (await system.listActors()).find((entry) => entry.address === 'echo/busy');
+    return stats?.restarts === 1 && stats.status === 'running' ? stats : undefined;
+  });
+  t.equal(restarted.lastError, 'restarted by an operator', 'restarted once the handler settled');
+
+  const dir = tempDir(t);
+  const args = { state_file: path.join(dir, 'count'), journal_file: path.join(dir, 'journal') };
+  await system.spawn({ address: 'counter/held', module: counter_module_url, protocol: counter_protocol, args, thread: 2 });
+  t.equal(await system.restartActor('counter/held', 300), 'restarting');
+  await system.stopActor('counter/held');
+  await new Promise((resolve) => setTimeout(resolve, 500)); // past the hold: a leaked restart would have started by now
+  t.same(readFileSync(args.journal_file, 'utf8').split('\n').filter(Boolean), ['started counter/held 0', 'stopped counter/held 0'], 'stopped during the hold: started once, stopped once, never started again');
+});
+
+async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('condition not reached within 5 s');
+}

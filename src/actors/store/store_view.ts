@@ -8,6 +8,8 @@ import type { StoreArgs } from './store_args.js';
 
 /** Queues listed in one view; a broker with more says how many it left out. */
 export const store_view_queues_max = 10_000;
+/** Segments listed in one view (the newest); at 1 GiB each, far more than a disk holds. */
+export const store_view_segments_max = 10_000;
 
 /**
  * What the inspector shows of a broker's store (`GET /api/store`), read without asking any
@@ -43,11 +45,14 @@ export function storeView(args: StoreArgs): StoreView {
     .flatMap((dir) => readdirSync(dir).map((name) => ({ dir, name, start: parseSegmentFileName(name) })))
     .filter((entry): entry is { dir: string; name: string; start: number } => entry.start !== undefined)
     .sort((a, b) => a.start - b.start)
-    .map(({ dir, name, start }) => {
+    .slice(-store_view_segments_max)
+    .flatMap(({ dir, name, start }) => {
       const file = path.join(dir, name);
-      const size = statSync(file).size;
+      // Retention may delete a segment between the listing and this: it is simply gone.
+      const size = statSync(file, { throwIfNoEntry: false })?.size;
+      if (size === undefined) return [];
       const within = (offset: number): number => Math.min(size, Math.max(0, offset - start));
-      return { file, startOffset: start, sizeBytes: size, writtenBytes: within(write_offset), flushedBytes: within(flush_offset) };
+      return [{ file, startOffset: start, sizeBytes: size, writtenBytes: within(write_offset), flushedBytes: within(flush_offset) }];
     });
   const queues = new QueuePositions(args.queue_positions)
     .list()
