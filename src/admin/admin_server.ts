@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { restart_hold_ms_max } from '../runtime/actor_cell.js';
 import { MqError } from '../runtime/errors.js';
@@ -42,6 +42,8 @@ export const admin_server_limits = {
   connections_max: 64,
   /** Whole request, headers included; GET requests are tiny. */
   request_timeout_ms: 10_000,
+  /** Operator restarts one node takes per minute; more answer 429 (a stuck script, or worse). */
+  restarts_per_minute_max: 10,
 } as const;
 
 export interface AdminServerOptions {
@@ -53,6 +55,8 @@ export interface AdminServerOptions {
   log?: Logger;
   /** Overrides admin_server_limits.source_call_timeout_ms (tests use a short one). */
   source_call_timeout_ms?: number;
+  /** Host names (besides IP addresses and localhost) a request may name in its Host header. */
+  host_names?: readonly string[];
 }
 
 type Route = (response: ServerResponse, url: URL, request: IncomingMessage) => Promise<void>;
@@ -68,9 +72,10 @@ export class AdminServer {
     const timeout_ms = options.source_call_timeout_ms ?? admin_server_limits.source_call_timeout_ms;
     const bounded = <T>(promise: Promise<T>, what: string): Promise<T> => withTimeout(promise, what, timeout_ms);
     const registry = createMetricsRegistry(options.source, bounded);
+    const guard = new RequestGuard(options.host_names ?? []);
     const routes = createRoutes(options.source, registry, bounded, loadInspectorAssets(), new InspectorEvents(options.source, bounded));
     const server = createServer({ requestTimeout: admin_server_limits.request_timeout_ms }, (request, response) => {
-      handle(routes, options.source, request, response).catch((error: unknown) => {
+      handle(routes, options.source, guard, bounded, request, response).catch((error: unknown) => {
         options.log?.error({ err: error, url: request.url }, 'admin request failed');
         if (!response.headersSent) sendJson(response, 500, { error: errorText(error) });
         else response.destroy();
@@ -171,13 +176,51 @@ function createRoutes(
   ]);
 }
 
-async function handle(routes: ReadonlyMap<string, Route>, source: AdminSource, request: IncomingMessage, response: ServerResponse): Promise<void> {
+/**
+ * What the admin server refuses before routing: a Host header naming a host this node does
+ * not answer to (a web page that rebound its own DNS name to this address would otherwise be
+ * same-origin with the inspector), and restarts beyond a rate.
+ */
+class RequestGuard {
+  private restarts_ms: number[] = [];
+
+  constructor(private readonly host_names: readonly string[]) {}
+
+  hostRefusal(request: IncomingMessage): string | undefined {
+    const host = request.headers.host ?? '';
+    const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+    if (isIP(name) !== 0 || name === 'localhost' || this.host_names.includes(name)) return undefined;
+    return `the Host header names ${JSON.stringify(host)}, which this admin server does not answer to: reach it by IP address, localhost or ${this.host_names.join(', ') || 'its address'}`;
+  }
+
+  takeRestart(now_ms: number): boolean {
+    this.restarts_ms = this.restarts_ms.filter((at_ms) => now_ms - at_ms < 60_000);
+    if (this.restarts_ms.length >= admin_server_limits.restarts_per_minute_max) return false;
+    this.restarts_ms.push(now_ms);
+    return true;
+  }
+}
+
+async function handle(
+  routes: ReadonlyMap<string, Route>,
+  source: AdminSource,
+  guard: RequestGuard,
+  bounded: Bound,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://admin.invalid');
   const path = url.pathname;
+  const refusal = guard.hostRefusal(request);
+  if (refusal !== undefined) {
+    response.setHeader('connection', 'close');
+    sendJson(response, 403, { error: refusal });
+    return;
+  }
   if (request.method === 'POST' && path === restart_path) {
     // The body (if any) is not read: close the connection instead of draining it.
     response.setHeader('connection', 'close');
-    await restartActor(source, url, request, response);
+    await restartActor(source, guard, url, request, response);
     return;
   }
   if (request.method !== 'GET') {
@@ -187,8 +230,14 @@ async function handle(routes: ReadonlyMap<string, Route>, source: AdminSource, r
     return;
   }
   if (path.startsWith(messages_path)) {
-    const msg_id = decodeURIComponent(path.slice(messages_path.length));
-    await sendView(response, source.messageView, (view) => view(msg_id));
+    let msg_id: string;
+    try {
+      msg_id = decodeURIComponent(path.slice(messages_path.length));
+    } catch {
+      sendJson(response, 400, { error: 'the message id in the path is not valid percent-encoding' });
+      return;
+    }
+    await sendView(response, source.messageView, (view) => bounded(view(msg_id), 'looking up the message'));
     return;
   }
   const route = routes.get(path);
@@ -221,7 +270,7 @@ async function sendView<V>(response: ServerResponse, view: V | undefined, read: 
   sendJson(response, 200, body);
 }
 
-async function restartActor(source: AdminSource, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function restartActor(source: AdminSource, guard: RequestGuard, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const address = url.searchParams.get('address') ?? '';
   if (address === '') {
     sendJson(response, 400, { error: `name the actor: POST ${restart_path}?address=<address>` });
@@ -235,6 +284,10 @@ async function restartActor(source: AdminSource, url: URL, request: IncomingMess
   const hold_ms = /^\d{1,6}$/.test(hold_text) ? Number(hold_text) : -1;
   if (hold_ms < 0 || hold_ms > restart_hold_ms_max) {
     sendJson(response, 400, { error: `holdMs takes whole milliseconds from 0 to ${restart_hold_ms_max}, not ${JSON.stringify(hold_text)}` });
+    return;
+  }
+  if (!guard.takeRestart(Date.now())) {
+    sendJson(response, 429, { error: `more than ${admin_server_limits.restarts_per_minute_max} restarts in a minute on this node; wait` });
     return;
   }
   const outcome = source.restartActor === undefined ? 'not_running' : await source.restartActor(address, hold_ms);

@@ -39,8 +39,6 @@ export interface AdminSource {
   /** A broker's CommitLog positions (`mq_commitlog_*`, `mq_replication_*`); undefined while
    *  the store is not open. */
   storePositions?: () => Promise<StorePositions | undefined>;
-  /** The inspector's cluster-wide views (server/inspector_views.ts), read through the node's
-   *  nameservers and brokers: `GET /api/cluster`, `/api/groups`, `/api/messages/<msgId>`. */
   /** A broker's CommitLog flush latency histogram (`mq_flush_latency_seconds`); undefined
    *  while the store is not open. */
   flushLatency?: () => HistogramSnapshot | undefined;
@@ -48,6 +46,8 @@ export interface AdminSource {
   replicationLag?: () => HistogramSnapshot | undefined;
   /** Each worker thread's heap and event-loop delay (`mq_worker_*`). */
   threadStats?: () => Promise<ThreadStats[]>;
+  /** The inspector's cluster-wide views (server/inspector_views.ts), read through the node's
+   *  nameservers and brokers: `GET /api/cluster`, `/api/groups`, `/api/messages/<msgId>`. */
   clusterView?: () => Promise<object>;
   groupsView?: () => Promise<object>;
   messageView?: (msg_id: string) => Promise<object>;

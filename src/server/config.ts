@@ -32,6 +32,8 @@ interface CommonConfig {
   host: string;
   /** The address other nodes and clients are told to dial; printed in the ready line. */
   advertiseHost: string;
+  /** Listen address of the admin HTTP server (inspector, metrics, restarts). */
+  adminHost: string;
   threads: number;
   logLevel: LogLevel;
   /** Client port: route queries on a nameserver, produce/consume on a broker. */
@@ -198,6 +200,7 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     host,
     // A wildcard listen address cannot be dialled; loopback is the safe default for one machine.
     advertiseHost: sources.given(flags.advertiseHost) ?? (isWildcardHost(host) ? '127.0.0.1' : host),
+    adminHost: sources.given(flags.adminHost) ?? host,
     threads: sources.get(flags.threads, role),
     logLevel: sources.get(flags.logLevel, role),
     port: sources.get(flags.port, role),

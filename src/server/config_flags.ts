@@ -134,6 +134,10 @@ export const flags = {
     defaults: { namesrv: '0.0.0.0', broker: '0.0.0.0', standalone: '0.0.0.0' },
     placeholder: 'ADDR', help: 'listen address of every listener',
   }),
+  adminHost: spec({
+    flag: 'admin-host', type: hostType, roles: every_role, defaults: {}, optional: true,
+    placeholder: 'ADDR', help: 'listen address of the admin HTTP server (default: --host); 127.0.0.1 keeps it to this machine',
+  }),
   advertiseHost: spec({
     flag: 'advertise-host', type: hostType, roles: every_role, defaults: {}, optional: true,
     placeholder: 'ADDR', help: 'address printed and registered (default: --host, or 127.0.0.1 when --host is a wildcard)',

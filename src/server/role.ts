@@ -4,6 +4,7 @@ import { readGroupLags } from '../admin/metrics_group_lag.js';
 import { readStorePositions } from '../admin/metrics_store_positions.js';
 import type { Store } from '../actors/store/store.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
+import { MqError } from '../runtime/errors.js';
 import type { RestartOutcome } from '../runtime/actor_cell.js';
 import type { ActorSystem } from '../runtime/actor_system.js';
 import { assert } from '../runtime/assert.js';
@@ -95,7 +96,9 @@ export class RunningNode {
     const { config } = this;
     // The admin server comes up first so that /healthz says "starting" while the rest starts,
     // and a taken admin port fails the start before any worker thread is spawned.
-    this.admin = await AdminServer.start({ host: config.host, port: config.adminPort, source: this.adminSource(), log: this.log });
+    this.admin = await AdminServer.start({
+      host: config.adminHost, port: config.adminPort, source: this.adminSource(), log: this.log, host_names: [config.advertiseHost, config.host, config.adminHost],
+    });
     this.system = await dependencies.startSystem({ threads: config.threads, name: `mq-${config.role}` });
     const addresses: Partial<Record<ListenerKey, string>> = {};
     const listeners = (dependencies.listeners ?? listenersForRole)(config, this.system);
@@ -124,7 +127,7 @@ export class RunningNode {
       ...(this.config.role === 'namesrv' ? {} : {
         storeView: () => {
           const opened = store();
-          if (opened === undefined) throw new Error('the store is not open yet');
+          if (opened === undefined) throw new MqError('BROKER_UNAVAILABLE', 'the store is not open yet (the node is starting)');
           return opened.view();
         },
         // The broker listener counts its traffic; before it has started there is none.

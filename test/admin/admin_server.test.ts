@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import t, { type Test } from 'tap';
 import { AdminServer } from '../../src/admin/admin_server.js';
 import type { AdminSource, HealthReport } from '../../src/admin/admin_source.js';
@@ -22,6 +23,7 @@ class FakeSource implements AdminSource {
   };
   health: () => Promise<HealthReport> = async () => this.report;
   restartActor?: (address: string, hold_ms: number) => Promise<RestartOutcome>;
+  messageView?: (msg_id: string) => Promise<object>;
 }
 
 async function startServer(t: Test, source: AdminSource, source_call_timeout_ms?: number): Promise<string> {
@@ -213,4 +215,45 @@ t.test('a taken port fails the start with a message naming the address and the f
   await first.close();
   await first.close(); // idempotent
   await t.rejects(fetch(`http://127.0.0.1:${first.address.port}/healthz`), 'closed server refuses connections');
+});
+
+t.test('a Host header this server does not answer to is refused; restarts are rate-limited; a bad id escape is a 400', async (t) => {
+  const source = new FakeSource();
+  let restarts = 0;
+  source.restartActor = async () => {
+    restarts++;
+    return 'restarting';
+  };
+  source.messageView = async (msg_id) => ({ msgId: msg_id });
+  const base = await startServer(t, source);
+  const port = Number(new URL(base).port);
+  const get = (host: string): Promise<[number, string]> => new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path: '/api/actors', headers: { host } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve([response.statusCode ?? 0, body]));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  const [refused_status, refused_body] = await get('attacker.example:8080');
+  t.equal(refused_status, 403, 'a rebound DNS name is refused');
+  t.match(JSON.parse(refused_body), { error: /Host header names "attacker\.example:8080", which this admin server does not answer to/ });
+  t.equal((await get(`127.0.0.1:${port}`))[0], 200, 'an IP address is served');
+  t.equal((await get(`localhost:${port}`))[0], 200, 'localhost is served');
+  t.equal((await get(`[::1]:${port}`))[0], 200, 'a bracketed IPv6 address is served');
+
+  const statuses: number[] = [];
+  for (let index = 0; index < 12; index++) {
+    const response = await fetch(`${base}/api/actors/restart?address=store/flush`, { method: 'POST', headers: { 'x-mq-confirm': 'restart store/flush' } });
+    statuses.push(response.status);
+  }
+  t.same(statuses, [...Array<number>(10).fill(200), 429, 429], 'ten restarts a minute, then 429');
+  t.equal(restarts, 10, 'the refused ones reached nothing');
+
+  const bad_escape = await fetch(`${base}/api/messages/%E0%A4%A`);
+  t.equal(bad_escape.status, 400);
+  t.same(await bad_escape.json(), { error: 'the message id in the path is not valid percent-encoding' });
+  const message = await fetch(`${base}/api/messages/ABC`);
+  t.same([message.status, await message.json()], [200, { msgId: 'ABC' }]);
 });

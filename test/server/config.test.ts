@@ -87,6 +87,11 @@ t.test('env of a flag of another role is ignored; a flag of another role is an e
   t.match(from_file.message, /key "flush" in config file .* does not apply to --role namesrv/);
 });
 
+t.test('--admin-host: the admin server listens there; by default where every listener does', async (t) => {
+  t.match(run(['--role', 'broker', '--namesrv', '127.0.0.1:9876']), { host: '0.0.0.0', adminHost: '0.0.0.0' });
+  t.match(run(['--role', 'broker', '--namesrv', '127.0.0.1:9876', '--admin-host', '127.0.0.1']), { host: '0.0.0.0', adminHost: '127.0.0.1' });
+});
+
 t.test('a nameserver with --peers: a fixed port, not listed among its own peers; the cluster flags', async (t) => {
   const random_port = configError(['--role', 'namesrv', '--port', '0', '--peers', '127.0.0.1:9001']);
   t.equal(random_port.flag, 'port');

@@ -91,9 +91,8 @@ export class PullHandlers {
     });
     const messages = result.records.map(storedMessageOf);
     // Every read that found messages is the one answered (a long poll reads again only after
-    // its first read found none), so counting here counts what PULL returned. A held pull
-    // whose consumer has gone is still answered when its queue grows (into a closed
-    // connection): not counted, it reached no one.
+    // its first read found none), so counting here counts what PULL returned; a read for a
+    // connection that closed meanwhile reached no one and is not counted.
     if (messages.length > 0 && connection.open) {
       let body_bytes = 0;
       for (const message of messages) body_bytes += message.body.byteLength;
