@@ -45,9 +45,10 @@ async function loadDefinition(module_url: string): Promise<AnyActorDefinition> {
   return module.actor;
 }
 
-/** Samples how late this thread's event loop runs, with a timer every 20 ms (a few wake-ups a
- *  second). The histogram records each whole interval, so the delay is what exceeds 20 ms. */
-const loop_resolution_ms = 20;
+/** Samples how late this thread's event loop runs, with a timer every 50 ms (20 wake-ups a
+ *  second: about 1 ms of a core per second at ~40 µs a wake-up). The histogram records each
+ *  whole interval, so the delay is what exceeds 50 ms. */
+const loop_resolution_ms = 50;
 const loop_delay = monitorEventLoopDelay({ resolution: loop_resolution_ms });
 loop_delay.enable();
 

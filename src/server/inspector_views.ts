@@ -1,4 +1,5 @@
 import { Admin } from '../client/admin.js';
+import { mapBounded } from '../client/bounded_parallel.js';
 import type { GroupListing } from '../client/admin_groups.js';
 import type { ClusterView, NamesrvStatusView, RouteView } from '../client/admin_views.js';
 import type { ReceivedMessage } from '../client/message.js';
@@ -9,6 +10,8 @@ export const inspector_view_limits = {
   topics_max: 500,
   /** Body bytes a message view shows (as text or hex). */
   body_bytes_max: 64 * 1024,
+  /** Route requests one cluster view has in flight at once. */
+  route_requests_in_flight_max: 16,
 } as const;
 
 /** `GET /api/cluster`: the cluster as the node's nameservers see it. */
@@ -34,19 +37,25 @@ export interface MessagePanel extends Omit<ReceivedMessage, 'body'> {
  */
 export class InspectorViews {
   private admin: Admin | undefined;
+  /** A view being read is shared by every request for it meanwhile: pages and scripts that
+   *  ask faster than the cluster answers do not pile up reads. */
+  private cluster_read: Promise<ClusterPanel> | undefined;
+  private groups_read: Promise<GroupListing> | undefined;
 
   constructor(private readonly namesrv_addresses: () => readonly string[]) {}
 
-  async cluster(): Promise<ClusterPanel> {
-    const admin = this.client();
-    const [nameservers, brokers, topics] = await Promise.all([admin.namesrvStatus(), admin.cluster(), admin.listTopics()]);
-    const shown = topics.slice(0, inspector_view_limits.topics_max);
-    const routes = await Promise.all(shown.map((topic) => admin.route(topic).catch(() => undefined)));
-    return { nameservers, brokers, topics: routes.filter((route): route is RouteView => route !== undefined), topicsLeftOut: topics.length - shown.length };
+  cluster(): Promise<ClusterPanel> {
+    this.cluster_read ??= this.readCluster().finally(() => {
+      this.cluster_read = undefined;
+    });
+    return this.cluster_read;
   }
 
   groups(): Promise<GroupListing> {
-    return this.client().groups();
+    this.groups_read ??= this.client().groups().finally(() => {
+      this.groups_read = undefined;
+    });
+    return this.groups_read;
   }
 
   async message(msg_id: string): Promise<MessagePanel> {
@@ -55,6 +64,14 @@ export class InspectorViews {
     const text = shown.toString('utf8');
     const is_text = Buffer.from(text, 'utf8').equals(shown) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
     return { ...fields, bodyBytes: body.length, bodyText: is_text ? text : null, bodyHex: shown.toString('hex'), bodyTruncated: shown.length < body.length };
+  }
+
+  private async readCluster(): Promise<ClusterPanel> {
+    const admin = this.client();
+    const [nameservers, brokers, topics] = await Promise.all([admin.namesrvStatus(), admin.cluster(), admin.listTopics()]);
+    const shown = topics.slice(0, inspector_view_limits.topics_max);
+    const routes = await mapBounded(shown, inspector_view_limits.route_requests_in_flight_max, (topic) => admin.route(topic).catch(() => undefined));
+    return { nameservers, brokers, topics: routes.filter((route): route is RouteView => route !== undefined), topicsLeftOut: topics.length - shown.length };
   }
 
   async close(): Promise<void> {

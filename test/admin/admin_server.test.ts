@@ -197,7 +197,11 @@ t.test('the inspector page and its live events', async (t) => {
   t.match(events.headers.get('content-type'), /^text\/event-stream/);
   const reader = (events.body as ReadableStream<Uint8Array>).getReader();
   let text = '';
-  while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+  for (let reads = 0; !text.includes('\n\n') && reads < 100; reads++) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    text += new TextDecoder().decode(chunk.value);
+  }
   controller.abort();
   const [event_line, data_line] = text.split('\n');
   t.equal(event_line, 'event: snapshot');

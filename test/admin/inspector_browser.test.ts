@@ -33,6 +33,7 @@ t.test('the inspector shows actors, store, cluster, group lag and a message, and
   consumer.onMessage(async () => {
     consumed++;
   });
+  t.teardown(() => consumer.shutdown());
   await consumer.start();
   await until('the group consumed every message', () => (consumed >= messages ? true : undefined));
   await consumer.shutdown();

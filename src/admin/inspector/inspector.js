@@ -217,10 +217,13 @@ async function lookUpMessage(event) {
 }
 
 document.getElementById('message-form').addEventListener('submit', (event) => void lookUpMessage(event));
-void drawCluster();
-void drawGroups();
-setInterval(() => void drawCluster(), cluster_poll_ms);
-setInterval(() => void drawGroups(), cluster_poll_ms);
+// Each poll starts only after the previous one answered: a slow cluster is not asked faster
+// than it can say.
+function poll(draw_view) {
+  void draw_view().finally(() => setTimeout(() => poll(draw_view), cluster_poll_ms));
+}
+poll(drawCluster);
+poll(drawGroups);
 
 sort_element.addEventListener('change', draw);
 const events = new EventSource('/api/events');
