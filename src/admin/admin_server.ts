@@ -23,6 +23,7 @@ import { InspectorEvents } from './inspector_events.js';
  *   GET /api/cluster  nameservers, brokers and topic routes, as the node's nameservers see them
  *   GET /api/groups   consumer groups: members and lag per queue
  *   GET /api/messages/<msgId>   one message: properties and body (text or hex)
+ *   GET /api/messages?topic=T&key=K[&max=N]   the topic's messages with business key K, newest first
  *   GET /             the inspector page (its files under /inspector/)
  *   POST /api/actors/restart?address=A[&holdMs=N]   with header `x-mq-confirm: restart A`:
  *                     restarts one actor as its supervisor would (held down N ms, for drills);
@@ -126,6 +127,17 @@ function createRoutes(
     ...[...assets.keys()].map((name): [string, Route] => [`/inspector/${name}`, asset(name)]),
     ['/api/cluster', async (response) => sendView(response, source.clusterView, (view) => bounded(view(), 'reading the cluster'))],
     ['/api/groups', async (response) => sendView(response, source.groupsView, (view) => bounded(view(), 'reading the consumer groups'))],
+    ['/api/messages', async (response, url) => {
+      const topic = url.searchParams.get('topic') ?? '';
+      const key = url.searchParams.get('key') ?? '';
+      const max_text = url.searchParams.get('max');
+      if (topic === '' || key === '' || (max_text !== null && !/^\d{1,4}$/.test(max_text))) {
+        sendJson(response, 400, { error: 'look messages up by key with /api/messages?topic=T&key=K[&max=N] (or by id with /api/messages/<msgId>)' });
+        return;
+      }
+      const query = { topic, key, ...(max_text === null ? {} : { max: Number(max_text) }) };
+      await sendView(response, source.messageQueryView, (view) => bounded(view(query), 'looking up messages by key'));
+    }],
     ['/api/events', async (response) => {
       if (!events.open(response)) sendJson(response, 503, { error: 'too many inspector pages watch this node; close one' });
     }],

@@ -51,4 +51,6 @@ export interface AdminSource {
   clusterView?: () => Promise<object>;
   groupsView?: () => Promise<object>;
   messageView?: (msg_id: string) => Promise<object>;
+  /** `GET /api/messages?topic=T&key=K[&max=N]`: a topic's messages by business key. */
+  messageQueryView?: (query: { topic: string; key: string; max?: number }) => Promise<object>;
 }

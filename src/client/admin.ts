@@ -20,6 +20,7 @@ import { MqError, toMqError } from '../runtime/errors.js';
 import { dead_letter_limits, isDeadLetterOf, readDeadLetters, resendLocated, type DeadLetterDeps, type DeadLetterResend } from './admin_dead_letters.js';
 import { scanGroupLag } from './admin_group_lag.js';
 import { listGroups, type GroupListing } from './admin_groups.js';
+import { queryMessagesByKey, type MessageQuery, type MessageQueryResult } from './admin_message_query.js';
 import { clusterViewOf, routeViewOf, type ClusterView, type CreateTopicRequestOptions, type GroupLag, type NamesrvStatusView, type RouteView } from './admin_views.js';
 import { resolveAdminTimeout, resolveClientOptions, type AdminOptions, type ResolvedClientOptions } from './client_options.js';
 import { ConnectionPool, type PoolLease } from './connection_pool.js';
@@ -108,9 +109,10 @@ export class Admin {
 
   /** Every broker group and broker the nameserver knows, with roles, addresses and heartbeats. */
   async cluster(): Promise<ClusterView> {
-    const reply = decodeClusterInfo(await this.namesrv.request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({})));
+    const answer = await this.namesrv.requestVersioned(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}));
+    const reply = decodeClusterInfo(answer.body, answer.protocol_version);
     if (!reply.ok) throw new MqError('INTERNAL', `unreadable cluster info from the nameserver: ${reply.error.message}`);
-    return clusterViewOf(reply.value);
+    return clusterViewOf(reply.value, answer.protocol_version);
   }
 
   /**
@@ -158,6 +160,19 @@ export class Admin {
   }
 
   /**
+   * The topic's messages stored with business key `key` (one of the keys a producer gave),
+   * newest first, found through each broker's key index; `unanswered` names the broker groups
+   * that could not be asked (their messages may be missing).
+   */
+  async queryMessages(query: MessageQuery): Promise<MessageQueryResult> {
+    return queryMessagesByKey({
+      route: (topic) => this.route(topic),
+      brokerRequest: (address, code, body) => this.lease.request(address, code, body, { timeout_ms: this.timeout_ms }),
+      brokerProtocolVersion: async (address) => (await this.lease.connection(address, this.timeout_ms)).protocol_version,
+    }, query);
+  }
+
+  /**
    * A consumer group's lag per queue. With `topic`, every queue of that topic; without, the
    * queues of every topic where the group has committed an offset (brokers do not tell which
    * topics a group subscribes to).
@@ -177,11 +192,12 @@ export class Admin {
     );
   }
 
-  /** Every consumer group with committed offsets: its live members and lag per queue. */
+  /** Every consumer group with committed offsets: its live members, the queues each reads, and lag per queue. */
   async groups(): Promise<GroupListing> {
     return listGroups({
       cluster: () => this.cluster(),
       brokerRequest: (address, code, body) => this.lease.request(address, code, body, { timeout_ms: this.timeout_ms }),
+      brokerProtocolVersion: async (address) => (await this.lease.connection(address, this.timeout_ms)).protocol_version,
       groupLag: (group) => this.groupLag(group),
     });
   }

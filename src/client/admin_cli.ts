@@ -31,6 +31,7 @@ export const admin_usage = `usage: mq-node admin <verb> [--namesrv h:p[,h:p]] [-
   cluster                                              broker groups, roles, addresses, heartbeats
   namesrv status                                       each nameserver: role, term, leader, log end, chain
   message get <msgId>                                  one message by its id
+  message query --topic T --key K [--max N]            the topic's messages with business key K, newest first
   dlq list --group G [--max N]                         the group's dead letters, oldest first (default 100)
   dlq resend --group G (--msg-id ID | --all [--max N]) send dead letters back to their first topic
 --namesrv defaults to $MQ_NAMESRV, then ${namesrv_default}; --timeout-ms N bounds each request.
@@ -106,6 +107,7 @@ function parseCommand(argv: readonly string[]) {
       queues: { type: 'string' },
       cluster: { type: 'string' },
       topic: { type: 'string' },
+      key: { type: 'string' },
       group: { type: 'string' },
       max: { type: 'string' },
       'msg-id': { type: 'string' },
@@ -162,6 +164,15 @@ async function runVerb(admin: Admin, parsed: ReturnType<typeof parseCommand>, io
       const message = await admin.getMessage(expectWords(3, 'one message id'));
       return json ? toJson(messageJson(message)) : messageFields(message);
     }
+    case 'message query': {
+      expectWords(2, '--topic T --key K [--max N]');
+      if (flags.topic === undefined || flags.key === undefined) throw new UsageError("'message query' needs --topic T and --key K");
+      const found = await admin.queryMessages({ topic: flags.topic, key: flags.key, ...maxOption(flags.max) });
+      const output = json ? toJson({ messages: found.messages.map(messageJson), unanswered: found.unanswered }) : messageQueryTable(flags.topic, flags.key, found.messages);
+      if (found.unanswered.length === 0) return output;
+      io.stdout(output);
+      throw new MqError('BROKER_UNAVAILABLE', `${found.unanswered.length} broker group(s) could not be asked, their messages may be missing: ${found.unanswered.join('; ')}`);
+    }
     case 'dlq list': {
       expectWords(2, '--group G [--max N]');
       const group = requiredGroup(flags.group);
@@ -210,6 +221,21 @@ function messageJson(message: ReceivedMessage): object {
 /** The id the producer got (what users know the message by), else the dead letter's own. */
 function originIdOf(message: ReceivedMessage): string {
   return message.properties[system_properties.origin_message_id] ?? message.msgId;
+}
+
+function messageQueryTable(topic: string, key: string, messages: readonly ReceivedMessage[]): string {
+  if (messages.length === 0) return `topic ${topic}: no message with key ${key}\n`;
+  const rows = messages.map((message) => [
+    message.msgId,
+    new Date(message.storeTimestamp).toISOString(),
+    message.brokerName,
+    message.queueId,
+    message.queueOffset,
+    message.tag ?? '-',
+    message.keys.join(' '),
+    bodyPreview(message.body, dead_letter_body_preview_chars_max),
+  ]);
+  return `${formatTable(['MSG ID', 'STORED', 'BROKER', 'QUEUE', 'OFFSET', 'TAG', 'KEYS', 'BODY'], rows)}topic ${topic}, key ${key}: ${messages.length} message(s)\n`;
 }
 
 function deadLetterTable(group: string, dead_letters: readonly ReceivedMessage[]): string {
@@ -294,9 +320,11 @@ function clusterTable(cluster: ClusterView, now_ms: number): string {
       member.haAddress === '' ? '-' : member.haAddress,
       member.epoch,
       `${Math.max(0, (now_ms - member.lastHeartbeatMs) / 1000).toFixed(1)} s ago`,
+      member.maxOffset,
+      member.brokerId === 0 || member.replicationLagBytes === null ? '-' : `${member.replicationLagBytes}${member.inSync ? '' : ' (not in sync)'}`,
     ]));
   if (rows.length === 0) return 'no broker is registered with the nameserver\n';
-  return formatTable(['CLUSTER', 'BROKER', 'ID', 'ROLE', 'ADDRESS', 'HA ADDRESS', 'EPOCH', 'LAST HEARTBEAT'], rows);
+  return formatTable(['CLUSTER', 'BROKER', 'ID', 'ROLE', 'ADDRESS', 'HA ADDRESS', 'EPOCH', 'LAST HEARTBEAT', 'COMMITLOG END', 'BYTES BEHIND'], rows);
 }
 
 function namesrvTable(statuses: readonly NamesrvStatusView[]): string {

@@ -1,7 +1,10 @@
 import {
+  consumer_connection_protocol_version,
   decodeAllConsumerOffset,
+  decodeGetConsumerConnectionListResponse,
   decodeGetConsumerListResponse,
   encodeGetAllConsumerOffsetRequest,
+  encodeGetConsumerConnectionListRequest,
   encodeGetConsumerListRequest,
   master_broker_id,
   request_codes,
@@ -14,11 +17,28 @@ export const admin_group_limits = {
   groups_max: 200,
 } as const;
 
+/** One member of a consumer group, as the master brokers' last heartbeats from it say. */
+export interface GroupMemberView {
+  clientId: string;
+  /** Its latest heartbeat on any master (ms since the epoch). */
+  lastHeartbeatMs: number;
+  subscriptions: Array<{ topic: string; expression: string }>;
+  /** The queues it reads, on every master broker, sorted by topic, broker, queue. */
+  queues: Array<{ topic: string; brokerName: string; queueId: number }>;
+}
+
 /** One consumer group as the inspector shows it. */
 export interface GroupView {
   group: string;
   /** Client ids of its live members, as the master brokers see them. */
   members: string[];
+  /**
+   * The members with their subscriptions and assigned queues (from their heartbeats, up to a
+   * rebalance interval old). A broker speaking protocol 1 contributes its members without
+   * queues, and `assignmentComplete` is false.
+   */
+  memberDetails: GroupMemberView[];
+  assignmentComplete: boolean;
   lag: GroupLag;
 }
 
@@ -32,18 +52,27 @@ export interface GroupListing {
 export interface GroupListDeps {
   cluster(): Promise<ClusterView>;
   brokerRequest(address: string, code: number, body: Uint8Array): Promise<Uint8Array>;
+  /** The protocol version of this client's connection to `address`. */
+  brokerProtocolVersion(address: string): Promise<number>;
   groupLag(group: string): Promise<GroupLag>;
+}
+
+interface MasterBroker {
+  address: string;
+  brokerName: string;
 }
 
 /**
  * Every consumer group that committed an offset on a master broker (brokers keep no other
- * list of groups), with its live members and its lag per queue, sorted by name. Retry and
- * dead-letter bookkeeping groups (names starting with `%`) are left out.
+ * list of groups), with its live members, the queues each reads, and its lag per queue,
+ * sorted by name. Retry and dead-letter bookkeeping groups (names starting with `%`) are
+ * left out.
  */
 export async function listGroups(deps: GroupListDeps): Promise<GroupListing> {
-  const masters = (await deps.cluster()).groups.flatMap((group) => group.members.filter((member) => member.brokerId === Number(master_broker_id)).map((member) => member.address));
+  const masters: MasterBroker[] = (await deps.cluster()).groups.flatMap((group) =>
+    group.members.filter((member) => member.brokerId === Number(master_broker_id)).map((member) => ({ address: member.address, brokerName: group.brokerName })));
   const names = new Set<string>();
-  for (const address of masters) {
+  for (const { address } of masters) {
     const offsets = decodeAllConsumerOffset(await deps.brokerRequest(address, request_codes.GET_ALL_CONSUMER_OFFSET, encodeGetAllConsumerOffsetRequest({})));
     if (!offsets.ok) throw new MqError('INTERNAL', `unreadable consumer offsets from ${address}: ${offsets.error.message}`);
     for (const entry of offsets.value.entries) if (!entry.group.startsWith('%')) names.add(entry.group);
@@ -51,12 +80,51 @@ export async function listGroups(deps: GroupListDeps): Promise<GroupListing> {
   const sorted = [...names].sort();
   const groups: GroupView[] = [];
   for (const group of sorted.slice(0, admin_group_limits.groups_max)) {
-    const members = new Set<string>();
-    for (const address of masters) {
-      const list = decodeGetConsumerListResponse(await deps.brokerRequest(address, request_codes.GET_CONSUMER_LIST, encodeGetConsumerListRequest({ group })));
-      if (list.ok) for (const client of list.value.clientIds) members.add(client);
-    }
-    groups.push({ group, members: [...members].sort(), lag: await deps.groupLag(group) });
+    const { members, complete } = await groupMembers(deps, masters, group);
+    groups.push({ group, members: members.map((member) => member.clientId), memberDetails: members, assignmentComplete: complete, lag: await deps.groupLag(group) });
   }
   return { groups, groupsLeftOut: Math.max(0, sorted.length - admin_group_limits.groups_max) };
+}
+
+/** The group's members merged over the masters (each reports the queues it holds there). */
+async function groupMembers(deps: GroupListDeps, masters: readonly MasterBroker[], group: string): Promise<{ members: GroupMemberView[]; complete: boolean }> {
+  const by_client = new Map<string, GroupMemberView>();
+  const memberOf = (client_id: string): GroupMemberView => {
+    let member = by_client.get(client_id);
+    if (member === undefined) {
+      member = { clientId: client_id, lastHeartbeatMs: 0, subscriptions: [], queues: [] };
+      by_client.set(client_id, member);
+    }
+    return member;
+  };
+  let complete = true;
+  for (const master of masters) {
+    if ((await deps.brokerProtocolVersion(master.address)) < consumer_connection_protocol_version) {
+      complete = false;
+      const list = decodeGetConsumerListResponse(await deps.brokerRequest(master.address, request_codes.GET_CONSUMER_LIST, encodeGetConsumerListRequest({ group })));
+      if (list.ok) for (const client_id of list.value.clientIds) memberOf(client_id);
+      continue;
+    }
+    const reply = decodeGetConsumerConnectionListResponse(
+      await deps.brokerRequest(master.address, request_codes.GET_CONSUMER_CONNECTION_LIST, encodeGetConsumerConnectionListRequest({ group })),
+    );
+    if (!reply.ok) throw new MqError('INTERNAL', `unreadable consumer connections from ${master.address}: ${reply.error.message}`);
+    for (const connection of reply.value.connections) {
+      const member = memberOf(connection.clientId);
+      if (connection.lastHeartbeatMs > member.lastHeartbeatMs) {
+        member.lastHeartbeatMs = connection.lastHeartbeatMs;
+        member.subscriptions = connection.subscriptions.map(({ topic, expression }) => ({ topic, expression }));
+      }
+      for (const queue of connection.assignedQueues) member.queues.push({ topic: queue.topic, brokerName: master.brokerName, queueId: queue.queueId });
+    }
+  }
+  const members = [...by_client.values()].sort((a, b) => compareText(a.clientId, b.clientId));
+  for (const member of members) {
+    member.queues.sort((a, b) => compareText(a.topic, b.topic) || compareText(a.brokerName, b.brokerName) || a.queueId - b.queueId);
+  }
+  return { members, complete };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -16,8 +16,27 @@ export interface ClusterView {
   groups: Array<{
     cluster: string;
     brokerName: string;
-    members: Array<{ brokerId: number; address: string; haAddress: string; epoch: number; dataVersion: number; lastHeartbeatMs: number }>;
+    members: ClusterMemberView[];
   }>;
+}
+
+export interface ClusterMemberView {
+  brokerId: number;
+  address: string;
+  haAddress: string;
+  epoch: number;
+  dataVersion: number;
+  lastHeartbeatMs: number;
+  /** Its CommitLog end at its last report to the nameserver (0 from a protocol 1 nameserver). */
+  maxOffset: number;
+  /** A slave its master reports in sync (false for a master). */
+  inSync: boolean;
+  /**
+   * A slave's bytes behind its master, from their last reports (each up to a heartbeat old,
+   * so a small figure may be in flight); 0 for a master; null when the group has no master
+   * now or the nameserver speaks protocol 1 (it reports no offsets).
+   */
+  replicationLagBytes: number | null;
 }
 
 /** One nameserver's part in the replicated registry (NS_STATUS), or why it did not answer. */
@@ -80,21 +99,32 @@ export function routeViewOf(route: TopicRouteData): RouteView {
   };
 }
 
-export function clusterViewOf(info: ClusterInfo): ClusterView {
+/** `protocol_version`: the one the nameserver answered in (version 1 carries no offsets). */
+export function clusterViewOf(info: ClusterInfo, protocol_version: number): ClusterView {
   return {
     dataVersion: info.dataVersion,
-    groups: info.groups.map((group) => ({
-      cluster: group.cluster,
-      brokerName: group.brokerName,
-      members: group.members.map((member) => ({
-        brokerId: member.brokerId,
-        address: member.address,
-        haAddress: member.haAddress,
-        epoch: member.epoch,
-        dataVersion: member.dataVersion,
-        lastHeartbeatMs: member.lastHeartbeatMs,
-      })),
-    })),
+    groups: info.groups.map((group) => {
+      const master = group.members.find((member) => member.brokerId === Number(master_broker_id));
+      const lagOf = (member: ClusterInfo['groups'][number]['members'][number]): number | null => {
+        if (protocol_version < 2 || master === undefined) return null;
+        return member === master ? 0 : Math.max(0, master.maxOffset - member.maxOffset);
+      };
+      return {
+        cluster: group.cluster,
+        brokerName: group.brokerName,
+        members: group.members.map((member) => ({
+          brokerId: member.brokerId,
+          address: member.address,
+          haAddress: member.haAddress,
+          epoch: member.epoch,
+          dataVersion: member.dataVersion,
+          lastHeartbeatMs: member.lastHeartbeatMs,
+          maxOffset: member.maxOffset,
+          inSync: member.inSync,
+          replicationLagBytes: lagOf(member),
+        })),
+      };
+    }),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Envelope } from '../protocol/index.js';
 import { system_clock, type Clock } from '../runtime/clock.js';
 import { MqError } from '../runtime/errors.js';
 import { instance_name_default } from './client_options.js';
-import { ClientConnection } from './remoting/client_connection.js';
+import { ClientConnection, type RequestBody, type VersionedReply } from './remoting/client_connection.js';
 import { backoffDelayMs, type BackoffPolicy } from './retry_backoff.js';
 
 export const connection_pool_limits = {
@@ -197,12 +197,17 @@ export class PoolLease {
    * the reply together. Rejects with the server's MqError, TIMEOUT, BROKER_UNAVAILABLE, or
    * SHUTTING_DOWN when this lease closes first.
    */
-  request(address: string, code: number, body: Uint8Array, options: { timeout_ms: number }): Promise<Uint8Array> {
+  request(address: string, code: number, body: RequestBody, options: { timeout_ms: number }): Promise<Uint8Array> {
+    return this.requestVersioned(address, code, body, options).then((reply) => reply.body);
+  }
+
+  /** As `request`, with the protocol version the reply is written in (to pick the decoder). */
+  requestVersioned(address: string, code: number, body: RequestBody, options: { timeout_ms: number }): Promise<VersionedReply> {
     if (this.closed) return Promise.reject(this.shutDownError());
     if (this.pending.size >= connection_pool_limits.lease_in_flight_max) {
       return Promise.reject(new MqError('BUSY', `${this.pending.size} requests of this ${this.owner} already wait for replies; wait for some first`));
     }
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<VersionedReply>((resolve, reject) => {
       const entry: PendingRequest = { reject };
       this.pending.add(entry);
       const settle = (finish: () => void): void => {
@@ -213,7 +218,7 @@ export class PoolLease {
       this.pool.connection(address, options.timeout_ms)
         .then((connection) => {
           const left_ms = Math.max(1, options.timeout_ms - (performance.now() - started_ms));
-          return connection.request(code, body, { timeout_ms: left_ms });
+          return connection.requestVersioned(code, body, { timeout_ms: left_ms });
         })
         .then((reply) => settle(() => resolve(reply)), (error: unknown) => settle(() => reject(error)));
     });

@@ -1,5 +1,6 @@
 import { MqError } from '../runtime/errors.js';
 import type { PoolLease } from './connection_pool.js';
+import type { RequestBody, VersionedReply } from './remoting/client_connection.js';
 
 /**
  * Requests to "any nameserver that answers": the one that answered last is asked first;
@@ -21,13 +22,18 @@ export class NamesrvClient {
     return this.addresses[this.preferred] as string;
   }
 
-  async request(code: number, body: Uint8Array): Promise<Uint8Array> {
+  async request(code: number, body: RequestBody): Promise<Uint8Array> {
+    return (await this.requestVersioned(code, body)).body;
+  }
+
+  /** As `request`, with the protocol version the reply is written in (to pick the decoder). */
+  async requestVersioned(code: number, body: RequestBody): Promise<VersionedReply> {
     const failures: string[] = [];
     for (let tried = 0; tried < this.addresses.length; tried++) {
       const index = (this.preferred + tried) % this.addresses.length;
       const address = this.addresses[index] as string;
       try {
-        const reply = await this.lease.request(address, code, body, { timeout_ms: this.timeout_ms });
+        const reply = await this.lease.requestVersioned(address, code, body, { timeout_ms: this.timeout_ms });
         this.preferred = index;
         return reply;
       } catch (error) {

@@ -175,7 +175,8 @@ export class RouteCache {
   }
 
   private async clusterInfo(): Promise<ClusterInfo> {
-    const reply = decodeClusterInfo(await this.namesrv.request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({})));
+    const answer = await this.namesrv.requestVersioned(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}));
+    const reply = decodeClusterInfo(answer.body, answer.protocol_version);
     if (!reply.ok) throw new MqError('INTERNAL', `unreadable cluster info from the nameserver: ${reply.error.message}`);
     return reply.value;
   }

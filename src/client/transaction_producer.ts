@@ -285,7 +285,8 @@ export class TransactionProducer {
 
   /** Master brokers of every broker group the nameserver knows: address → group name. */
   private async fetchMasters(): Promise<Map<string, string>> {
-    const reply = decodeClusterInfo(await (this.namesrv as NamesrvClient).request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({})));
+    const answer = await (this.namesrv as NamesrvClient).requestVersioned(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}));
+    const reply = decodeClusterInfo(answer.body, answer.protocol_version);
     if (!reply.ok) throw new MqError('INTERNAL', `unreadable cluster info from the nameserver: ${reply.error.message}`);
     const masters = new Map<string, string>();
     for (const group of reply.value.groups) {
@@ -319,7 +320,8 @@ export class TransactionProducer {
 
   private async heartbeat(address: string): Promise<void> {
     const lease = this.lease as PoolLease;
-    const body = encodeHeartbeatRequest({ clientId: lease.client_id, producerGroups: [this.options.group], consumerGroups: [] });
+    const request = { clientId: lease.client_id, producerGroups: [this.options.group], consumerGroups: [] };
+    const body = (protocol_version: number): Buffer => encodeHeartbeatRequest(request, protocol_version);
     try {
       await lease.request(address, request_codes.HEARTBEAT, body, { timeout_ms: transaction_producer_limits.request_timeout_ms });
     } catch (thrown) {

@@ -19,6 +19,8 @@ export const request_codes = {
   SEND: 10,
   /** Consumer -> broker: messages of one queue from an offset (long-poll). */
   PULL: 11,
+  /** Admin -> broker, protocol 2: the messages of a topic with a business key (key index). */
+  QUERY_MESSAGE: 12,
   /** Consumer -> broker: a group's committed offset of one queue. */
   QUERY_CONSUMER_OFFSET: 14,
   /** Consumer -> broker: commit a group's offset of one queue. */
@@ -55,6 +57,8 @@ export const request_codes = {
   GET_ROUTE: 105,
   /** Admin -> namesrv: every broker group and broker it knows. */
   GET_CLUSTER_INFO: 106,
+  /** Admin -> broker, protocol 2: a consumer group's members, their subscriptions and the queues each reads here. */
+  GET_CONSUMER_CONNECTION_LIST: 203,
   /** Admin -> namesrv: the names of the topics it routes. */
   GET_TOPIC_LIST: 206,
   /** Admin -> namesrv: forget a topic's routes. */

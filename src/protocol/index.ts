@@ -34,6 +34,8 @@ export * from './schemas/broker_registration.js';
 export * from './schemas/create_topic.js';
 export * from './schemas/message_lookup.js';
 export * from './schemas/consumer_list.js';
+export * from './schemas/consumer_connection.js';
+export * from './schemas/message_query.js';
 export * from './schemas/unregister_client.js';
 export * from './schemas/send_back.js';
 export * from './schemas/transaction.js';

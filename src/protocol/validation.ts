@@ -35,6 +35,17 @@ export function checkName(what: 'topic' | 'group', name: unknown): ProtocolError
   );
 }
 
+/**
+ * Undefined when `key` can be a message's business key (what QUERY_MESSAGE looks up): a
+ * non-empty string without whitespace (the store separates keys with spaces), no longer
+ * than a message's properties may be.
+ */
+export function checkMessageKey(key: unknown): ProtocolError | undefined {
+  if (typeof key === 'string' && key.length > 0 && key.length <= properties_bytes_max && !/\s/.test(key)) return undefined;
+  const shown = typeof key === 'string' ? JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key) : String(key);
+  return new ProtocolError('INVALID_VALUE', `message key ${shown} is invalid: a key is 1 to ${properties_bytes_max} characters without whitespace`);
+}
+
 /** Bytes of a message's properties as the limit counts them: UTF-8 keys plus values. */
 export function propertiesBytes(properties: Readonly<Record<string, string>>): number {
   let total = 0;

@@ -1,6 +1,7 @@
 import { Admin } from '../client/admin.js';
 import { mapBounded } from '../client/bounded_parallel.js';
 import type { GroupListing } from '../client/admin_groups.js';
+import type { MessageQuery } from '../client/admin_message_query.js';
 import type { ClusterView, NamesrvStatusView, RouteView } from '../client/admin_views.js';
 import type { ReceivedMessage } from '../client/message.js';
 import { MqError } from '../runtime/errors.js';
@@ -28,6 +29,21 @@ export interface MessagePanel extends Omit<ReceivedMessage, 'body'> {
   bodyText: string | null;
   bodyHex: string;
   bodyTruncated: boolean;
+}
+
+/** `GET /api/messages?topic=T&key=K[&max=N]`: the topic's messages with a key, newest first. */
+export interface MessageQueryPanel {
+  messages: MessagePanel[];
+  /** Broker groups that could not be asked (their messages may be missing), with why. */
+  unanswered: string[];
+}
+
+function messagePanelOf(message: ReceivedMessage): MessagePanel {
+  const { body, ...fields } = message;
+  const shown = body.subarray(0, inspector_view_limits.body_bytes_max);
+  const text = shown.toString('utf8');
+  const is_text = Buffer.from(text, 'utf8').equals(shown) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+  return { ...fields, bodyBytes: body.length, bodyText: is_text ? text : null, bodyHex: shown.toString('hex'), bodyTruncated: shown.length < body.length };
 }
 
 /**
@@ -59,11 +75,12 @@ export class InspectorViews {
   }
 
   async message(msg_id: string): Promise<MessagePanel> {
-    const { body, ...fields } = await this.client().getMessage(msg_id);
-    const shown = body.subarray(0, inspector_view_limits.body_bytes_max);
-    const text = shown.toString('utf8');
-    const is_text = Buffer.from(text, 'utf8').equals(shown) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
-    return { ...fields, bodyBytes: body.length, bodyText: is_text ? text : null, bodyHex: shown.toString('hex'), bodyTruncated: shown.length < body.length };
+    return messagePanelOf(await this.client().getMessage(msg_id));
+  }
+
+  async messagesByKey(query: MessageQuery): Promise<MessageQueryPanel> {
+    const found = await this.client().queryMessages(query);
+    return { messages: found.messages.map(messagePanelOf), unanswered: found.unanswered };
   }
 
   private async readCluster(): Promise<ClusterPanel> {

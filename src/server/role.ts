@@ -147,6 +147,7 @@ export class RunningNode {
       clusterView: () => this.views.cluster(),
       groupsView: () => this.views.groups(),
       messageView: (msg_id: string) => this.views.message(msg_id),
+      messageQueryView: (query) => this.views.messagesByKey(query),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
       threadStats: async () => (this.system?.threadStats === undefined ? [] : this.system.threadStats()),
       restartActor: async (address: string, hold_ms: number): Promise<RestartOutcome> => (this.system?.restartActor === undefined ? 'not_running' : this.system.restartActor(address, hold_ms)),

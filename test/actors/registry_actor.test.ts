@@ -16,6 +16,7 @@ import {
   perm_read,
   perm_write,
   type Result,
+  protocol_version_max,
 } from '../../src/protocol/index.js';
 import type { ActorRef } from '../../src/runtime/actor_ref.js';
 import { type ActorSystem } from '../../src/runtime/actor_system.js';
@@ -80,7 +81,7 @@ t.test('register, route, cluster info and topic list through the actor, with the
 
   await run(registry, { kind: 'register_broker', connection_id: 'c2', body: registration('broker-b', 20911, ['Orders']) });
   t.same(await routeOf(registry, 'Orders'), ['broker-a', 'broker-b']);
-  const info = value(decodeClusterInfo((await registry.ask({ kind: 'get_cluster_info', body: encodeGetClusterInfoRequest({}) })).response));
+  const info = value(decodeClusterInfo((await registry.ask({ kind: 'get_cluster_info', body: encodeGetClusterInfoRequest({}) })).response, protocol_version_max));
   t.same(info.groups.map((group) => group.brokerName), ['broker-a', 'broker-b']);
   t.equal(info.dataVersion, 2);
   const list = value(decodeTopicList((await registry.ask({ kind: 'get_topic_list', body: encodeGetTopicListRequest({ cluster: null }) })).response));

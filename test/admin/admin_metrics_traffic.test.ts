@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { AdminServer } from '../../src/admin/admin_server.js';
 import type { ActorStats, AdminSource, GroupLag, HealthReport, StorePositions, TopicTraffic } from '../../src/admin/admin_source.js';
 import { groupLagsOf, other_lag_label } from '../../src/admin/metrics_group_lag.js';
-import { Admin, Consumer, Producer, type Message, type ReceivedMessage } from '../../src/client/index.js';
+import { Admin, Consumer, Producer, type ClusterMemberView, type Message, type ReceivedMessage } from '../../src/client/index.js';
 import { BrokerTraffic, other_topics_label } from '../../src/server/broker/broker_traffic.js';
 import { OffsetStore } from '../../src/storage/offset_store.js';
 import { adminGet, type NodeProcess } from '../cli/node_process.js';
@@ -324,8 +324,16 @@ async function untilStopped(pid: number): Promise<void> {
   });
 }
 
-t.test('a master and a slave: replication lag is what the frozen slave has not copied, then 0', async (t) => {
+t.test('a master and a slave: replication lag is what the frozen slave has not copied, then 0 (in /metrics and in the cluster view)', async (t) => {
   const cluster = await startHaCluster(t);
+  const admin = new Admin({ namesrv: cluster.namesrv });
+  t.teardown(() => admin.close());
+  const members = async (): Promise<{ master: ClusterMemberView; slave: ClusterMemberView } | undefined> => {
+    const group = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group');
+    const master = group?.members.find((member) => member.brokerId === 0);
+    const slave = group?.members.find((member) => member.brokerId === 1);
+    return master === undefined || slave === undefined ? undefined : { master, slave };
+  };
   const ha_topic = 'MetricsReplication';
   await createHaTopic(t, cluster.namesrv, ha_topic, 2);
   const producer = new Producer({ namesrv: cluster.namesrv, group: 'metrics-ha-producer' });
@@ -350,8 +358,18 @@ t.test('a master and a slave: replication lag is what the frozen slave has not c
   const later = Array.from({ length: 10 }, (_, index) => messageOf(100 + index));
   for (const message of later) await producer.send({ ...message, topic: ha_topic });
   const behind = await scrape(cluster.master.node);
+  const frozen_write_offset = behind.value('mq_commitlog_write_offset_bytes') as number;
+  // The master reports its end every 200 ms; the frozen slave reports nothing.
+  const seen_behind = await until('the nameserver heard the master write past the frozen slave', async () => {
+    const seen = await members();
+    return seen !== undefined && seen.master.maxOffset === frozen_write_offset ? seen : undefined;
+  });
   thaw();
-  const write_offset = behind.value('mq_commitlog_write_offset_bytes') as number;
+  t.equal(seen_behind.master.replicationLagBytes, 0, 'a master is 0 bytes behind');
+  t.ok(seen_behind.slave.maxOffset <= write_offset_before, `the frozen slave last reported ${seen_behind.slave.maxOffset}, no more than it held when it froze (${write_offset_before})`);
+  t.equal(seen_behind.slave.replicationLagBytes, frozen_write_offset - seen_behind.slave.maxOffset, 'its lag in the cluster view: the master\'s end less its own');
+  t.ok((seen_behind.slave.replicationLagBytes ?? 0) >= frozen_write_offset - write_offset_before, 'at least every byte written while it was frozen');
+  const write_offset = frozen_write_offset;
   t.ok(write_offset - write_offset_before > sum(later.map((message) => message.body.length)), 'the master wrote the bodies and their headers');
   t.equal(behind.value('mq_replication_slaves_connected'), 1, 'the frozen slave is still connected');
   t.equal(behind.value('mq_replication_lag_bytes'), write_offset - write_offset_before, 'the lag is every byte written since the slave froze');
@@ -360,6 +378,12 @@ t.test('a master and a slave: replication lag is what the frozen slave has not c
   const master_write_offset = master.value('mq_commitlog_write_offset_bytes') as number;
   const slave = await scrapeUntil(cluster.slave.node, 'the slave holds what the master wrote', (s) => (s.value('mq_commitlog_write_offset_bytes') === master_write_offset ? s : undefined));
   t.equal(slave.value('mq_replication_lag_bytes'), 0, 'a slave shows no replication lag of its own');
+  const caught_up_view = await until('the cluster view shows the slave caught up and in sync', async () => {
+    const seen = await members();
+    return seen !== undefined && seen.slave.maxOffset === master_write_offset && seen.master.maxOffset === master_write_offset && seen.slave.inSync ? seen : undefined;
+  });
+  t.equal(caught_up_view.slave.replicationLagBytes, 0, 'caught up: 0 bytes behind');
+  t.equal(caught_up_view.master.inSync, false, 'in sync is said of slaves only');
   t.equal(slave.value('mq_replication_slaves_connected'), 0, 'nor slaves');
   t.equal(slave.value('mq_topic_messages_in_total', { topic: ha_topic }), undefined, 'copied bytes are not sends: no traffic on the slave');
 

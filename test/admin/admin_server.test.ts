@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { MqError } from '../../src/runtime/errors.js';
 import t, { type Test } from 'tap';
 import { AdminServer } from '../../src/admin/admin_server.js';
 import type { AdminSource, HealthReport } from '../../src/admin/admin_source.js';
@@ -24,6 +25,7 @@ class FakeSource implements AdminSource {
   health: () => Promise<HealthReport> = async () => this.report;
   restartActor?: (address: string, hold_ms: number) => Promise<RestartOutcome>;
   messageView?: (msg_id: string) => Promise<object>;
+  messageQueryView?: (query: { topic: string; key: string; max?: number }) => Promise<object>;
 }
 
 async function startServer(t: Test, source: AdminSource, source_call_timeout_ms?: number): Promise<string> {
@@ -140,7 +142,7 @@ t.test('unknown path 404, other methods 405, both as JSON', async (t) => {
     error: 'no such path: /nothing',
     paths: [
       '/', '/inspector/index.html', '/inspector/inspector.js', '/inspector/inspector.css', '/inspector/uPlot.iife.min.js', '/inspector/uPlot.min.css',
-      '/api/cluster', '/api/groups', '/api/events', '/healthz', '/metrics', '/api/actors', '/api/store',
+      '/api/cluster', '/api/groups', '/api/messages', '/api/events', '/healthz', '/metrics', '/api/actors', '/api/store',
     ],
   });
   for (const method of ['POST', 'PUT', 'DELETE']) {
@@ -229,6 +231,10 @@ t.test('a Host header this server does not answer to is refused; restarts are ra
     return 'restarting';
   };
   source.messageView = async (msg_id) => ({ msgId: msg_id });
+  source.messageQueryView = async (query) => {
+    if (query.key === 'refused') throw new MqError('BAD_REQUEST', 'message key "refused" is invalid');
+    return { query };
+  };
   const base = await startServer(t, source);
   const port = Number(new URL(base).port);
   const get = (host: string): Promise<[number, string]> => new Promise((resolve, reject) => {
@@ -260,4 +266,15 @@ t.test('a Host header this server does not answer to is refused; restarts are ra
   t.same(await bad_escape.json(), { error: 'the message id in the path is not valid percent-encoding' });
   const message = await fetch(`${base}/api/messages/ABC`);
   t.same([message.status, await message.json()], [200, { msgId: 'ABC' }]);
+
+  const by_key = await fetch(`${base}/api/messages?topic=Orders&key=${encodeURIComponent('order#7/ü')}&max=5`);
+  t.same([by_key.status, await by_key.json()], [200, { query: { topic: 'Orders', key: 'order#7/ü', max: 5 } }], 'by key: topic, key (percent-decoded) and max reach the view');
+  const no_max = await fetch(`${base}/api/messages?topic=Orders&key=k`);
+  t.same(await no_max.json(), { query: { topic: 'Orders', key: 'k' } }, 'max is optional');
+  for (const bad of ['?topic=Orders', '?key=k', '?topic=Orders&key=k&max=-1', '?topic=Orders&key=k&max=many']) {
+    const response = await fetch(`${base}/api/messages${bad}`);
+    t.same([response.status, ((await response.json()) as { error: string }).error], [400, 'look messages up by key with /api/messages?topic=T&key=K[&max=N] (or by id with /api/messages/<msgId>)'], `${bad} is a 400`);
+  }
+  const refused = await fetch(`${base}/api/messages?topic=Orders&key=refused`);
+  t.same([refused.status, await refused.json()], [400, { error: 'message key "refused" is invalid' }], "the view's BAD_REQUEST is a 400");
 });

@@ -35,14 +35,14 @@ async function fakeNamesrv(t: Test): Promise<FakeNamesrv> {
       const request = p.decodeSubscribeRouteRequest(body);
       return p.encodeSubscribeRouteResponse({ subscribedTopics: request.ok ? request.value.topics.length : 0 });
     }],
-    [p.request_codes.GET_CLUSTER_INFO, () => p.encodeClusterInfo({
+    [p.request_codes.GET_CLUSTER_INFO, (_body, { connection }) => p.encodeClusterInfo({
       dataVersion: 1,
       groups: ['broker-a', 'broker-b'].map((brokerName, index) => ({
         cluster: 'TestCluster',
         brokerName,
-        members: [{ brokerId: 0, address: `127.0.0.1:${1000 + index}`, haAddress: '', epoch: 0, dataVersion: 1, lastHeartbeatMs: 0 }],
+        members: [{ brokerId: 0, address: `127.0.0.1:${1000 + index}`, haAddress: '', epoch: 0, dataVersion: 1, lastHeartbeatMs: 0, maxOffset: 0, inSync: false }],
       })),
-    })],
+    }, connection.protocol_version)],
   ]));
   return {
     ...server,

@@ -48,19 +48,19 @@ export async function fakeTxCluster(t: Test): Promise<FakeTxCluster> {
       if (request.value.topic === 'OnlyA') return p.encodeTopicRouteData(routeData('OnlyA', new Map([['broker-a', a.address]]), 2));
       throw new MqError('TOPIC_NOT_FOUND', `no topic ${request.value.topic}`);
     }],
-    [p.request_codes.GET_CLUSTER_INFO, () => p.encodeClusterInfo({
+    [p.request_codes.GET_CLUSTER_INFO, (_body, { connection }) => p.encodeClusterInfo({
       dataVersion: 1,
       groups: [
         { cluster: 'C', brokerName: 'broker-a', members: [member(0, a.address), member(1, slave.address)] },
         { cluster: 'C', brokerName: 'broker-b', members: [member(0, b.address)] },
       ],
-    })],
+    }, connection.protocol_version)],
   ]));
   return { namesrv, a, b, slave };
 }
 
 function member(brokerId: number, address: string): p.BrokerMemberInfo {
-  return { brokerId, address, haAddress: address, epoch: 1, dataVersion: 1, lastHeartbeatMs: 1_700_000_000_000 };
+  return { brokerId, address, haAddress: address, epoch: 1, dataVersion: 1, lastHeartbeatMs: 1_700_000_000_000, maxOffset: 0, inSync: false };
 }
 
 const end_results: Record<p.TransactionOutcome, p.EndTransactionResult> = { COMMIT: 'COMMITTED', ROLLBACK: 'ROLLED_BACK', UNKNOWN: 'UNDECIDED' };
@@ -76,8 +76,8 @@ async function fakeTxBroker(t: Test, name: string, offset_base: number): Promise
     endAnswer: (request: p.EndTransactionRequest): p.EndTransactionResult => end_results[request.outcome],
   };
   const server = await startFakeServer(t, new Map<number, RequestHandler>([
-    [p.request_codes.HEARTBEAT, (body) => {
-      const request = p.decodeHeartbeatRequest(body);
+    [p.request_codes.HEARTBEAT, (body, { connection }) => {
+      const request = p.decodeHeartbeatRequest(body, connection.protocol_version);
       if (!request.ok) throw new Error(request.error.message);
       broker.heartbeats.push(request.value);
       return p.encodeHeartbeatResponse({});

@@ -99,7 +99,7 @@ t.test('hostile counts in request bodies are refused without spinning', { timeou
     ['SendBatchRequest messages', p.decodeSendBatchRequest, long(2 ** 40)],
     ['SendBatchRequest negative block', p.decodeSendBatchRequest, Buffer.concat([long(-(2 ** 40)), long(1), Buffer.from([0])])],
     ['TopicRouteData brokers', p.decodeTopicRouteData, Buffer.concat([long(0), long(0), long(2 ** 40)])],
-    ['HeartbeatRequest producerGroups', p.decodeHeartbeatRequest, Buffer.concat([long(0), long(2 ** 45)])],
+    ['HeartbeatRequest producerGroups', (bytes: Uint8Array) => p.decodeHeartbeatRequest(bytes, p.protocol_version_max), Buffer.concat([long(0), long(2 ** 45)])],
     ['PullResponse messages', p.decodePullResponse, Buffer.concat([long(0), long(0), long(0), long(0), long(2 ** 50)])],
     ['SendRequest body length', p.decodeSendRequest, Buffer.concat([long(1), Buffer.from('T'), long(0), long(0), long(0), long(0)])],
     ['SendRequest topic length', p.decodeSendRequest, long(2 ** 52)],

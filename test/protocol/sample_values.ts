@@ -29,6 +29,9 @@ import type {
 } from '../../src/protocol/index.js';
 import type {
   ClusterInfo,
+  GetConsumerConnectionListRequest,
+  GetConsumerConnectionListResponse,
+  QueryMessageRequest,
   DeleteTopicRequest,
   GetClusterInfoRequest,
   GetTopicListRequest,
@@ -178,9 +181,19 @@ export const heartbeat_request: HeartbeatRequest = {
         { topic: 'OrderEvents', expression: 'created||paid' },
         { topic: '%RETRY%billing', expression: '*' },
       ],
+      assignedQueues: [],
     },
-    { group: 'audit', mode: 'BROADCASTING', fromWhere: 'FIRST', subscriptions: [{ topic: 'OrderEvents', expression: '*' }] },
+    { group: 'audit', mode: 'BROADCASTING', fromWhere: 'FIRST', subscriptions: [{ topic: 'OrderEvents', expression: '*' }], assignedQueues: [] },
   ],
+};
+
+/** Version 2: the same member, reading two queues of the broker it heartbeats. */
+export const heartbeat_request_v2: HeartbeatRequest = {
+  ...heartbeat_request,
+  consumerGroups: heartbeat_request.consumerGroups.map((group, index) => ({
+    ...group,
+    assignedQueues: index === 0 ? [{ topic: 'OrderEvents', queueId: 0 }, { topic: '%RETRY%billing', queueId: 3 }] : [],
+  })),
 };
 
 export const register_broker_request: RegisterBrokerRequest = {
@@ -245,12 +258,38 @@ export const cluster_info: ClusterInfo = {
       cluster: 'DefaultCluster',
       brokerName: 'broker-a',
       members: [
-        { brokerId: 0, address: '10.0.0.9:10911', haAddress: '10.0.0.9:10912', epoch: 3, dataVersion: 42, lastHeartbeatMs: born_ms },
-        { brokerId: 1, address: '10.0.0.10:10911', haAddress: '10.0.0.10:10912', epoch: 3, dataVersion: 42, lastHeartbeatMs: born_ms + 5 },
+        { brokerId: 0, address: '10.0.0.9:10911', haAddress: '10.0.0.9:10912', epoch: 3, dataVersion: 42, lastHeartbeatMs: born_ms, maxOffset: 0, inSync: false },
+        { brokerId: 1, address: '10.0.0.10:10911', haAddress: '10.0.0.10:10912', epoch: 3, dataVersion: 42, lastHeartbeatMs: born_ms + 5, maxOffset: 0, inSync: false },
       ],
     },
   ],
 };
+
+/** Version 2: with each broker's CommitLog end and the slave in sync. */
+export const cluster_info_v2: ClusterInfo = {
+  ...cluster_info,
+  groups: cluster_info.groups.map((group) => ({
+    ...group,
+    members: group.members.map((member) => ({ ...member, maxOffset: member.brokerId === 0 ? 1_073_741_824 : 1_073_000_000, inSync: member.brokerId !== 0 })),
+  })),
+};
+
+export const get_consumer_connection_list_request: GetConsumerConnectionListRequest = { group: 'billing' };
+export const get_consumer_connection_list_response: GetConsumerConnectionListResponse = {
+  connections: [
+    {
+      clientId: 'app-host@4242',
+      remoteAddress: '10.0.0.20:53122',
+      lastHeartbeatMs: born_ms + 9,
+      mode: 'CLUSTERING',
+      fromWhere: 'LAST',
+      subscriptions: [{ topic: 'OrderEvents', expression: 'created||paid' }],
+      assignedQueues: [{ topic: 'OrderEvents', queueId: 0 }, { topic: 'OrderEvents', queueId: 1 }],
+    },
+  ],
+};
+
+export const query_message_request: QueryMessageRequest = { topic: 'OrderEvents', key: 'order-1001', maxCount: 32, beginMs: 0, endMs: born_ms + 60_000 };
 export const get_topic_list_request: GetTopicListRequest = { cluster: 'DefaultCluster' };
 export const topic_list: TopicList = { dataVersion: 57, topics: ['%RETRY%billing', 'OrderEvents'] };
 export const delete_topic_request: DeleteTopicRequest = { topic: 'OrderEvents' };

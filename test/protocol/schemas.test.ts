@@ -2,6 +2,7 @@ import t from 'tap';
 import * as p from '../../src/protocol/index.js';
 import { plain } from './plain.js';
 import { schema_cases } from './schema_cases.js';
+import * as v from './sample_values.js';
 
 /**
  * The wire encoding of each sample value (sample_values.ts), pinned. A failure here means
@@ -9,6 +10,12 @@ import { schema_cases } from './schema_cases.js';
  * (schemas/index.ts), not a new fixture.
  */
 const golden_hex: Record<string, string> = {
+  HeartbeatRequestV2: '1a6170702d686f73744034323432021e6f726465722d70726f64756365727300040e62696c6c696e67000004164f726465724576656e74731a637265617465647c7c706169641c2552455452592562696c6c696e67022a0004164f726465724576656e7473001c2552455452592562696c6c696e6706000a6175646974020202164f726465724576656e7473022a000000',
+  ClusterInfoV2: '72021c44656661756c74436c75737465721062726f6b65722d6104001c31302e302e302e393a31303931311c31302e302e302e393a31303931320654f6a1d5edee66808080800800021e31302e302e302e31303a31303931311e31302e302e302e31303a3130393132065480a2d5edee6680b9a5ff07010000',
+  GetConsumerConnectionListRequest: '0e62696c6c696e67',
+  GetConsumerConnectionListResponse: '021a6170702d686f737440343234321e31302e302e302e32303a353331323288a2d5edee66000002164f726465724576656e74731a637265617465647c7c706169640004164f726465724576656e747300164f726465724576656e7473020000',
+  QueryMessageRequest: '164f726465724576656e7473146f726465722d313030314000b6cbdcedee66',
+  QueryMessageResponse: '04403041303030303035303030303239424630303030303030303030303031463430164f726465724576656e747306e01280b7b8cc3b020e6372656174656402126f726465722d39393900020e74726163654964067a7a3900f6a1d5edee661c31302e302e302e353a3533313232fca1d5edee661c31302e302e302e393a31303931310000defbedea1b0a6669727374403041303030303035303030303239424630303030303030303030303032303030164f726465724576656e747306e21290bab8cc3b0000008aa2d5edee661c31302e302e302e363a34303030308ea2d5edee661c31302e302e302e393a31303931310402000000',
   Hello: '02021a6170702d686f7374403432343202',
   HelloAck: '021c62726f6b65722d614031303931318080a008',
   SendRequest: '164f726465724576656e747301020e6372656174656404146f726465722d3130303116637573746f6d65722d373700040e747261636549640c6162633132330c726567696f6e0e65752d7765737400f6a1d5edee661c31302e302e302e353a35333132320002e0d4030000021e6f726465722d70726f647563657273407b226f726465724964223a313030312c22746f74616c223a2234322e3530227d',
@@ -95,7 +102,7 @@ t.test('every schema round-trips its sample value field by field', async (t) => 
     if (decoded.ok) t.same(plain(decoded.value), plain(schema_case.value), `${schema_case.name} fields are equal`);
     // The codec and the named functions are the same thing.
     t.equal(schema_case.codec.encode(schema_case.value).toString('hex'), bytes.toString('hex'), `${schema_case.name} codec`);
-    t.equal(schema_case.codec.protocol_version, 1, `${schema_case.name} belongs to protocol version 1`);
+    t.equal(schema_case.codec.protocol_version, firstVersionUsing(schema_case.codec), `${schema_case.name} belongs to the first protocol version that uses it`);
   }
 });
 
@@ -194,6 +201,7 @@ t.test('request codes are stable and named', async (t) => {
     HELLO: 1,
     SEND: 10,
     PULL: 11,
+    QUERY_MESSAGE: 12,
     QUERY_CONSUMER_OFFSET: 14,
     COMMIT_CONSUMER_OFFSET: 15,
     CREATE_TOPIC: 17,
@@ -212,6 +220,7 @@ t.test('request codes are stable and named', async (t) => {
     UNREGISTER_BROKER: 104,
     GET_ROUTE: 105,
     GET_CLUSTER_INFO: 106,
+    GET_CONSUMER_CONNECTION_LIST: 203,
     GET_TOPIC_LIST: 206,
     DELETE_TOPIC_IN_NAMESRV: 216,
     SEND_BATCH: 320,
@@ -229,26 +238,61 @@ t.test('request codes are stable and named', async (t) => {
   });
   t.equal(p.requestCodeName(10), 'SEND');
   t.equal(p.requestCodeName(904), 'BROKER_HEARTBEAT');
-  t.equal(p.requestCodeName(12), undefined);
+  t.equal(p.requestCodeName(12), 'QUERY_MESSAGE');
+  t.equal(p.requestCodeName(13), undefined);
   t.equal(p.isKnownRequestCode(320), true);
   t.equal(p.isKnownRequestCode(0), false);
   t.equal(p.isKnownRequestCode(-10), false);
 });
 
-t.test('apiCodecs finds every API of version 1 by code, and refuses unknown codes and versions', async (t) => {
+t.test('apiCodecs finds every API of each version by code, and refuses unknown codes and versions', async (t) => {
+  const since_v2 = new Set<string>(p.apis_since_v2);
   for (const [name, code] of Object.entries(p.request_codes)) {
-    const found = p.apiCodecs(code, 1);
-    t.ok(found.ok, name);
-    if (found.ok) t.equal(found.value, p.schemas_v1.apis[name as p.RequestCodeName], `${name} codecs`);
+    const in_v1 = p.apiCodecs(code, 1);
+    if (since_v2.has(name)) {
+      t.equal(in_v1.ok ? 'ok' : in_v1.error.code, 'UNKNOWN_REQUEST_CODE', `${name} is not in version 1`);
+      t.match(in_v1.ok ? '' : in_v1.error.message, /later protocol version/);
+    } else {
+      t.ok(in_v1.ok, `${name} in version 1`);
+      if (in_v1.ok) t.equal(in_v1.value, p.schemas_v1.apis[name as keyof typeof p.schemas_v1.apis], `${name} codecs of version 1`);
+    }
+    const in_v2 = p.apiCodecs(code, 2);
+    t.ok(in_v2.ok, `${name} in version 2`);
+    if (in_v2.ok) t.equal(in_v2.value, p.schemas_v2.apis[name as p.RequestCodeName], `${name} codecs of version 2`);
   }
-  const send = p.apiCodecs(p.request_codes.SEND, 1);
-  t.equal(send.ok && send.value.request.name, 'mq.SendRequest');
+  // What changed in version 2, and what did not.
+  const heartbeat = p.apiCodecs(p.request_codes.HEARTBEAT, 2);
+  t.equal(heartbeat.ok && heartbeat.value.request, p.heartbeat_request_v2);
+  const cluster = p.apiCodecs(p.request_codes.GET_CLUSTER_INFO, 1);
+  t.equal(cluster.ok && cluster.value.response, p.cluster_info_v1);
+  const send = p.apiCodecs(p.request_codes.SEND, 2);
+  t.equal(send.ok && send.value.request, p.send_request_v1);
   const unknown_code = p.apiCodecs(999, 1);
   t.equal(unknown_code.ok ? 'ok' : unknown_code.error.code, 'UNKNOWN_REQUEST_CODE');
-  const unknown_version = p.apiCodecs(p.request_codes.SEND, 2);
+  const unknown_version = p.apiCodecs(p.request_codes.SEND, 3);
   t.equal(unknown_version.ok ? 'ok' : unknown_version.error.code, 'UNSUPPORTED_VERSION');
   t.equal(p.schemas_by_version.get(1), p.schemas_v1);
+  t.equal(p.schemas_by_version.get(2), p.schemas_v2);
   t.equal(p.schemas_v1.error, p.error_response_v1);
+});
+
+t.test('version 2 records read by a version 1 peer, and version 1 records read as version 2', async (t) => {
+  // A v2 heartbeat written for a v1 connection leaves the assignment out; v1 bytes decode with an empty one.
+  const for_v1 = p.encodeHeartbeatRequest(v.heartbeat_request_v2, 1);
+  t.same(for_v1, p.encodeHeartbeatRequest(v.heartbeat_request, 1), 'the v1 bytes carry no assignment');
+  const back = p.decodeHeartbeatRequest(for_v1, 1);
+  t.same(back.ok && back.value.consumerGroups.map((group) => group.assignedQueues), [[], []]);
+  // Cluster info the registry wrote as v2, re-encoded for a v1 connection, reads as v1.
+  const for_old = p.clusterInfoForVersion(p.encodeClusterInfo(v.cluster_info_v2, 2), 1);
+  t.ok(for_old.ok);
+  const old_view = for_old.ok ? p.decodeClusterInfo(for_old.value, 1) : undefined;
+  t.same(old_view?.ok && old_view.value.groups[0]?.members.map((member) => [member.address, member.maxOffset, member.inSync]),
+    [['10.0.0.9:10911', 0, false], ['10.0.0.10:10911', 0, false]]);
+  const same = p.clusterInfoForVersion(p.encodeClusterInfo(v.cluster_info_v2, 2), 2);
+  t.same(same.ok && p.decodeClusterInfo(same.value, 2), p.decodeClusterInfo(p.encodeClusterInfo(v.cluster_info_v2, 2), 2));
+  // Decoding v2 bytes as v1 (a confused peer) fails or differs: never silently the same value.
+  const confused = p.decodeClusterInfo(p.encodeClusterInfo(v.cluster_info_v2, 2), 1);
+  t.notSame(confused.ok ? confused.value : undefined, v.cluster_info_v2);
 });
 
 function sampleSend(): p.SendRequest {
@@ -271,4 +315,17 @@ function sampleSend(): p.SendRequest {
 
 function sampleResult(): p.SendResult {
   return { status: 'SEND_OK', msgId: 'm', brokerName: 'b', queueId: 0, queueOffset: 0, commitLogOffset: 0 };
+}
+
+/**
+ * The lowest protocol version whose table has `codec` (the error record is in every one);
+ * 1 for records outside the request tables (the HA stream's, the registry log's), which
+ * have versions of their own.
+ */
+function firstVersionUsing(codec: p.AvroCodec<unknown>): number {
+  for (const [version, schemas] of [...p.schemas_by_version].sort(([a], [b]) => a - b)) {
+    const apis = Object.values(schemas.apis) as p.ApiCodecs[];
+    if (schemas.error === codec || apis.some((api) => api.request === codec || api.response === codec)) return version;
+  }
+  return 1;
 }

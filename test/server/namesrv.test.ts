@@ -42,7 +42,8 @@ t.test('two registered brokers are both in the route of a topic they serve; clus
   t.same(route.queues.map((queue) => [queue.brokerName, queue.readQueues, queue.writeQueues]), [['broker-a', 4, 4], ['broker-b', 4, 4]]);
   t.same(await routeBrokers(client, 'OnlyA'), ['broker-a']);
 
-  const info = value(decodeClusterInfo(await client.request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}))));
+  const answer = await client.requestVersioned(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}));
+  const info = value(decodeClusterInfo(answer.body, answer.protocol_version));
   t.same(info.groups.map((group) => [group.cluster, group.brokerName, group.members.map((member) => member.address)]), [
     ['TestCluster', 'broker-a', ['127.0.0.1:10911']],
     ['TestCluster', 'broker-b', ['127.0.0.1:20911']],

@@ -9,6 +9,7 @@ import {
   decodeUnregisterBrokerRequest,
   encodeBrokerHeartbeatResponse,
   encodeClusterInfo,
+  protocol_version_max,
   encodeDeleteTopicResponse,
   encodeNsFetchResponse,
   encodeRegisterBrokerResponse,
@@ -85,7 +86,8 @@ class RegistryActor {
         return this.reply(encodeTopicRouteData(this.registry.route(decoded(decodeGetRouteRequest(message.body)).topic)));
       case 'get_cluster_info':
         decoded(decodeGetClusterInfoRequest(message.body));
-        return this.reply(encodeClusterInfo(this.registry.clusterInfo()));
+        // Always the newest version: the listener re-encodes it for a connection of an older one.
+        return this.reply(encodeClusterInfo(this.registry.clusterInfo(), protocol_version_max));
       case 'get_topic_list':
         return this.reply(encodeTopicList(this.registry.topicList(decoded(decodeGetTopicListRequest(message.body)).cluster)));
       case 'position':

@@ -218,10 +218,13 @@ export class RouteRegistry {
   }
 
   clusterInfo(): ClusterInfo {
+    const in_sync_of = (group: Group): ReadonlySet<number> => new Set(group.in_sync_slaves);
     const groups = [...this.groups.values()].sort((a, b) => a.cluster.localeCompare(b.cluster) || a.broker_name.localeCompare(b.broker_name));
     return {
       dataVersion: this.data_version,
-      groups: groups.map((group) => ({
+      groups: groups.map((group) => {
+        const in_sync = in_sync_of(group);
+        return {
         cluster: group.cluster,
         brokerName: group.broker_name,
         members: [...group.members.values()]
@@ -233,8 +236,11 @@ export class RouteRegistry {
             epoch: member.epoch,
             dataVersion: member.data_version,
             lastHeartbeatMs: member.heard_wall_ms,
+            maxOffset: member.max_offset,
+            inSync: member.broker_id !== 0 && in_sync.has(member.broker_id),
           })),
-      })),
+        };
+      }),
     };
   }
 

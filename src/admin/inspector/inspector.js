@@ -171,9 +171,10 @@ async function drawCluster() {
       cluster.nameservers.map((entry) => entry.status === null
         ? [entry.address, 'unreachable', '', '', '', '', entry.error ?? '']
         : [entry.address, entry.status.role, entry.status.mode, entry.status.term, entry.status.leader || '-', entry.status.lastSeq, entry.status.commitSeq]), [3, 5, 6]);
-    table(document.getElementById('brokers'), ['cluster', 'broker group', 'id', 'role', 'address', 'epoch', 'last heartbeat'],
+    table(document.getElementById('brokers'), ['cluster', 'broker group', 'id', 'role', 'address', 'epoch', 'last heartbeat', 'commitlog end', 'bytes behind'],
       cluster.brokers.groups.flatMap((group) => group.members.map((member) =>
-        [group.cluster, group.brokerName, member.brokerId, member.brokerId === 0 ? 'master' : 'slave', member.address, member.epoch, agoText(member.lastHeartbeatMs)])), [2, 5]);
+        [group.cluster, group.brokerName, member.brokerId, member.brokerId === 0 ? 'master' : 'slave', member.address, member.epoch, agoText(member.lastHeartbeatMs),
+          member.maxOffset, member.brokerId === 0 || member.replicationLagBytes === null ? '-' : `${member.replicationLagBytes}${member.inSync ? '' : ' (not in sync)'}`])), [2, 5, 7, 8]);
     table(document.getElementById('topics'), ['topic', 'broker group', 'read queues', 'write queues', 'perm'],
       cluster.topics.flatMap((route) => route.queues.map((queue) =>
         [route.topic, queue.brokerName, queue.readQueues, queue.writeQueues, `${queue.perm & 4 ? 'r' : '-'}${queue.perm & 2 ? 'w' : '-'}`])), [2, 3]);
@@ -187,9 +188,18 @@ async function drawGroups() {
   const status = document.getElementById('groups-status');
   try {
     const listing = await getJson('/api/groups');
-    table(document.getElementById('groups'), ['group', 'members', 'topic', 'broker group', 'queue', 'broker offset', 'consumer offset', 'lag'],
-      listing.groups.flatMap((group) => group.lag.queues.map((queue) =>
-        [group.group, group.members.length, queue.topic, queue.brokerName, queue.queueId, queue.brokerOffset, queue.consumerOffset < 0 ? '-' : queue.consumerOffset, queue.lag])), [1, 4, 5, 6, 7]);
+    table(document.getElementById('group-members'), ['group', 'member', 'last heartbeat', 'subscriptions', 'queues read'],
+      listing.groups.flatMap((group) => group.memberDetails.map((member) =>
+        [group.group, member.clientId, member.lastHeartbeatMs === 0 ? '-' : agoText(member.lastHeartbeatMs),
+          member.subscriptions.map((subscription) => `${subscription.topic} (${subscription.expression})`).join(', '),
+          member.queues.length === 0 ? (group.assignmentComplete ? 'none' : 'unknown (old broker)') : member.queues.map((queue) => `${queue.topic}@${queue.brokerName}#${queue.queueId}`).join(' ')])), []);
+    table(document.getElementById('groups'), ['group', 'members', 'topic', 'broker group', 'queue', 'read by', 'broker offset', 'consumer offset', 'lag'],
+      listing.groups.flatMap((group) => {
+        const reader = new Map(group.memberDetails.flatMap((member) => member.queues.map((queue) => [`${queue.topic}@${queue.brokerName}#${queue.queueId}`, member.clientId])));
+        return group.lag.queues.map((queue) =>
+          [group.group, group.members.length, queue.topic, queue.brokerName, queue.queueId, reader.get(`${queue.topic}@${queue.brokerName}#${queue.queueId}`) ?? '-',
+            queue.brokerOffset, queue.consumerOffset < 0 ? '-' : queue.consumerOffset, queue.lag]);
+      }), [1, 4, 6, 7, 8]);
     status.textContent = `${listing.groups.length} groups, total lag ${listing.groups.reduce((sum, group) => sum + group.lag.lag, 0)}` +
       (listing.groupsLeftOut > 0 ? ` (${listing.groupsLeftOut} more not shown)` : '');
   } catch (error) {
@@ -197,26 +207,51 @@ async function drawGroups() {
   }
 }
 
+function messageFields(message) {
+  return [
+      ['msgId', message.msgId], ['topic', message.topic], ['tag', message.tag ?? '-'], ['keys', message.keys.join(' ') || '-'],
+      ['properties', JSON.stringify(message.properties)], ['broker', `${message.brokerName} queue ${message.queueId} offset ${message.queueOffset}`],
+      ['stored', `${new Date(message.storeTimestamp).toISOString()} on ${message.storeHost}`], ['born', `${new Date(message.bornTimestamp).toISOString()} from ${message.bornHost}`],
+      ['reconsume times', message.reconsumeTimes], ['body bytes', message.bodyBytes],
+    [message.bodyText === null ? 'body (hex)' : 'body', (message.bodyText ?? message.bodyHex) + (message.bodyTruncated ? ' …' : '')],
+  ];
+}
+
+/** One message as a two-column table; `test_prefix` names its cells for the browser test. */
+function messageTable(message, test_prefix) {
+  return element('table', {}, messageFields(message).map(([key, value]) =>
+    element('tr', {}, [element('th', { text: key }), element('td', { text: value, 'data-testid': `${test_prefix}-${key.replace(/ \(hex\)$/, '').replace(/ /g, '-')}` })])));
+}
+
 async function lookUpMessage(event) {
   event.preventDefault();
   const target = document.getElementById('message');
   const id = document.getElementById('message-id').value.trim();
   try {
-    const message = await getJson(`/api/messages/${encodeURIComponent(id)}`);
-    const fields = [
-      ['msgId', message.msgId], ['topic', message.topic], ['tag', message.tag ?? '-'], ['keys', message.keys.join(' ') || '-'],
-      ['properties', JSON.stringify(message.properties)], ['broker', `${message.brokerName} queue ${message.queueId} offset ${message.queueOffset}`],
-      ['stored', `${new Date(message.storeTimestamp).toISOString()} on ${message.storeHost}`], ['born', `${new Date(message.bornTimestamp).toISOString()} from ${message.bornHost}`],
-      ['reconsume times', message.reconsumeTimes], ['body bytes', message.bodyBytes],
-      [message.bodyText === null ? 'body (hex)' : 'body', (message.bodyText ?? message.bodyHex) + (message.bodyTruncated ? ' …' : '')],
-    ];
-    target.replaceChildren(element('table', {}, fields.map(([key, value]) => element('tr', {}, [element('th', { text: key }), element('td', { text: value, 'data-testid': `message-${key.replace(/ \(hex\)$/, '').replace(/ /g, '-')}` })]))));
+    target.replaceChildren(messageTable(await getJson(`/api/messages/${encodeURIComponent(id)}`), 'message'));
   } catch (error) {
     target.replaceChildren(element('p', { class: 'error', text: error.message, 'data-testid': 'message-error' }));
   }
 }
 
+async function queryMessages(event) {
+  event.preventDefault();
+  const target = document.getElementById('key-messages');
+  const topic = document.getElementById('key-topic').value.trim();
+  const key = document.getElementById('key-value').value.trim();
+  try {
+    const found = await getJson(`/api/messages?topic=${encodeURIComponent(topic)}&key=${encodeURIComponent(key)}`);
+    const summary = `${found.messages.length} message(s) with key ${key} in ${topic}, newest first` +
+      (found.unanswered.length > 0 ? `; not asked: ${found.unanswered.join('; ')}` : '');
+    target.replaceChildren(element('p', { text: summary, 'data-testid': 'key-summary' }),
+      ...found.messages.map((message, index) => messageTable(message, `key-message-${index}`)));
+  } catch (error) {
+    target.replaceChildren(element('p', { class: 'error', text: error.message, 'data-testid': 'key-error' }));
+  }
+}
+
 document.getElementById('message-form').addEventListener('submit', (event) => void lookUpMessage(event));
+document.getElementById('key-form').addEventListener('submit', (event) => void queryMessages(event));
 // Each poll starts only after the previous one answered: a slow cluster is not asked faster
 // than it can say.
 function poll(draw_view) {

@@ -1,3 +1,5 @@
+import type { RequestBody } from '../remoting/client_connection.js';
+
 /**
  * How the consumer's parts reach a broker group: by name, not address. The implementation
  * (consumer.ts) finds the group's master in the cached routes and sends over the client's
@@ -5,5 +7,5 @@
  */
 export interface BrokerLink {
   /** Resolves with the reply's body; rejects with the broker's MqError, NO_ROUTE, TIMEOUT, ... */
-  request(broker_name: string, code: number, body: Uint8Array, timeout_ms: number): Promise<Uint8Array>;
+  request(broker_name: string, code: number, body: RequestBody, timeout_ms: number): Promise<Uint8Array>;
 }

@@ -165,7 +165,7 @@ export class Consumer {
         : new RemoteOffsetStore({ group: options.group, link, timeout_ms: consumer_runtime_limits.request_timeout_ms, logger: options.logger });
       await this.offsets.open();
       this.checkStillStarting();
-      this.membership = new GroupMembership(lease.client_id, options, link);
+      this.membership = new GroupMembership(lease.client_id, options, link, () => this.assignment?.queues() ?? []);
       const dispatcher = new ListenerDispatcher(options.concurrency, listener);
       this.dispatcher = dispatcher;
       const routes = this.routes;

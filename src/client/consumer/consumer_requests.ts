@@ -19,7 +19,7 @@ export async function pullMessages(link: BrokerLink, broker_name: string, reques
 }
 
 export async function sendHeartbeat(link: BrokerLink, broker_name: string, request: p.HeartbeatRequest, timeout_ms: number): Promise<void> {
-  await link.request(broker_name, p.request_codes.HEARTBEAT, p.encodeHeartbeatRequest(request), timeout_ms);
+  await link.request(broker_name, p.request_codes.HEARTBEAT, (protocol_version) => p.encodeHeartbeatRequest(request, protocol_version), timeout_ms);
 }
 
 export async function unregisterClient(link: BrokerLink, broker_name: string, request: p.UnregisterClientRequest, timeout_ms: number): Promise<void> {

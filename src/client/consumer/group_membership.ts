@@ -1,4 +1,5 @@
 import type { HeartbeatRequest } from '../../protocol/index.js';
+import type { MessageQueue } from './message_queue.js';
 import type { BrokerLink } from './broker_link.js';
 import type { ResolvedConsumerOptions } from './consumer_options.js';
 import { consumerList, sendHeartbeat, unregisterClient } from './consumer_requests.js';
@@ -14,6 +15,9 @@ export const group_membership_limits = {
  * changes, so the consumer asks for the member list on every rebalance tick, right after
  * heartbeating, and only from brokers that took this tick's heartbeat: a broker that just
  * restarted and has not heard from the group yet would answer a list without this member.
+ *
+ * Each broker's heartbeat also says which of its queues this member reads now (protocol 2),
+ * so the operator's view of the group shows the assignment; brokers do not use it.
  */
 export class GroupMembership {
   /** Brokers that took a heartbeat of this member: where it must say goodbye. */
@@ -23,9 +27,12 @@ export class GroupMembership {
     readonly client_id: string,
     private readonly options: ResolvedConsumerOptions,
     private readonly link: BrokerLink,
+    /** The queues this member reads now (all brokers). */
+    private readonly owned: () => readonly MessageQueue[] = () => [],
   ) {}
 
-  heartbeatRequest(): HeartbeatRequest {
+  /** The heartbeat for `broker_name`: the member's groups, with the queues it reads there. */
+  heartbeatRequest(broker_name = ''): HeartbeatRequest {
     const options = this.options;
     return {
       clientId: this.client_id,
@@ -35,17 +42,17 @@ export class GroupMembership {
         mode: options.mode === 'broadcasting' ? 'BROADCASTING' : 'CLUSTERING',
         fromWhere: options.from_where === 'first' ? 'FIRST' : 'LAST',
         subscriptions: options.subscriptions.map((subscription) => ({ topic: subscription.topic, expression: subscription.tags.expression })),
+        assignedQueues: this.owned().filter((queue) => queue.brokerName === broker_name).map((queue) => ({ topic: queue.topic, queueId: queue.queueId })),
       }],
     };
   }
 
   /** Heartbeats every broker group at once; resolves with those that answered. */
   async heartbeat(broker_names: readonly string[]): Promise<Set<string>> {
-    const request = this.heartbeatRequest();
     const answered = new Set<string>();
     await Promise.all(broker_names.map(async (broker_name) => {
       try {
-        await sendHeartbeat(this.link, broker_name, request, group_membership_limits.request_timeout_ms);
+        await sendHeartbeat(this.link, broker_name, this.heartbeatRequest(broker_name), group_membership_limits.request_timeout_ms);
         answered.add(broker_name);
         this.heard_by.add(broker_name);
       } catch (error) {
@@ -59,7 +66,7 @@ export class GroupMembership {
    *  instead of after the member expiry (best effort: a broker that does not answer expires
    *  this member later). */
   async leave(): Promise<void> {
-    const request = { clientId: this.heartbeatRequest().clientId, consumerGroups: [this.options.group] };
+    const request = { clientId: this.client_id, consumerGroups: [this.options.group] };
     await Promise.all([...this.heard_by].map((broker_name) =>
       unregisterClient(this.link, broker_name, request, group_membership_limits.request_timeout_ms).catch((error: unknown) => {
         this.options.logger.warn(`leaving the group failed: broker ${broker_name}: ${error instanceof Error ? error.message : String(error)}`);

@@ -8,10 +8,12 @@ import {
   FrameDecoder,
   helloFor,
   isError,
+  protocol_version_min,
   isResponse,
   request_codes,
   requestEnvelope,
   type ClientKind,
+  type VersionRange,
   type Envelope,
 } from '../../protocol/index.js';
 import { isMqErrorCode, MqError } from '../../runtime/errors.js';
@@ -22,6 +24,19 @@ export const client_connection_limits = {
   request_timeout_ms_default: 3_000,
   connect_timeout_ms: 3_000,
 } as const;
+
+/**
+ * A request body, or a function that encodes it for the protocol version the connection
+ * negotiated: an API whose record changed between versions must be written in the version
+ * the server reads (schemas/index.ts).
+ */
+export type RequestBody = Uint8Array | ((protocol_version: number) => Uint8Array);
+
+/** A reply's body with the protocol version it is written in (to pick the decoder). */
+export interface VersionedReply {
+  body: Uint8Array;
+  protocol_version: number;
+}
 
 interface Pending {
   resolve(envelope: Envelope): void;
@@ -43,6 +58,9 @@ export class ClientConnection {
   private close_listeners: Array<(error: MqError) => void> = [];
   private push_listeners: Array<(push: Envelope) => void> = [];
 
+  /** Negotiated by the handshake; requests before it (HELLO) are version-independent. */
+  private negotiated_version = protocol_version_min;
+
   private constructor(
     private readonly socket: net.Socket,
     readonly address: string,
@@ -53,8 +71,11 @@ export class ClientConnection {
     socket.on('close', () => this.failAll(this.closed_error ?? new MqError('BROKER_UNAVAILABLE', `connection to ${address} closed`)));
   }
 
-  /** Connects and performs the handshake. */
-  static async connect(address: string, options: { client_id: string; kind: ClientKind; timeout_ms?: number }): Promise<ClientConnection> {
+  /**
+   * Connects and performs the handshake. `versions` narrows the protocol versions offered
+   * (default: every one this build speaks), e.g. to act as an older client.
+   */
+  static async connect(address: string, options: { client_id: string; kind: ClientKind; timeout_ms?: number; versions?: VersionRange }): Promise<ClientConnection> {
     const [host, port_text] = splitAddress(address);
     const socket = net.connect({ host, port: Number(port_text) });
     const timeout_ms = options.timeout_ms ?? client_connection_limits.connect_timeout_ms;
@@ -74,14 +95,20 @@ export class ClientConnection {
     });
     const connection = new ClientConnection(socket, address);
     try {
-      const ack = decodeHelloAck(await connection.request(request_codes.HELLO, encodeHello(helloFor(options.client_id, options.kind)), { timeout_ms }));
-      const version = ack.ok ? checkHelloAck(ack.value) : ack;
+      const ack = decodeHelloAck(await connection.request(request_codes.HELLO, encodeHello(helloFor(options.client_id, options.kind, options.versions)), { timeout_ms }));
+      const version = ack.ok ? checkHelloAck(ack.value, options.versions) : ack;
       if (!version.ok) throw new MqError('BAD_REQUEST', `handshake with ${address} failed: ${version.error.message}`);
+      connection.negotiated_version = version.value;
     } catch (error) {
       connection.close();
       throw error;
     }
     return connection;
+  }
+
+  /** The protocol version this connection speaks (both sides chose it at HELLO). */
+  get protocol_version(): number {
+    return this.negotiated_version;
   }
 
   get open(): boolean {
@@ -102,9 +129,16 @@ export class ClientConnection {
   }
 
   /** Sends a request; resolves with the reply's body, rejects with the server's MqError. */
-  async request(code: number, body: Uint8Array, options: { timeout_ms?: number; headers?: Record<string, string> } = {}): Promise<Uint8Array> {
-    const reply = await this.exchange(code, body, options);
-    return reply.body;
+  async request(code: number, body: RequestBody, options: { timeout_ms?: number; headers?: Record<string, string> } = {}): Promise<Uint8Array> {
+    return (await this.requestVersioned(code, body, options)).body;
+  }
+
+  /** As `request`, with the protocol version the reply is written in. */
+  async requestVersioned(code: number, body: RequestBody, options: { timeout_ms?: number; headers?: Record<string, string> } = {}): Promise<VersionedReply> {
+    const protocol_version = this.negotiated_version;
+    const bytes = typeof body === 'function' ? body(protocol_version) : body;
+    const reply = await this.exchange(code, bytes, options);
+    return { body: reply.body, protocol_version };
   }
 
   /** Sends without waiting for any reply. */

@@ -25,14 +25,16 @@ import {
   query_consumer_offset_response_v1,
 } from './consumer_offset.js';
 import { get_consumer_list_request_v1, get_consumer_list_response_v1 } from './consumer_list.js';
-import { cluster_info_v1, get_cluster_info_request_v1 } from './cluster_info.js';
+import { cluster_info_v1, cluster_info_v2, get_cluster_info_request_v1 } from './cluster_info.js';
+import { get_consumer_connection_list_request_v2, get_consumer_connection_list_response_v2 } from './consumer_connection.js';
+import { query_message_request_v2, query_message_response_v2 } from './message_query.js';
 import { create_topic_request_v1, create_topic_response_v1 } from './create_topic.js';
 import { delete_topic_request_v1, delete_topic_response_v1 } from './delete_topic.js';
 import { get_message_request_v1, get_message_response_v1 } from './message_lookup.js';
 import { unregister_client_request_v1, unregister_client_response_v1 } from './unregister_client.js';
 import { error_response_v1, type ErrorResponse } from './error.js';
 import { hello_ack_v1, hello_v1 } from './handshake.js';
-import { heartbeat_request_v1, heartbeat_response_v1 } from './heartbeat.js';
+import { heartbeat_request_v1, heartbeat_request_v2, heartbeat_response_v1 } from './heartbeat.js';
 import { pull_request_v1, pull_response_v1 } from './pull.js';
 import { get_offset_request_v1, get_offset_response_v1 } from './queue_offset.js';
 import { get_route_request_v1, topic_route_data_v1 } from './route.js';
@@ -77,9 +79,14 @@ export interface ApiCodecs<Request = unknown, Response = unknown> {
   response: AvroCodec<Response>;
 }
 
+/** The APIs that exist only from protocol version 2 on. */
+export const apis_since_v2 = ['QUERY_MESSAGE', 'GET_CONSUMER_CONNECTION_LIST'] as const satisfies readonly RequestCodeName[];
+type ApisSinceV2 = (typeof apis_since_v2)[number];
+
 export interface ProtocolSchemas {
   version: number;
-  apis: { readonly [name in RequestCodeName]: ApiCodecs };
+  /** An API a version lacks is absent: its code is unknown at that version. */
+  apis: { readonly [name in RequestCodeName]?: ApiCodecs };
   /** The body of every error response. */
   error: AvroCodec<ErrorResponse>;
 }
@@ -124,13 +131,33 @@ export const schemas_v1 = {
     NS_STATUS: { request: ns_status_request_v1, response: ns_status_v1 },
   },
   error: error_response_v1,
-} as const satisfies ProtocolSchemas;
+} as const satisfies ProtocolSchemas & { apis: { readonly [name in Exclude<RequestCodeName, ApisSinceV2>]: ApiCodecs } };
 
-export const schemas_by_version: ReadonlyMap<number, ProtocolSchemas> = new Map([[1, schemas_v1]]);
+/**
+ * Version 2: HEARTBEAT carries each member's assigned queues, GET_CLUSTER_INFO each broker's
+ * CommitLog end and in-sync flag; QUERY_MESSAGE (lookup by key) and
+ * GET_CONSUMER_CONNECTION_LIST (a group's members and their queues) are new.
+ */
+export const schemas_v2 = {
+  version: 2,
+  apis: {
+    ...schemas_v1.apis,
+    HEARTBEAT: { request: heartbeat_request_v2, response: heartbeat_response_v1 },
+    GET_CLUSTER_INFO: { request: get_cluster_info_request_v1, response: cluster_info_v2 },
+    QUERY_MESSAGE: { request: query_message_request_v2, response: query_message_response_v2 },
+    GET_CONSUMER_CONNECTION_LIST: { request: get_consumer_connection_list_request_v2, response: get_consumer_connection_list_response_v2 },
+  },
+  error: error_response_v1,
+} as const satisfies ProtocolSchemas & { apis: { readonly [name in RequestCodeName]: ApiCodecs } };
+
+export const schemas_by_version: ReadonlyMap<number, ProtocolSchemas> = new Map<number, ProtocolSchemas>([
+  [1, schemas_v1],
+  [2, schemas_v2],
+]);
 
 /** The protocol versions this build speaks (a contiguous range). */
 export const protocol_version_min = 1;
-export const protocol_version_max = 1;
+export const protocol_version_max = 2;
 
 /** The codecs of the API with request `code` at protocol `version`. */
 export function apiCodecs(code: number, version: number): Result<ApiCodecs> {
@@ -152,5 +179,11 @@ export function apiCodecs(code: number, version: number): Result<ApiCodecs> {
       ),
     );
   }
-  return ok(schemas.apis[name]);
+  const codecs = schemas.apis[name];
+  if (codecs === undefined) {
+    return failed(
+      new ProtocolError('UNKNOWN_REQUEST_CODE', `request ${name} (${code}) is new in a later protocol version than ${version}; upgrade the older side`),
+    );
+  }
+  return ok(codecs);
 }

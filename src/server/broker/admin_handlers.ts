@@ -4,11 +4,13 @@ import {
   encodeAllConsumerOffset,
   encodeAllTopicConfig,
   decodeCreateTopicRequest,
+  decodeGetConsumerConnectionListRequest,
   decodeGetConsumerListRequest,
   decodeGetMessageRequest,
   decodeHeartbeatRequest,
   decodeUnregisterClientRequest,
   encodeCreateTopicResponse,
+  encodeGetConsumerConnectionListResponse,
   encodeGetConsumerListResponse,
   encodeGetMessageResponse,
   encodeHeartbeatResponse,
@@ -26,7 +28,7 @@ import { offsetsPath } from '../../storage/storage_paths.js';
 import type { RetryHandlers } from './retry_handlers.js';
 import { storedMessageOf } from './stored_message.js';
 
-/** CREATE_TOPIC, GET_MESSAGE, HEARTBEAT, UNREGISTER_CLIENT and GET_CONSUMER_LIST. */
+/** CREATE_TOPIC, GET_MESSAGE, HEARTBEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST and GET_CONSUMER_CONNECTION_LIST. */
 export class AdminHandlers {
   constructor(
     private readonly broker: BrokerContext,
@@ -81,10 +83,10 @@ export class AdminHandlers {
   };
 
   readonly heartbeat = (body: Uint8Array, context: RequestContext): Uint8Array => {
-    const request = decodeHeartbeatRequest(body);
+    const request = decodeHeartbeatRequest(body, context.connection.protocol_version);
     if (!request.ok) throw new MqError('BAD_REQUEST', `HEARTBEAT body: ${request.error.message}`);
     context.connection.client_id = request.value.clientId;
-    this.broker.groups.heartbeat(request.value.clientId, request.value.consumerGroups);
+    this.broker.groups.heartbeat(request.value.clientId, request.value.consumerGroups, Date.now(), context.connection.remote);
     this.broker.producers.heartbeat(context.connection, request.value.producerGroups);
     // RocketMQ's way: a clustering group's retry topic is made when its consumers show up,
     // so they find its route before their first failed message is sent back.
@@ -106,5 +108,12 @@ export class AdminHandlers {
     const request = decodeGetConsumerListRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `GET_CONSUMER_LIST body: ${request.error.message}`);
     return encodeGetConsumerListResponse({ clientIds: this.broker.groups.members(request.value.group) });
+  };
+
+  /** The group's members with their subscriptions and the queues of this broker they read. */
+  readonly consumerConnectionList = (body: Uint8Array): Uint8Array => {
+    const request = decodeGetConsumerConnectionListRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `GET_CONSUMER_CONNECTION_LIST body: ${request.error.message}`);
+    return encodeGetConsumerConnectionListResponse({ connections: this.broker.groups.connections(request.value.group) });
   };
 }

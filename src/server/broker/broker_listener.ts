@@ -91,6 +91,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.HEARTBEAT, admin.heartbeat)
     .on(request_codes.UNREGISTER_CLIENT, admin.unregisterClient)
     .on(request_codes.GET_CONSUMER_LIST, admin.consumerList)
+    .on(request_codes.GET_CONSUMER_CONNECTION_LIST, admin.consumerConnectionList)
     .on(request_codes.CONSUMER_SEND_BACK, retry.sendBack)
     .on(request_codes.RESEND_DEAD_LETTER, retry.resendDeadLetter)
     .on(request_codes.END_TRANSACTION, transactions.endTransaction);

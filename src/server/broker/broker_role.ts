@@ -193,7 +193,8 @@ export class BrokerRole {
       let connection: ClientConnection | undefined;
       try {
         connection = await ClientConnection.connect(address, { client_id: `${this.deps.broker_name}-rejoin`, kind: 'BROKER' });
-        const info = decodeClusterInfo(await connection.request(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}), { timeout_ms: broker_role_limits.request_timeout_ms }));
+        const answer = await connection.requestVersioned(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}), { timeout_ms: broker_role_limits.request_timeout_ms });
+        const info = decodeClusterInfo(answer.body, answer.protocol_version);
         if (!info.ok) continue;
         const taken = new Set(info.value.groups.find((group) => group.brokerName === this.deps.broker_name)?.members.map((member) => member.brokerId) ?? []);
         let id = 1;

@@ -1,15 +1,21 @@
-import type { ConsumerGroupData } from '../../protocol/index.js';
+import type { ConsumerConnection, ConsumerGroupData } from '../../protocol/index.js';
 
 export const consumer_group_limits = {
   /** A member silent for this long has left the group. */
   member_expiry_ms: 120_000,
   groups_max: 16_384,
   members_per_group_max: 4_096,
+  /** Assigned queues kept per member and group (for the operator's view only); more are dropped. */
+  assigned_queues_per_member_max: 4_096,
 } as const;
 
 interface Member {
   client_id: string;
+  /** `host:port` of the connection its last heartbeat came over. */
+  remote_address: string;
   last_heartbeat_ms: number;
+  /** Wall-clock time of that heartbeat, for display. */
+  last_heartbeat_wall_ms: number;
   data: ConsumerGroupData;
 }
 
@@ -21,7 +27,7 @@ interface Member {
 export class ConsumerGroups {
   private readonly groups = new Map<string, Map<string, Member>>();
 
-  heartbeat(client_id: string, groups: readonly ConsumerGroupData[], now_ms = Date.now()): void {
+  heartbeat(client_id: string, groups: readonly ConsumerGroupData[], now_ms = Date.now(), remote_address = ''): void {
     for (const data of groups) {
       let members = this.groups.get(data.group);
       if (members === undefined) {
@@ -30,7 +36,10 @@ export class ConsumerGroups {
         this.groups.set(data.group, members);
       }
       if (!members.has(client_id) && members.size >= consumer_group_limits.members_per_group_max) continue;
-      members.set(client_id, { client_id, last_heartbeat_ms: now_ms, data });
+      const assigned = data.assignedQueues.length > consumer_group_limits.assigned_queues_per_member_max
+        ? data.assignedQueues.slice(0, consumer_group_limits.assigned_queues_per_member_max)
+        : data.assignedQueues;
+      members.set(client_id, { client_id, remote_address, last_heartbeat_ms: now_ms, last_heartbeat_wall_ms: Date.now(), data: { ...data, assignedQueues: assigned } });
     }
   }
 
@@ -53,11 +62,29 @@ export class ConsumerGroups {
   }
 
   members(group: string, now_ms = Date.now()): string[] {
+    return this.live(group, now_ms).map((member) => member.client_id);
+  }
+
+  /** The group's live members with what their last heartbeats said, sorted by client id. */
+  connections(group: string, now_ms = Date.now()): ConsumerConnection[] {
+    return this.live(group, now_ms).map((member) => ({
+      clientId: member.client_id,
+      remoteAddress: member.remote_address,
+      lastHeartbeatMs: member.last_heartbeat_wall_ms,
+      mode: member.data.mode,
+      fromWhere: member.data.fromWhere,
+      subscriptions: member.data.subscriptions,
+      assignedQueues: member.data.assignedQueues,
+    }));
+  }
+
+  /** Drops the expired members of `group`; the rest, sorted by client id. */
+  private live(group: string, now_ms: number): Member[] {
     const members = this.groups.get(group);
     if (members === undefined) return [];
     for (const [client_id, member] of members) {
       if (now_ms - member.last_heartbeat_ms > consumer_group_limits.member_expiry_ms) members.delete(client_id);
     }
-    return [...members.keys()].sort();
+    return [...members.values()].sort((a, b) => (a.client_id < b.client_id ? -1 : a.client_id > b.client_id ? 1 : 0));
   }
 }

@@ -1,4 +1,5 @@
-import { asBuffer, request_codes } from '../../protocol/index.js';
+import { asBuffer, clusterInfoForVersion, request_codes } from '../../protocol/index.js';
+import { MqError } from '../../runtime/errors.js';
 import type { RequestRouter } from '../remoting/request_router.js';
 import type { ServerConnection } from '../remoting/server_connection.js';
 import type { NamesrvCluster } from './cluster/namesrv_cluster.js';
@@ -20,9 +21,12 @@ export function addNamesrvHandlers(router: RequestRouter, cluster: NamesrvCluste
     .on(request_codes.UNREGISTER_BROKER, write(request_codes.UNREGISTER_BROKER))
     .on(request_codes.DELETE_TOPIC_IN_NAMESRV, write(request_codes.DELETE_TOPIC_IN_NAMESRV))
     .on(request_codes.GET_ROUTE, (body) => cluster.read(request_codes.GET_ROUTE, asBuffer(body), () => registry.query({ kind: 'get_route', body: asBuffer(body) })))
-    .on(request_codes.GET_CLUSTER_INFO, (body) =>
-      cluster.read(request_codes.GET_CLUSTER_INFO, asBuffer(body), () => registry.query({ kind: 'get_cluster_info', body: asBuffer(body) })),
-    )
+    .on(request_codes.GET_CLUSTER_INFO, async (body, { connection }) => {
+      const newest = await cluster.read(request_codes.GET_CLUSTER_INFO, asBuffer(body), () => registry.query({ kind: 'get_cluster_info', body: asBuffer(body) }));
+      const answer = clusterInfoForVersion(newest, connection.protocol_version);
+      if (!answer.ok) throw new MqError('INTERNAL', `the registry's cluster info does not decode: ${answer.error.message}`);
+      return answer.value;
+    })
     .on(request_codes.GET_TOPIC_LIST, (body) =>
       cluster.read(request_codes.GET_TOPIC_LIST, asBuffer(body), () => registry.query({ kind: 'get_topic_list', body: asBuffer(body) })),
     );

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import {
   acceptHello,
+  apiCodecs,
+  isKnownRequestCode,
   decodeHello,
   encodeErrorResponse,
   encodeFrameChunks,
@@ -14,6 +16,7 @@ import {
   type Envelope,
   type ProtocolError,
 } from '../../protocol/index.js';
+import { assert } from '../../runtime/assert.js';
 import { MqError, toMqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
 import { server_connection_limits } from './remoting_limits.js';
@@ -69,6 +72,16 @@ export class ServerConnection {
   }
 
   /**
+   * The protocol version chosen at HELLO. Handlers run only after it, so a handler reading
+   * this always gets the connection's version (an API whose record changed between versions
+   * decodes and encodes with it).
+   */
+  get protocol_version(): number {
+    assert(this.version !== undefined, 'a request handler ran before the handshake');
+    return this.version;
+  }
+
+  /**
    * Pushes a one-way request to the client, one it did not ask for (a notification such as
    * ROUTE_CHANGED). False when the connection is closed or has not finished its handshake:
    * before HELLO the client may not speak the protocol version the body is encoded in.
@@ -115,6 +128,13 @@ export class ServerConnection {
     }
     if (this.in_flight >= server_connection_limits.in_flight_requests_max) {
       this.writeError(request, new MqError('BUSY', `more than ${server_connection_limits.in_flight_requests_max} requests in flight on this connection; wait for replies before sending more`));
+      return;
+    }
+    // An API newer than the version this connection chose is refused as the older peer
+    // would refuse it: the client must not rely on a server that only happens to know it.
+    const in_version = isKnownRequestCode(request.code) ? apiCodecs(request.code, this.version) : undefined;
+    if (in_version !== undefined && !in_version.ok) {
+      this.writeError(request, new MqError('BAD_REQUEST', in_version.error.message));
       return;
     }
     let handler;

@@ -101,8 +101,8 @@ t.test('auto-create, offsets, message lookup, queue range, membership', async (t
   t.equal(await query(), 2, 'committed offset read back');
 
   const heartbeat = (id: string): Promise<Uint8Array> => client.request(p.request_codes.HEARTBEAT, p.encodeHeartbeatRequest({
-    clientId: id, producerGroups: [], consumerGroups: [{ group: 'G', mode: 'CLUSTERING', fromWhere: 'LAST', subscriptions: [{ topic: 'Auto', expression: '*' }] }],
-  }));
+    clientId: id, producerGroups: [], consumerGroups: [{ group: 'G', mode: 'CLUSTERING', fromWhere: 'LAST', subscriptions: [{ topic: 'Auto', expression: '*' }], assignedQueues: [] }],
+  }, client.protocol_version));
   await heartbeat('consumer-b');
   await heartbeat('consumer-a');
   const members = p.decodeGetConsumerListResponse(await client.request(p.request_codes.GET_CONSUMER_LIST, p.encodeGetConsumerListRequest({ group: 'G' })));
