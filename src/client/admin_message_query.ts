@@ -81,7 +81,8 @@ export async function queryMessagesByKey(deps: MessageQueryDeps, query: MessageQ
       unanswered.push(`${broker.brokerName}@${address}: ${error.code}: ${error.message}`);
     }
   }));
-  messages.sort((a, b) => b.storeTimestamp - a.storeTimestamp || compareText(a.msgId, b.msgId));
+  // Within one millisecond, the higher id (the later CommitLog offset of a broker) first.
+  messages.sort((a, b) => b.storeTimestamp - a.storeTimestamp || compareText(b.msgId, a.msgId));
   unanswered.sort();
   return { messages: messages.slice(0, max), unanswered };
 }

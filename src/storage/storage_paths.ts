@@ -13,9 +13,12 @@ import { assert } from '../runtime/assert.js';
  *     ├── commitlog/
  *     │   ├── 00000000000000000000              segments named by their start offset
  *     │   └── 00000000001073741824
- *     └── consumequeue/
- *         └── <topic>/<queueId>/
- *             └── 00000000000000000000          segments named by their start offset
+ *     ├── consumequeue/
+ *     │   └── <topic>/<queueId>/
+ *     │       └── 00000000000000000000          segments named by their start offset
+ *     └── index/
+ *         └── 00000000000000000000              key index files named by the CommitLog
+ *                                               offset they start indexing at (key_index.ts)
  *
  * A durable file (durable_file.ts) also has `<name>.tmp` while it is being replaced and
  * `<name>.bak`, its previous good version.
@@ -27,6 +30,7 @@ export const config_dir_name = 'config';
 export const offsets_file_name = 'offsets';
 export const checkpoint_file_name = 'checkpoint';
 export const abort_marker_file_name = 'abort';
+export const key_index_dir_name = 'index';
 
 /** Digits of a segment file name: enough for any unsigned 64-bit offset (RocketMQ's format). */
 export const segment_name_digits = 20;
@@ -59,6 +63,11 @@ export function consumeQueueDir(data_dir: string, topic: string, queue_id: numbe
   assert(isSafePathComponent(topic), `consumeQueueDir: topic ${JSON.stringify(topic)} is not a single path component`);
   assert(Number.isInteger(queue_id) && queue_id >= 0, `consumeQueueDir: queue id ${queue_id} is not a non-negative integer`);
   return path.join(data_dir, consume_queue_dir_name, topic, String(queue_id));
+}
+
+/** The key index files (key_index.ts): message keys to CommitLog offsets. */
+export function keyIndexDir(data_dir: string): string {
+  return path.join(data_dir, key_index_dir_name);
 }
 
 /** The timing wheel's entry log (segments named by their first entry index). */

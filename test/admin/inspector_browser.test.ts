@@ -39,6 +39,15 @@ t.test('the inspector shows actors, store, cluster, group lag and a message, and
   await consumer.shutdown();
   const unconsumed = 9;
   for (let index = 0; index < unconsumed; index++) await send(`late ${index}`);
+  // A second group keeps running and reads everything: the page shows which queues it reads.
+  const watcher = new Consumer({ namesrv: node.namesrv, group: 'watching', subscriptions: [{ topic: 'Browsed' }], fromWhere: 'first', rebalanceIntervalMs: 500, commitIntervalMs: 500 });
+  let watched = 0;
+  watcher.onMessage(async () => {
+    watched++;
+  });
+  t.teardown(() => watcher.shutdown());
+  await watcher.start();
+  await until('the watching group read every message', () => (watched >= messages + unconsumed ? true : undefined));
 
   const browser: Browser = await chromium.launch({
     executablePath: chromium_path,
@@ -69,11 +78,24 @@ t.test('the inspector shows actors, store, cluster, group lag and a message, and
   // Cluster, groups and a message, read through the nameserver and the broker.
   await page.getByTestId('brokers').locator('tbody tr').filter({ hasText: node.broker }).waitFor();
   t.match(await page.getByTestId('brokers').textContent(), /master/, 'the broker is listed as a master');
+  const broker_cells = await page.getByTestId('brokers').locator('tbody tr').filter({ hasText: node.broker }).locator('td').allTextContents();
+  t.ok(Number(broker_cells[7]) > 0, `its CommitLog end is shown (${broker_cells[7] ?? '?'})`);
+  t.equal(broker_cells[8], '-', 'a master is behind no one');
   const topic_rows = await page.getByTestId('topics').locator('tbody tr').filter({ hasText: 'Browsed' }).allTextContents();
   t.equal(topic_rows.length, 1, 'the topic is listed once for its one broker group');
   t.match(topic_rows[0] ?? '', new RegExp(`Browsed.*${queues}${queues}rw`), 'with its read and write queues and permissions');
-  await page.locator('#groups-status').filter({ hasText: `1 groups, total lag ${unconsumed}` }).waitFor();
-  t.pass(`the group browsing shows a total lag of ${unconsumed}`);
+  await page.locator('#groups-status').filter({ hasText: `2 groups, total lag ${unconsumed}` }).waitFor();
+  t.pass(`the group browsing shows a total lag of ${unconsumed}, the running group watching none`);
+  const expected_queues = watcher.assignedQueues().map((queue) => `${queue.topic}@${queue.brokerName}#${queue.queueId}`).sort();
+  t.equal(expected_queues.filter((queue) => queue.startsWith('Browsed@')).length, queues, 'the one watcher holds every queue of the topic');
+  const member_queues = await until('the watcher and its queues in the members table', async () => {
+    const rows = await page.getByTestId('group-members').locator('tbody tr').filter({ hasText: watcher.clientId }).locator('td').allTextContents();
+    const shown = (rows[4] ?? '').split(' ').sort();
+    return rows[0] === 'watching' && JSON.stringify(shown) === JSON.stringify(expected_queues) ? shown : undefined;
+  }, ui_timeout_ms);
+  t.same(member_queues, expected_queues, 'the members table: the watcher reads the queues its consumer says it holds');
+  const read_by = await page.getByTestId('groups').locator('tbody tr').filter({ hasText: 'watching' }).filter({ hasText: 'Browsed' }).locator('td:nth-child(6)').allTextContents();
+  t.same(read_by, Array<string>(queues).fill(watcher.clientId), 'the lag table says who reads each queue');
   const last_id = sent_ids.at(-1) as string;
   await page.getByTestId('message-id').fill(last_id);
   await page.getByTestId('message-lookup').click();
@@ -83,6 +105,16 @@ t.test('the inspector shows actors, store, cluster, group lag and a message, and
   await page.getByTestId('message-id').fill('not-an-id');
   await page.getByTestId('message-lookup').click();
   t.match(await page.getByTestId('message-error').textContent(), /is not a message id/, 'a bad id is answered with the reason');
+  await page.getByTestId('key-topic').fill('Browsed');
+  await page.getByTestId('key-value').fill('k-browse');
+  await page.getByTestId('key-lookup').click();
+  await page.getByTestId('key-summary').waitFor();
+  t.equal(await page.getByTestId('key-summary').textContent(), '32 message(s) with key k-browse in Browsed, newest first', 'by key: the 32 newest of the topic\'s messages with the key');
+  t.equal(await page.getByTestId('key-message-0-body').textContent(), `late ${unconsumed - 1}`, 'the newest first');
+  t.equal(await page.getByTestId('key-message-31-body').textContent(), `message ${messages + unconsumed - 32}`, 'the 32nd newest last');
+  await page.getByTestId('key-row-1').locator('button').click();
+  await page.getByTestId('message-body').filter({ hasText: `late ${unconsumed - 2}` }).waitFor();
+  t.equal(await page.getByTestId('message-msgId').textContent(), sent_ids.at(-2), 'its id shows the whole message above');
 
   // The charts: totals as the broker counted them, and the lag the group has.
   // Out counts what PULL returned: at least every message once (a re-pull returns some again).

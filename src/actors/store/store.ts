@@ -17,9 +17,14 @@ import { store_control } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
 import { abortMarkerPath, checkpointPath, commitLogDirs, transactionCheckpointPath, wheelCheckpointPath } from '../../storage/storage_paths.js';
 import { truncateCommitLog } from '../../storage/commit_log_truncation.js';
-import { encodeRecordImages, readU64, type RecordInput } from '../../storage/record.js';
+import { encodeRecordImages, readU64, type RecordInput, type RecordView } from '../../storage/record.js';
+import { checkKeyIndexGeometry, key_index_file_limits } from '../../storage/key_index_layout.js';
+import { key_index_limits, type KeyIndexTimeRange } from '../../storage/key_index.js';
+import { decodeMessageProperties } from '../../storage/message_properties.js';
+import { MqError } from '../../runtime/errors.js';
 import { commit_log_address, commit_log_module_url, commit_log_protocol, placement_bytes, type AppendResult, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import { dispatch_address, dispatch_module_url, dispatch_protocol } from '../dispatch/dispatch_messages.js';
+import { key_index_address, key_index_module_url, key_index_protocol, key_index_time_max_ms, type KeyIndexMessage, type KeyIndexReply } from '../key_index/key_index_messages.js';
 import { flush_address, flush_module_url, flush_protocol } from '../flush/flush_messages.js';
 import { offset_store_address, offset_store_module_url, offset_store_protocol, type OffsetStoreMessage } from '../offset_store/offset_store_messages.js';
 import { transaction_address, transaction_module_url, transaction_protocol, type TransactionMessage, type TransactionReply } from '../transaction/transaction_messages.js';
@@ -42,6 +47,9 @@ export const store_defaults = {
   preallocate: true,
   retention_ms: 72 * 60 * 60 * 1000,
   retention_check_interval_ms: 10_000,
+  /** RocketMQ's IndexFile sizes: 5 M slots, 20 M entries, ~420 MB per file (sparse). */
+  key_index_slots_per_file: key_index_file_limits.slots_per_file_default,
+  key_index_entries_per_file: key_index_file_limits.entries_per_file_default,
   wheel_tick_ms: 100,
   /** 100 ms × 10 = 1 s, × 60 = 1 min, × 60 = 1 h, × 24 = 1 day, × 64 = 64 days. */
   wheel_level_slots: [10, 60, 60, 24, 64] as readonly number[],
@@ -72,10 +80,10 @@ export interface StoreOptions extends Partial<Omit<StoreArgs, 'data_dir' | 'cont
  * appends through the CommitLog writer, reads through a StoreReader, closes it.
  *
  * Actors, in start order (stop runs backwards): segment allocator, flush, CommitLog writer,
- * dispatch (which spawns one ConsumeQueue actor per queue), offset store, replicator, timing
- * wheel, transactions — the last two on a master only: they append (due messages,
- * decisions), which a slave's log must not do; `promote` starts them. The abort marker
- * exists from when the actors run until they all stopped cleanly.
+ * dispatch (which spawns one ConsumeQueue actor per queue), key index, offset store,
+ * replicator, timing wheel, transactions — the last two on a master only: they append (due
+ * messages, decisions), which a slave's log must not do; `promote` starts them. The abort
+ * marker exists from when the actors run until they all stopped cleanly.
  */
 export class Store {
   readonly args: StoreArgs;
@@ -84,6 +92,7 @@ export class Store {
   readonly wheel: ActorRef<TimingWheelMessage, TimingWheelStatus>;
   readonly transactions: ActorRef<TransactionMessage, TransactionReply>;
   readonly replicator: ActorRef<ReplicatorMessage, ReplicatorStatus>;
+  readonly key_index: ActorRef<KeyIndexMessage, KeyIndexReply>;
   private readonly marker: AbortMarker;
   private service_thread = 1;
   private writer_thread = 1;
@@ -103,6 +112,7 @@ export class Store {
     this.wheel = system.actorOf(timing_wheel_address, timing_wheel_protocol);
     this.transactions = system.actorOf(transaction_address, transaction_protocol);
     this.replicator = system.actorOf(replicator_address, replicator_protocol);
+    this.key_index = system.actorOf(key_index_address, key_index_protocol);
   }
 
   static async open(system: ActorSystem, options: StoreOptions): Promise<Store> {
@@ -120,6 +130,8 @@ export class Store {
       preallocate: options.preallocate ?? store_defaults.preallocate,
       retention_ms: options.retention_ms ?? store_defaults.retention_ms,
       retention_check_interval_ms: options.retention_check_interval_ms ?? store_defaults.retention_check_interval_ms,
+      key_index_slots_per_file: options.key_index_slots_per_file ?? store_defaults.key_index_slots_per_file,
+      key_index_entries_per_file: options.key_index_entries_per_file ?? store_defaults.key_index_entries_per_file,
       wheel_tick_ms: options.wheel_tick_ms ?? store_defaults.wheel_tick_ms,
       wheel_level_slots: [...(options.wheel_level_slots ?? store_defaults.wheel_level_slots)],
       wheel_entries_max: options.wheel_entries_max ?? store_defaults.wheel_entries_max,
@@ -139,6 +151,8 @@ export class Store {
       flush_latency: flush_latency_histogram.create(),
       replication_lag: replication_lag_histogram.create(),
     };
+    // A geometry that cannot be mapped fails the open here, not the key index actor later.
+    checkKeyIndexGeometry(args.key_index_slots_per_file, args.key_index_entries_per_file);
     const store = new Store(system, args);
     const role = options.role ?? 'master';
     store_control.attach(args.control).store('ha_role', role === 'slave' ? ha_roles.slave : ha_roles.master);
@@ -212,19 +226,21 @@ export class Store {
     await this.startLogActors();
   }
 
-  /** The actors that write and follow the log, in start order: allocator, flush, writer, dispatch, offsets. */
+  /** The actors that write and follow the log, in start order: allocator, flush, writer,
+   *  dispatch, key index, offsets. The key index runs on slaves too: they serve lookups. */
   private async startLogActors(): Promise<void> {
     const { system, args, service_thread, writer_thread } = this;
     await system.spawn({ address: segment_allocator_address, module: segment_allocator_module_url, protocol: segment_allocator_protocol, args, thread: service_thread });
     await system.spawn({ address: flush_address, module: flush_module_url, protocol: flush_protocol, args, thread: service_thread });
     await system.spawn({ address: commit_log_address, module: commit_log_module_url, protocol: commit_log_protocol, args, thread: writer_thread });
     await system.spawn({ address: dispatch_address, module: dispatch_module_url, protocol: dispatch_protocol, args, thread: service_thread });
+    await system.spawn({ address: key_index_address, module: key_index_module_url, protocol: key_index_protocol, args, thread: service_thread });
     await system.spawn({ address: offset_store_address, module: offset_store_module_url, protocol: offset_store_protocol, args, thread: service_thread });
   }
 
   /** Stops them backwards, with the ConsumeQueue actors dispatch spawned (ConsumeQueues before the writer). */
   private async stopLogActors(): Promise<void> {
-    for (const address of [offset_store_address, dispatch_address]) await this.system.stopActor(address);
+    for (const address of [offset_store_address, key_index_address, dispatch_address]) await this.system.stopActor(address);
     // Listed only once dispatch has stopped: a queue it was spawning a moment ago is stopped too.
     const queues = (await this.system.listActors()).filter((actor) => actor.address.startsWith('store/cq/')).map((actor) => actor.address);
     for (const address of [...queues, commit_log_address, flush_address, segment_allocator_address]) await this.system.stopActor(address);
@@ -251,6 +267,47 @@ export class Store {
       };
     });
     return { status: reply.status, results, write_offset: reply.write_offset };
+  }
+
+  /**
+   * Messages of `topic` whose keys (the `KEYS` property) include `key`, newest first: at most
+   * `limit` (capped at key_index_limits.lookup_results_max = 64), only those stored within
+   * `range` (inclusive, ms since the epoch) when given. Each record is read like a lookup by
+   * id (`reader.readRecord`, CRC-checked) and kept only if its topic and keys really match:
+   * the index answers by hash, and hashes collide. Records retention deleted since are left
+   * out. Views into the mapped CommitLog, valid while this store is open; copy what you keep.
+   *
+   * Only records the key index has reached are found: under async flush it follows the write
+   * offset, under sync flush the flush offset, a few milliseconds behind an append.
+   * One hop to the key index actor's thread and one back.
+   */
+  async lookupByKey(topic: string, key: string, limit: number, range?: KeyIndexTimeRange): Promise<RecordView[]> {
+    if (topic === '') throw new MqError('BAD_REQUEST', 'a key lookup needs a topic');
+    if (key === '' || key.includes(' ')) throw new MqError('BAD_REQUEST', `key ${JSON.stringify(key)} cannot be looked up: a message's keys are non-empty and space-separated, so a key holds no space`);
+    if (!Number.isInteger(limit) || limit < 1) throw new MqError('BAD_REQUEST', `a key lookup's limit must be a positive integer (at most ${key_index_limits.lookup_results_max} are returned), got ${limit}`);
+    const begin_ms = range?.begin_ms ?? 0;
+    const end_ms = range?.end_ms ?? key_index_time_max_ms;
+    if (!Number.isSafeInteger(begin_ms) || !Number.isSafeInteger(end_ms) || begin_ms < 0 || begin_ms > end_ms) {
+      throw new MqError('BAD_REQUEST', `a key lookup's time range [${begin_ms}, ${end_ms}] is not two non-negative integer milliseconds with begin <= end`);
+    }
+    const reply = await this.key_index.ask({ kind: 'lookup', topic, key, limit: Math.min(limit, key_index_limits.lookup_results_max), begin_ms: Math.min(begin_ms, key_index_time_max_ms), end_ms: Math.min(end_ms, key_index_time_max_ms) });
+    const records: RecordView[] = [];
+    for (const offset of reply.offsets) {
+      let record: RecordView;
+      try {
+        record = this.reader.readRecord(offset);
+      } catch (error) {
+        if (!(error instanceof MqError)) throw error;
+        // Deleted by retention since it was indexed: not a match. Anything else (a record
+        // that fails its check) is damage worth a log line, but not a failed lookup.
+        if (error.code !== 'BAD_REQUEST') logger('store').warn({ err: error, offset, topic, key }, 'key lookup: a candidate record cannot be read; skipped');
+        continue;
+      }
+      if (record.topic !== topic || record.store_timestamp < begin_ms || record.store_timestamp > end_ms) continue;
+      if (!decodeMessageProperties(record.properties).keys.includes(key)) continue;
+      records.push(record);
+    }
+    return records;
   }
 
   /** The inspector's view of the store (store_view.ts): positions, segments, queues, disks. */

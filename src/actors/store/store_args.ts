@@ -33,6 +33,10 @@ export interface StoreArgs {
   retention_ms: number;
   /** How often retention (and disk pressure) is checked. */
   retention_check_interval_ms: number;
+  /** The key index (storage/key_index.ts): hash slots and entries per file. A file is
+   *  64 + slots × 4 + entries × 20 bytes, sparse; it must stay under 2 GiB. */
+  key_index_slots_per_file: number;
+  key_index_entries_per_file: number;
   /** The timing wheel: its tick, its slots per level (lowest first), its bound on entries. */
   wheel_tick_ms: number;
   wheel_level_slots: number[];

@@ -223,8 +223,10 @@ function messageTable(message, test_prefix) {
     element('tr', {}, [element('th', { text: key }), element('td', { text: value, 'data-testid': `${test_prefix}-${key.replace(/ \(hex\)$/, '').replace(/ /g, '-')}` })])));
 }
 
+const key_body_preview_chars = 80;
+
 async function lookUpMessage(event) {
-  event.preventDefault();
+  event?.preventDefault();
   const target = document.getElementById('message');
   const id = document.getElementById('message-id').value.trim();
   try {
@@ -243,8 +245,22 @@ async function queryMessages(event) {
     const found = await getJson(`/api/messages?topic=${encodeURIComponent(topic)}&key=${encodeURIComponent(key)}`);
     const summary = `${found.messages.length} message(s) with key ${key} in ${topic}, newest first` +
       (found.unanswered.length > 0 ? `; not asked: ${found.unanswered.join('; ')}` : '');
+    // One row a message; its id shows the whole message in the panel above.
+    const rows = found.messages.map((message, index) => {
+      const id_button = element('button', { text: message.msgId, class: 'link', title: 'show this message above' });
+      id_button.addEventListener('click', () => {
+        document.getElementById('message-id').value = message.msgId;
+        void lookUpMessage();
+      });
+      const body = message.bodyText === null ? `(hex) ${message.bodyHex}` : message.bodyText;
+      const cells = [new Date(message.storeTimestamp).toISOString(), `${message.brokerName} #${message.queueId}`, message.queueOffset, message.keys.join(' '),
+        body.length > key_body_preview_chars ? `${body.slice(0, key_body_preview_chars)} …` : body];
+      return element('tr', { 'data-testid': `key-row-${index}` }, [element('td', {}, [id_button]),
+        ...cells.map((cell, column) => element('td', column === cells.length - 1 ? { text: cell, 'data-testid': `key-message-${index}-body` } : { text: cell }))]);
+    });
+    const headers = ['msgId', 'stored', 'queue', 'offset', 'keys', 'body'];
     target.replaceChildren(element('p', { text: summary, 'data-testid': 'key-summary' }),
-      ...found.messages.map((message, index) => messageTable(message, `key-message-${index}`)));
+      element('table', {}, [element('thead', {}, [element('tr', {}, headers.map((header) => element('th', { text: header })))]), element('tbody', {}, rows)]));
   } catch (error) {
     target.replaceChildren(element('p', { class: 'error', text: error.message, 'data-testid': 'key-error' }));
   }

@@ -1,4 +1,9 @@
 import {
+  checkMessageKey,
+  checkName,
+  decodeQueryMessageRequest,
+  encodeQueryMessageResponse,
+  type StoredMessage,
   decodeGetAllConsumerOffsetRequest,
   decodeGetAllTopicConfigRequest,
   encodeAllConsumerOffset,
@@ -28,7 +33,15 @@ import { offsetsPath } from '../../storage/storage_paths.js';
 import type { RetryHandlers } from './retry_handlers.js';
 import { storedMessageOf } from './stored_message.js';
 
-/** CREATE_TOPIC, GET_MESSAGE, HEARTBEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST and GET_CONSUMER_CONNECTION_LIST. */
+export const query_message_limits = {
+  /** Messages one QUERY_MESSAGE answers at most, whatever it asks for. */
+  messages_max: 64,
+  /** Body bytes one answer carries: the messages after the first that would pass it are left
+   *  out (a frame holds twice the largest body; one message always fits). */
+  body_bytes_max: 4 << 20,
+} as const;
+
+/** CREATE_TOPIC, GET_MESSAGE, QUERY_MESSAGE, HEARTBEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST and GET_CONSUMER_CONNECTION_LIST. */
 export class AdminHandlers {
   constructor(
     private readonly broker: BrokerContext,
@@ -80,6 +93,27 @@ export class AdminHandlers {
     const host = record.store_host;
     if (record.store_timestamp !== location.store_timestamp || host.ipv4 !== location.store_ipv4 || (host.port & 0xffff) !== location.store_port) throw not_here;
     return encodeGetMessageResponse(storedMessageOf(record));
+  };
+
+  /** The topic's messages with a business key, newest first, through the store's key index. */
+  readonly queryMessage = async (body: Uint8Array): Promise<Uint8Array> => {
+    const request = decodeQueryMessageRequest(body);
+    if (!request.ok) throw new MqError('BAD_REQUEST', `QUERY_MESSAGE body: ${request.error.message}`);
+    const { topic, key, maxCount, beginMs, endMs } = request.value;
+    const problem = checkName('topic', topic) ?? checkMessageKey(key);
+    if (problem !== undefined) throw new MqError('BAD_REQUEST', problem.message);
+    if (maxCount < 1) throw new MqError('BAD_REQUEST', `QUERY_MESSAGE maxCount is ${maxCount}; ask for 1 to ${query_message_limits.messages_max}`);
+    if (beginMs < 0 || endMs < 0 || (endMs !== 0 && endMs < beginMs)) throw new MqError('BAD_REQUEST', `QUERY_MESSAGE time range ${beginMs}..${endMs} is not ms since the epoch with begin <= end (0 and 0: any time)`);
+    const limit = Math.min(maxCount, query_message_limits.messages_max);
+    const records = await this.broker.store.lookupByKey(topic, key, limit, { begin_ms: beginMs, end_ms: endMs === 0 ? Number.MAX_SAFE_INTEGER : endMs });
+    const messages: StoredMessage[] = [];
+    let body_bytes = 0;
+    for (const record of records) {
+      if (messages.length > 0 && body_bytes + record.body.length > query_message_limits.body_bytes_max) break;
+      body_bytes += record.body.length;
+      messages.push(storedMessageOf(record));
+    }
+    return encodeQueryMessageResponse({ messages });
   };
 
   readonly heartbeat = (body: Uint8Array, context: RequestContext): Uint8Array => {

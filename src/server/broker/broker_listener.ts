@@ -88,6 +88,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.GET_ALL_TOPIC_CONFIG, admin.allTopicConfig)
     .on(request_codes.GET_ALL_CONSUMER_OFFSET, admin.allConsumerOffset)
     .on(request_codes.GET_MESSAGE, admin.getMessage)
+    .on(request_codes.QUERY_MESSAGE, admin.queryMessage)
     .on(request_codes.HEARTBEAT, admin.heartbeat)
     .on(request_codes.UNREGISTER_CLIENT, admin.unregisterClient)
     .on(request_codes.GET_CONSUMER_LIST, admin.consumerList)
