@@ -13,6 +13,7 @@ const bench_modules: Readonly<Record<string, string>> = {
   tx: './tx_bench.js',
   failover: './failover_bench.js',
   namesrv: './namesrv_bench.js',
+  keyindex: './key_index_bench.js',
 };
 
 interface BenchModule {
