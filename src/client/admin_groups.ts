@@ -25,6 +25,8 @@ export interface GroupMemberView {
   subscriptions: Array<{ topic: string; expression: string }>;
   /** The queues it reads, on every master broker, sorted by topic, broker, queue. */
   queues: Array<{ topic: string; brokerName: string; queueId: number }>;
+  /** False when `queues` says nothing: the member (or a broker) speaks protocol 1. */
+  assignmentKnown: boolean;
 }
 
 /** One consumer group as the inspector shows it. */
@@ -34,11 +36,13 @@ export interface GroupView {
   members: string[];
   /**
    * The members with their subscriptions and assigned queues (from their heartbeats, up to a
-   * rebalance interval old). A broker speaking protocol 1 contributes its members without
-   * queues, and `assignmentComplete` is false.
+   * rebalance interval old). A broker or a member speaking protocol 1 reports no queues:
+   * then the member's `assignmentKnown` and `assignmentComplete` are false.
    */
   memberDetails: GroupMemberView[];
   assignmentComplete: boolean;
+  /** Members a broker left out of its answer (it lists as many as fit its budget). */
+  membersLeftOut: number;
   lag: GroupLag;
 }
 
@@ -80,37 +84,40 @@ export async function listGroups(deps: GroupListDeps): Promise<GroupListing> {
   const sorted = [...names].sort();
   const groups: GroupView[] = [];
   for (const group of sorted.slice(0, admin_group_limits.groups_max)) {
-    const { members, complete } = await groupMembers(deps, masters, group);
-    groups.push({ group, members: members.map((member) => member.clientId), memberDetails: members, assignmentComplete: complete, lag: await deps.groupLag(group) });
+    const { members, complete, left_out } = await groupMembers(deps, masters, group);
+    groups.push({
+      group, members: members.map((member) => member.clientId), memberDetails: members, assignmentComplete: complete, membersLeftOut: left_out, lag: await deps.groupLag(group),
+    });
   }
   return { groups, groupsLeftOut: Math.max(0, sorted.length - admin_group_limits.groups_max) };
 }
 
 /** The group's members merged over the masters (each reports the queues it holds there). */
-async function groupMembers(deps: GroupListDeps, masters: readonly MasterBroker[], group: string): Promise<{ members: GroupMemberView[]; complete: boolean }> {
+async function groupMembers(deps: GroupListDeps, masters: readonly MasterBroker[], group: string): Promise<{ members: GroupMemberView[]; complete: boolean; left_out: number }> {
   const by_client = new Map<string, GroupMemberView>();
-  const memberOf = (client_id: string): GroupMemberView => {
+  const memberOf = (client_id: string, assignment_known: boolean): GroupMemberView => {
     let member = by_client.get(client_id);
     if (member === undefined) {
-      member = { clientId: client_id, lastHeartbeatMs: 0, subscriptions: [], queues: [] };
+      member = { clientId: client_id, lastHeartbeatMs: 0, subscriptions: [], queues: [], assignmentKnown: true };
       by_client.set(client_id, member);
     }
+    if (!assignment_known) member.assignmentKnown = false;
     return member;
   };
-  let complete = true;
+  let left_out = 0;
   for (const master of masters) {
     if ((await deps.brokerProtocolVersion(master.address)) < consumer_connection_protocol_version) {
-      complete = false;
       const list = decodeGetConsumerListResponse(await deps.brokerRequest(master.address, request_codes.GET_CONSUMER_LIST, encodeGetConsumerListRequest({ group })));
-      if (list.ok) for (const client_id of list.value.clientIds) memberOf(client_id);
+      if (list.ok) for (const client_id of list.value.clientIds) memberOf(client_id, false);
       continue;
     }
     const reply = decodeGetConsumerConnectionListResponse(
       await deps.brokerRequest(master.address, request_codes.GET_CONSUMER_CONNECTION_LIST, encodeGetConsumerConnectionListRequest({ group })),
     );
     if (!reply.ok) throw new MqError('INTERNAL', `unreadable consumer connections from ${master.address}: ${reply.error.message}`);
+    left_out = Math.max(left_out, reply.value.connectionsLeftOut);
     for (const connection of reply.value.connections) {
-      const member = memberOf(connection.clientId);
+      const member = memberOf(connection.clientId, connection.assignmentKnown);
       if (connection.lastHeartbeatMs > member.lastHeartbeatMs) {
         member.lastHeartbeatMs = connection.lastHeartbeatMs;
         member.subscriptions = connection.subscriptions.map(({ topic, expression }) => ({ topic, expression }));
@@ -122,7 +129,7 @@ async function groupMembers(deps: GroupListDeps, masters: readonly MasterBroker[
   for (const member of members) {
     member.queues.sort((a, b) => compareText(a.topic, b.topic) || compareText(a.brokerName, b.brokerName) || a.queueId - b.queueId);
   }
-  return { members, complete };
+  return { members, complete: members.every((member) => member.assignmentKnown), left_out };
 }
 
 function compareText(a: string, b: string): number {

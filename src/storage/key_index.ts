@@ -11,7 +11,7 @@ export const key_index_limits = {
   lookup_results_max: 64,
   /** Entries one lookup may visit over all files: a hot slot (many keys, one chain) costs at
    *  most this; the lookup returns what it found by then. */
-  lookup_entries_visited_max: 200_000,
+  lookup_entries_visited_max: 20_000,
   /** Keys of one record that are indexed (its first distinct ones); a record holds at most
    *  32 KB of properties, so without a bound one record could fill a small file. */
   keys_per_record_max: 64,
@@ -311,13 +311,9 @@ export class KeyIndex {
    * later, re-indexing starts exactly there.
    */
   private roll(commit_offset: number): KeyIndexFile {
-    let previous = this.newest;
-    if (previous !== undefined && previous.entry_count === 0) {
-      // An empty file (of an older geometry too small for this record) is of no use.
-      previous.destroy();
-      this.files.pop();
-      previous = this.newest;
-    }
+    // An empty file (of an older geometry too small for this record) stays until retention
+    // removes it (it holds nothing below any offset): a flush may be running on it now.
+    const previous = this.newest;
     if (previous !== undefined) {
       previous.setCovered(Math.max(previous.covered_offset, commit_offset));
       previous.seal();

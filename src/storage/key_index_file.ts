@@ -275,7 +275,13 @@ export class KeyIndexFile {
     for (let number = 1; number <= this.count; number++) {
       const at = this.entryPosition(number);
       const offset = readU64(buffer, at + entry_field.commit_offset);
-      if (offset < previous_offset || buffer.readUInt32LE(at + entry_field.prev) >= number) break;
+      const prev = buffer.readUInt32LE(at + entry_field.prev);
+      // An entry of all zeros after the first is a page the count reached disk before (a
+      // power loss), not an entry: a real one would need a key of the log's very first
+      // record hashing to 0 (a 2^-32 chance). A zero first entry is kept: it costs a slot
+      // and a record read that the store's check turns away, never a wrong answer.
+      const hole = number > 1 && offset === 0 && prev === 0 && buffer.readUInt32LE(at + entry_field.hash) === 0 && buffer.readUInt32LE(at + entry_field.store_time_delta_ms) === 0;
+      if (hole || offset < previous_offset || prev >= number) break;
       previous_offset = offset;
       end_ms = Math.max(end_ms, this.begin_ms + buffer.readUInt32LE(at + entry_field.store_time_delta_ms));
       valid = number;

@@ -70,7 +70,9 @@ t.test('two brokers, two consumers of one group', async (t) => {
       return agree ? found : undefined;
     });
     t.same(view.members, [first.clientId, second.clientId].sort(), 'members: both client ids');
-    t.equal(view.assignmentComplete, true, 'every broker speaks protocol 2');
+    t.equal(view.assignmentComplete, true, 'every broker and member speaks protocol 2');
+    t.same(view.memberDetails.map((member) => member.assignmentKnown), [true, true]);
+    t.equal(view.membersLeftOut, 0);
     const topic_queues = view.memberDetails.flatMap((member) => member.queues.filter((queue) => queue.topic === topic));
     const expected = ['broker-a', 'broker-b'].flatMap((brokerName) => Array.from({ length: queues_per_broker }, (_, queueId) => ({ topic, brokerName, queueId })));
     t.same(names(topic_queues), names(expected), 'together they read every queue of the topic, each queue once');
@@ -116,8 +118,8 @@ t.test('two brokers, two consumers of one group', async (t) => {
       await current.request(p.request_codes.GET_CONSUMER_CONNECTION_LIST, p.encodeGetConsumerConnectionListRequest({ group: 'legacy-group' })),
     );
     const legacy = connections.ok ? connections.value.connections : [];
-    t.same(legacy.map((connection) => [connection.clientId, connection.subscriptions.map((subscription) => subscription.topic), connection.assignedQueues]), [['legacy@1', [topic], []]],
-      'shown with its subscription and no queues: version 1 heartbeats carry none');
+    t.same(legacy.map((connection) => [connection.clientId, connection.subscriptions.map((subscription) => subscription.topic), connection.assignedQueues, connection.assignmentKnown]), [['legacy@1', [topic], [], false]],
+      'shown with its subscription and no queues, its assignment unknown: version 1 heartbeats carry none');
 
     await t.rejects(old.request(p.request_codes.GET_CONSUMER_CONNECTION_LIST, p.encodeGetConsumerConnectionListRequest({ group })), { code: 'BAD_REQUEST', message: /later protocol version than 1/ },
       'GET_CONSUMER_CONNECTION_LIST on a version 1 connection is refused as a version 1 server would');

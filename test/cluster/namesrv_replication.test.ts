@@ -1,4 +1,6 @@
 import t, { type Test } from 'tap';
+import { ClientConnection } from '../../src/client/remoting/client_connection.js';
+import { decodeClusterInfo, encodeGetClusterInfoRequest, request_codes } from '../../src/protocol/index.js';
 import {
   Clients,
   convergedSnapshots,
@@ -145,6 +147,25 @@ t.test('chain: a write is acknowledged only after the tail applied it; reads are
     t.same(await clients.routeGroups(middle.address, `t${index}`), [`g${index}`], 'a read at the middle node (answered by the tail) sees the write');
   }
   await expectSameRegistry(t, clients, cluster, writes + 2);
+
+  // Cluster info read at the middle node comes from the tail over their link, written in that
+  // link's version: clients of either protocol version get it in their own.
+  const brokersAt = async (address: string, version: number): Promise<string[]> => {
+    const connection = await ClientConnection.connect(address, { client_id: `cluster-reader-v${version}`, kind: 'CLIENT', versions: { version_min: 1, version_max: version } });
+    try {
+      const answer = await connection.requestVersioned(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}));
+      t.equal(answer.protocol_version, version);
+      const info = decodeClusterInfo(answer.body, answer.protocol_version);
+      if (!info.ok) throw info.error;
+      return info.value.groups.map((group) => `${group.brokerName}:${group.members.map((member) => `${member.brokerId}@${member.address}/${member.epoch}`).join(',')}`);
+    } finally {
+      connection.close();
+    }
+  };
+  const at_tail = await brokersAt(tail.address, 2);
+  t.equal(at_tail.length, writes + 2, 'the tail lists every registered broker group');
+  t.same(await brokersAt(middle.address, 2), at_tail, 'a protocol 2 client at the middle node reads the tail\'s cluster info');
+  t.same(await brokersAt(middle.address, 1), at_tail, 'and so does a protocol 1 client, in version 1');
 });
 
 /** Waits until the leader's chain holds all three nodes; returns it, head first. */

@@ -285,8 +285,10 @@ export const get_consumer_connection_list_response: GetConsumerConnectionListRes
       fromWhere: 'LAST',
       subscriptions: [{ topic: 'OrderEvents', expression: 'created||paid' }],
       assignedQueues: [{ topic: 'OrderEvents', queueId: 0 }, { topic: 'OrderEvents', queueId: 1 }],
+      assignmentKnown: true,
     },
   ],
+  connectionsLeftOut: 3,
 };
 
 export const query_message_request: QueryMessageRequest = { topic: 'OrderEvents', key: 'order-1001', maxCount: 32, beginMs: 0, endMs: born_ms + 60_000 };

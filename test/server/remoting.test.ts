@@ -1,7 +1,7 @@
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
-import { encodeFrame, encodeHello, helloFor, request_codes, requestEnvelope, FrameDecoder, isError } from '../../src/protocol/index.js';
+import { encodeFrame, encodeHello, frame_bytes_max, helloFor, request_codes, requestEnvelope, FrameDecoder, isError } from '../../src/protocol/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import { MqError } from '../../src/runtime/errors.js';
 import { FrameServer } from '../../src/server/remoting/frame_server.js';
@@ -11,6 +11,7 @@ const quiet = pino({ level: 'silent' });
 const echo_code = request_codes.SEND;
 const failing_code = request_codes.PULL;
 const big_code = request_codes.GET_ROUTE;
+const oversize_code = request_codes.GET_TOPIC_LIST;
 
 async function startServer(t: Test): Promise<{ server: FrameServer; address: string }> {
   const router = new RequestRouter()
@@ -18,7 +19,8 @@ async function startServer(t: Test): Promise<{ server: FrameServer; address: str
     .on(failing_code, () => {
       throw new MqError('TOPIC_NOT_FOUND', 'no topic like that');
     })
-    .on(big_code, () => Buffer.alloc(1 << 20, 7));
+    .on(big_code, () => Buffer.alloc(1 << 20, 7))
+    .on(oversize_code, () => Buffer.alloc(frame_bytes_max + 1, 1));
   const server = new FrameServer({ server_id: 'test', router, log: quiet });
   const bound = await server.listen('127.0.0.1', 0);
   t.teardown(() => server.close());
@@ -74,6 +76,13 @@ t.test('errors reach the client whole; the connection goes on', async (t) => {
   t.equal((unknown as MqError).code, 'BAD_REQUEST');
   t.match((unknown as MqError).message, /unknown request code 9999/);
   t.equal(Buffer.from(await client.request(echo_code, Buffer.from('still here'))).toString(), 'still here');
+});
+
+t.test('a handler answer larger than a frame is an INTERNAL error to that request; the process and the connection go on', async (t) => {
+  const { address } = await startServer(t);
+  const client = await connect(t, address);
+  await t.rejects(client.request(oversize_code, Buffer.alloc(0)), { code: 'INTERNAL', message: /could not be written.*frame/i });
+  t.equal(Buffer.from(await client.request(echo_code, Buffer.from('after'))).toString(), 'after', 'the same connection still answers');
 });
 
 t.test('hostile peers lose their own connection and nothing else', async (t) => {

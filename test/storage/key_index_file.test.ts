@@ -169,4 +169,18 @@ t.test('repairTail: a kill between the slot and the count, and zeros a power los
     'lookups see the first 15 entries, nothing else',
   );
   torn.close();
+
+  // A count that ran ahead of entries never written, after the two keys of the log's first
+  // record (offset 0): zeros pass the order checks there, and are dropped as holes all the same.
+  const zero_path = path.join(dir, 'zero-start');
+  const zero_file = KeyIndexFile.create(zero_path, { first_commit_offset: 0, slots, entries_max: 50 });
+  zero_file.add(1, 0, 1_700_000_000_000);
+  zero_file.add(2, 0, 1_700_000_000_000);
+  zero_file.seal();
+  zero_file.close();
+  writeU32At(zero_path, layout.entry_count, 6);
+  const holes = KeyIndexFile.open(zero_path);
+  t.same(holes.repairTail(), { entries_dropped: 4, slots_rebuilt: true }, 'the four zero entries past the two written are dropped');
+  t.same([lookupAll(holes, 1), lookupAll(holes, 2), lookupAll(holes, 0)], [[0], [0], []], 'the written entries answer; nothing answers for hash 0');
+  holes.close();
 });

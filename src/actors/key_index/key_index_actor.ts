@@ -1,6 +1,7 @@
 import { internal_topics } from '../../protocol/index.js';
 import { defineActor, type ActorContext } from '../../runtime/actor.js';
 import { assertNever } from '../../runtime/assert.js';
+import { MqError } from '../../runtime/errors.js';
 import { CommitLogReader } from '../../storage/commit_log_reader.js';
 import { KeyIndex, key_index_limits } from '../../storage/key_index.js';
 import { decodeMessageProperties, keys_property } from '../../storage/message_properties.js';
@@ -156,8 +157,11 @@ class KeyIndexActor {
           { verify_crc: false },
         );
       } catch (error) {
-        // A record the scan cannot pass (damage past recovery's check): keep what was indexed
-        // before it, say so, and look again later rather than stop following the log.
+        // A bug (a failed assertion) crashes the actor: its supervisor restarts it from the
+        // index's durable state. A record the scan cannot pass (damage past recovery's
+        // check, an MqError): keep what was indexed before it, say so, and look again later
+        // rather than stop following the log.
+        if (!(error instanceof MqError)) throw error;
         this.context.log.error({ err: error, position: this.position }, 'key index: CommitLog scan failed; retrying');
         this.index.setCovered(this.position);
         this.waitForWriter(seq, true);
@@ -202,8 +206,13 @@ class KeyIndexActor {
     }
     if (this.stopped) return;
     const min_offset = this.control.load('min_offset');
-    const removed = this.index.removeBefore(min_offset);
-    if (removed > 0) this.context.log.info({ files: removed, min_offset }, 'key index files deleted with the CommitLog segments they indexed');
+    try {
+      const removed = this.index.removeBefore(min_offset);
+      if (removed > 0) this.context.log.info({ files: removed, min_offset }, 'key index files deleted with the CommitLog segments they indexed');
+    } catch (error) {
+      // The housekeeping runs outside any message: a failure here must not go unhandled.
+      this.context.log.error({ err: error }, 'key index retention failed; retrying at the next housekeeping');
+    }
   }
 }
 

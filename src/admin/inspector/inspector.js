@@ -192,7 +192,7 @@ async function drawGroups() {
       listing.groups.flatMap((group) => group.memberDetails.map((member) =>
         [group.group, member.clientId, member.lastHeartbeatMs === 0 ? '-' : agoText(member.lastHeartbeatMs),
           member.subscriptions.map((subscription) => `${subscription.topic} (${subscription.expression})`).join(', '),
-          member.queues.length === 0 ? (group.assignmentComplete ? 'none' : 'unknown (old broker)') : member.queues.map((queue) => `${queue.topic}@${queue.brokerName}#${queue.queueId}`).join(' ')])), []);
+          member.queues.length === 0 ? (member.assignmentKnown ? 'none' : 'unknown (protocol 1 client or broker)') : member.queues.map((queue) => `${queue.topic}@${queue.brokerName}#${queue.queueId}`).join(' ')])), []);
     table(document.getElementById('groups'), ['group', 'members', 'topic', 'broker group', 'queue', 'read by', 'broker offset', 'consumer offset', 'lag'],
       listing.groups.flatMap((group) => {
         const reader = new Map(group.memberDetails.flatMap((member) => member.queues.map((queue) => [`${queue.topic}@${queue.brokerName}#${queue.queueId}`, member.clientId])));
@@ -201,7 +201,8 @@ async function drawGroups() {
             queue.brokerOffset, queue.consumerOffset < 0 ? '-' : queue.consumerOffset, queue.lag]);
       }), [1, 4, 6, 7, 8]);
     status.textContent = `${listing.groups.length} groups, total lag ${listing.groups.reduce((sum, group) => sum + group.lag.lag, 0)}` +
-      (listing.groupsLeftOut > 0 ? ` (${listing.groupsLeftOut} more not shown)` : '');
+      (listing.groupsLeftOut > 0 ? ` (${listing.groupsLeftOut} more not shown)` : '') +
+      (listing.groups.some((group) => group.membersLeftOut > 0) ? ' (some groups have more members than a broker lists)' : '');
   } catch (error) {
     status.textContent = `unavailable: ${error.message}`;
   }

@@ -24,13 +24,17 @@ export interface ConsumerConnection {
   mode: ConsumeMode;
   fromWhere: ConsumeFromWhere;
   subscriptions: Subscription[];
-  /** Queues of this broker the member reads, from its last heartbeat (empty from a protocol 1 client). */
+  /** Queues of this broker the member reads, from its last heartbeat. */
   assignedQueues: AssignedQueue[];
+  /** False for a member speaking protocol 1: its heartbeats carry no queues, so `assignedQueues` says nothing. */
+  assignmentKnown: boolean;
 }
 
 export interface GetConsumerConnectionListResponse {
-  /** Sorted by client id. */
+  /** Sorted by client id; as many as fit the broker's answer budget. */
   connections: ConsumerConnection[];
+  /** Members beyond that budget, not listed. */
+  connectionsLeftOut: number;
 }
 
 export const get_consumer_connection_list_request_v2 = defineCodec<GetConsumerConnectionListRequest>({
@@ -65,10 +69,12 @@ export const get_consumer_connection_list_response_v2 = defineCodec<GetConsumerC
                 name: 'assignedQueues',
                 type: { type: 'array', items: { type: 'record', name: 'AssignedQueue', fields: [{ name: 'topic', type: 'string' }, { name: 'queueId', type: 'int' }] } },
               },
+              { name: 'assignmentKnown', type: 'boolean' },
             ],
           },
         },
       },
+      { name: 'connectionsLeftOut', type: 'int' },
     ],
   },
 });

@@ -1,4 +1,5 @@
 import {
+  body_bytes_max,
   checkMessageKey,
   checkName,
   decodeQueryMessageRequest,
@@ -37,8 +38,9 @@ export const query_message_limits = {
   /** Messages one QUERY_MESSAGE answers at most, whatever it asks for. */
   messages_max: 64,
   /** Body bytes one answer carries: the messages after the first that would pass it are left
-   *  out (a frame holds twice the largest body; one message always fits). */
-  body_bytes_max: 4 << 20,
+   *  out. With at most 64 × 32 KiB of properties besides, the answer stays within a frame
+   *  (twice the largest body plus overhead); one message always fits. */
+  body_bytes_max,
 } as const;
 
 /** CREATE_TOPIC, GET_MESSAGE, QUERY_MESSAGE, HEARTBEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST and GET_CONSUMER_CONNECTION_LIST. */
@@ -120,7 +122,9 @@ export class AdminHandlers {
     const request = decodeHeartbeatRequest(body, context.connection.protocol_version);
     if (!request.ok) throw new MqError('BAD_REQUEST', `HEARTBEAT body: ${request.error.message}`);
     context.connection.client_id = request.value.clientId;
-    this.broker.groups.heartbeat(request.value.clientId, request.value.consumerGroups, Date.now(), context.connection.remote);
+    // Only queues of topics this broker hosts are kept (they are what its view can show).
+    const groups = request.value.consumerGroups.map((group) => ({ ...group, assignedQueues: group.assignedQueues.filter((queue) => this.broker.topics.get(queue.topic) !== undefined) }));
+    this.broker.groups.heartbeat(request.value.clientId, groups, Date.now(), { remote_address: context.connection.remote, protocol_version: context.connection.protocol_version });
     this.broker.producers.heartbeat(context.connection, request.value.producerGroups);
     // RocketMQ's way: a clustering group's retry topic is made when its consumers show up,
     // so they find its route before their first failed message is sent back.
@@ -148,6 +152,7 @@ export class AdminHandlers {
   readonly consumerConnectionList = (body: Uint8Array): Uint8Array => {
     const request = decodeGetConsumerConnectionListRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `GET_CONSUMER_CONNECTION_LIST body: ${request.error.message}`);
-    return encodeGetConsumerConnectionListResponse({ connections: this.broker.groups.connections(request.value.group) });
+    const { connections, left_out } = this.broker.groups.connections(request.value.group);
+    return encodeGetConsumerConnectionListResponse({ connections, connectionsLeftOut: left_out });
   };
 }

@@ -153,7 +153,15 @@ export class ServerConnection {
       .then(() => handler(request.body, { connection: this, code: request.code, headers: request.headers, oneway }))
       .then(
         (response) => {
-          if (!oneway) this.write(responseEnvelope(request, response));
+          if (oneway) return;
+          try {
+            this.write(responseEnvelope(request, response));
+          } catch (error) {
+            // A response the frame cannot hold (a handler that did not bound it): a bug to
+            // log and an error to answer, never a rejection that takes the process down.
+            this.options.log.error({ remote: this.remote, code: request.code, err: error }, 'response could not be written');
+            this.writeError(request, new MqError('INTERNAL', `the response to request ${request.code} could not be written: ${error instanceof Error ? error.message : String(error)}`));
+          }
         },
         (error: unknown) => {
           const failure = toMqError(error);

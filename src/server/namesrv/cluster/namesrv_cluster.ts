@@ -1,4 +1,8 @@
 import {
+  clusterInfoForVersion,
+  decodeClusterInfo,
+  encodeClusterInfo,
+  protocol_version_max,
   decodeNsAckRequest,
   decodeNsBeatRequest,
   decodeNsBeatResponse,
@@ -124,7 +128,7 @@ export class NamesrvCluster {
       .on(request_codes.NS_BEAT, (body) => this.onBeat(decoded(decodeNsBeatRequest(body))))
       .on(request_codes.NS_FETCH, (body) => this.onFetch(decoded(decodeNsFetchRequest(body))))
       .on(request_codes.NS_ACK, (body) => this.onAck(decoded(decodeNsAckRequest(body))))
-      .on(request_codes.NS_FORWARD, (body) => this.onForward(decoded(decodeNsForwardRequest(body))))
+      .on(request_codes.NS_FORWARD, (body, { connection }) => this.onForward(decoded(decodeNsForwardRequest(body)), connection.protocol_version))
       .on(request_codes.NS_STATUS, (body) => this.status(decoded(decodeNsStatusRequest(body)).withSnapshot));
   }
 
@@ -146,8 +150,11 @@ export class NamesrvCluster {
     const tail = this.election.role === 'leader' ? (this.view.chain(this.now()).at(-1) as string) : (this.follower as LogFollower).assignment.tail;
     if (tail === this.options.self) return local();
     if (tail === '') throw noLeader();
-    const answer = await this.links.request(tail, request_codes.NS_FORWARD, encodeNsForwardRequest({ code, connectionId: '', body }), cluster_limits.forward_timeout_ms);
-    return decoded(decodeNsForwardResponse(answer)).body;
+    const answer = await this.links.requestVersioned(tail, request_codes.NS_FORWARD, encodeNsForwardRequest({ code, connectionId: '', body }), cluster_limits.forward_timeout_ms);
+    const read = decoded(decodeNsForwardResponse(answer.body)).body;
+    // The tail wrote it in the version of this link (nameservers of two builds meet during an
+    // upgrade); the caller expects this build's newest, as from its own registry.
+    return code === request_codes.GET_CLUSTER_INFO ? Buffer.from(clusterInfoUpgraded(read, answer.protocol_version)) : read;
   }
 
   /** The periodic expiry: the leader's decision, replicated like any write. */
@@ -289,10 +296,15 @@ export class NamesrvCluster {
     return encodeNsAckResponse({});
   }
 
-  private async onForward(request: { code: number; connectionId: string; body: Buffer }): Promise<Buffer> {
+  /** `protocol_version`: the forwarding peer's link, in which a forwarded read is answered. */
+  private async onForward(request: { code: number; connectionId: string; body: Buffer }, protocol_version: number): Promise<Buffer> {
     const election = this.requireCluster();
     if (isReadCode(request.code)) {
-      return encodeNsForwardResponse({ body: await this.options.registry.query(readMessage(request.code, request.body)) });
+      const newest = await this.options.registry.query(readMessage(request.code, request.body));
+      if (request.code !== request_codes.GET_CLUSTER_INFO) return encodeNsForwardResponse({ body: newest });
+      const for_peer = clusterInfoForVersion(newest, protocol_version);
+      if (!for_peer.ok) throw new MqError('INTERNAL', `the registry's cluster info does not decode: ${for_peer.error.message}`);
+      return encodeNsForwardResponse({ body: Buffer.from(for_peer.value) });
     }
     if (!isWriteCode(request.code)) throw new MqError('BAD_REQUEST', `NS_FORWARD carries request code ${request.code}, which is no registry read or write`);
     // One hop only: a node that no longer leads says so, and the follower retries the leader it learns next.
@@ -357,6 +369,13 @@ function readMessage(code: number, body: Buffer) {
     default:
       return { kind: 'get_topic_list' as const, body };
   }
+}
+
+/** Cluster info written in `protocol_version`, in this build's newest version. */
+function clusterInfoUpgraded(bytes: Uint8Array, protocol_version: number): Uint8Array {
+  const info = decodeClusterInfo(bytes, protocol_version);
+  if (!info.ok) throw new MqError('INTERNAL', `cluster info forwarded by the chain's tail does not decode in protocol ${protocol_version}: ${info.error.message}`);
+  return encodeClusterInfo(info.value, protocol_version_max);
 }
 
 function noLeader(): MqError {

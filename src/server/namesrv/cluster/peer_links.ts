@@ -1,4 +1,4 @@
-import { ClientConnection } from '../../../client/remoting/client_connection.js';
+import { ClientConnection, type VersionedReply } from '../../../client/remoting/client_connection.js';
 import { MqError } from '../../../runtime/errors.js';
 
 export const peer_link_limits = {
@@ -17,8 +17,13 @@ export class PeerLinks {
   constructor(private readonly self: string) {}
 
   async request(address: string, code: number, body: Uint8Array, timeout_ms: number): Promise<Uint8Array> {
+    return (await this.requestVersioned(address, code, body, timeout_ms)).body;
+  }
+
+  /** As `request`, with the protocol version the link to `address` speaks. */
+  async requestVersioned(address: string, code: number, body: Uint8Array, timeout_ms: number): Promise<VersionedReply> {
     const connection = await this.connection(address);
-    return connection.request(code, body, { timeout_ms });
+    return connection.requestVersioned(code, body, { timeout_ms });
   }
 
   /** Sends without waiting for an answer; a peer that cannot be reached now misses it. */
