@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { restart_hold_ms_max } from '../runtime/actor_cell.js';
@@ -8,6 +10,7 @@ import { createMetricsRegistry } from './admin_metrics.js';
 import type { AdminSource, HealthReport } from './admin_source.js';
 import { loadInspectorAssets, type InspectorAsset } from './inspector_assets.js';
 import { InspectorEvents } from './inspector_events.js';
+import { logHandshakeFailures } from '../tls/tls_listener.js';
 
 /**
  * The admin HTTP server of one node (main thread): health, Prometheus metrics and the
@@ -34,6 +37,9 @@ import { InspectorEvents } from './inspector_events.js';
  * page can only send from script, not from a link or a form) keeps a stray click or a
  * crawler from restarting actors. Who may reach the admin port at all is the operator's
  * network decision (bind --admin-port to loopback or a management network).
+ *
+ * With the node's TLS it serves https (and, when the node has a CA, only to clients with a
+ * certificate it signed, as every other port of the node).
  */
 
 export const admin_server_limits = {
@@ -58,6 +64,8 @@ export interface AdminServerOptions {
   source_call_timeout_ms?: number;
   /** Host names (besides IP addresses and localhost) a request may name in its Host header. */
   host_names?: readonly string[];
+  /** https with these (tls/node_tls.ts nodeServerOptions); absent: http. */
+  tls?: TlsOptions;
 }
 
 type Route = (response: ServerResponse, url: URL, request: IncomingMessage) => Promise<void>;
@@ -75,13 +83,22 @@ export class AdminServer {
     const registry = createMetricsRegistry(options.source, bounded);
     const guard = new RequestGuard(options.host_names ?? []);
     const routes = createRoutes(options.source, registry, bounded, loadInspectorAssets(), new InspectorEvents(options.source, bounded));
-    const server = createServer({ requestTimeout: admin_server_limits.request_timeout_ms }, (request, response) => {
+    const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
       handle(routes, options.source, guard, bounded, request, response).catch((error: unknown) => {
         options.log?.error({ err: error, url: request.url }, 'admin request failed');
         if (!response.headersSent) sendJson(response, 500, { error: errorText(error) });
         else response.destroy();
       });
-    });
+    };
+    let server: Server;
+    if (options.tls === undefined) {
+      server = createServer({ requestTimeout: admin_server_limits.request_timeout_ms }, onRequest);
+    } else {
+      // The TLS handshake is bounded like the rest of a request.
+      const https_server = createHttpsServer({ ...options.tls, requestTimeout: admin_server_limits.request_timeout_ms, handshakeTimeout: admin_server_limits.request_timeout_ms }, onRequest);
+      if (options.log !== undefined) logHandshakeFailures(https_server, { log: options.log, listener: 'admin' });
+      server = https_server;
+    }
     server.maxConnections = admin_server_limits.connections_max;
     await new Promise<void>((resolve, reject) => {
       const on_error = (error: NodeJS.ErrnoException): void => {

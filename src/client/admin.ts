@@ -20,6 +20,7 @@ import { MqError, toMqError } from '../runtime/errors.js';
 import { dead_letter_limits, isDeadLetterOf, readDeadLetters, resendLocated, type DeadLetterDeps, type DeadLetterResend } from './admin_dead_letters.js';
 import { scanGroupLag } from './admin_group_lag.js';
 import { listGroups, type GroupListing } from './admin_groups.js';
+import { deleteAclAccount, listAcl, upsertAclAccount, type AclAccount, type AclDeps, type AclNodeOutcome } from './admin_acl.js';
 import { queryMessagesByKey, type MessageQuery, type MessageQueryResult } from './admin_message_query.js';
 import { clusterViewOf, routeViewOf, type ClusterView, type CreateTopicRequestOptions, type GroupLag, type NamesrvStatusView, type RouteView } from './admin_views.js';
 import { resolveAdminTimeout, resolveClientOptions, type AdminOptions, type ResolvedClientOptions } from './client_options.js';
@@ -59,7 +60,7 @@ export class Admin {
   constructor(options: AdminOptions) {
     this.options = resolveClientOptions(options, 'Admin');
     this.timeout_ms = resolveAdminTimeout(options);
-    this.lease = ConnectionPool.lease({ instance_name: this.options.instance_name, clock: this.options.clock, random: this.options.random, owner: 'admin' });
+    this.lease = ConnectionPool.lease({ instance_name: this.options.instance_name, clock: this.options.clock, random: this.options.random, owner: 'admin', tls: this.options.tls, credentials: this.options.credentials });
     this.namesrv = new NamesrvClient(this.lease, this.options.namesrv_addresses, this.timeout_ms);
   }
 
@@ -157,6 +158,32 @@ export class Admin {
       }
     }
     throw new MqError('BAD_REQUEST', `no broker of the cluster has message ${msgId} (stored by ${storeHost}; asked ${tried.length === 0 ? 'none: no broker is registered' : tried.join(', ')}); check the id, or the message may have been deleted by retention`);
+  }
+
+  /**
+   * The ACL of every nameserver (the configured ones) and every broker the nameservers know,
+   * each node answering for itself (secret keys are never listed). Needs an admin account.
+   */
+  async aclList(): Promise<AclNodeOutcome[]> {
+    return listAcl(this.aclDeps());
+  }
+
+  /** Adds or replaces `account` in every node's ACL (each writes its file); per-node outcomes. */
+  async aclUpsert(account: AclAccount): Promise<AclNodeOutcome[]> {
+    return upsertAclAccount(this.aclDeps(), account);
+  }
+
+  /** Removes the account from every node's ACL; per-node outcomes. */
+  async aclDelete(accessKey: string): Promise<AclNodeOutcome[]> {
+    return deleteAclAccount(this.aclDeps(), accessKey);
+  }
+
+  private aclDeps(): AclDeps {
+    return {
+      cluster: () => this.cluster(),
+      namesrvAddresses: this.options.namesrv_addresses,
+      request: (address, code, body) => this.lease.request(address, code, body, { timeout_ms: this.timeout_ms }),
+    };
   }
 
   /**

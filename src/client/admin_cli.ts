@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * `mq-node admin <verb> ...`: the Admin SDK on the command line. Output is a readable table
  * by default and JSON (one document) with `--json`. Exit codes: 0 done, 1 the cluster said
@@ -6,13 +7,15 @@
  */
 import { parseArgs } from 'node:util';
 import { perm_read, perm_write } from '../protocol/index.js';
-import { MqError } from '../runtime/errors.js';
+import { isMqErrorCode, MqError } from '../runtime/errors.js';
 import { system_properties } from '../protocol/index.js';
 import { Admin } from './admin.js';
 import type { DeadLetterResend } from './admin_dead_letters.js';
 import { formatFields, formatTable } from './admin_table.js';
 import type { ClusterView, GroupLag, NamesrvStatusView, RouteView } from './admin_views.js';
 import type { ReceivedMessage } from './message.js';
+import type { AclAccount, AclNodeOutcome } from './admin_acl.js';
+import { cli_tls_options, cli_tls_usage, cliTls } from './cli_tls.js';
 
 const usage_exit_code = 2;
 const failure_exit_code = 1;
@@ -32,9 +35,14 @@ export const admin_usage = `usage: mq-node admin <verb> [--namesrv h:p[,h:p]] [-
   namesrv status                                       each nameserver: role, term, leader, log end, chain
   message get <msgId>                                  one message by its id
   message query --topic T --key K [--max N]            the topic's messages with business key K, newest first
+  acl list                                             every node's ACL accounts (no secrets)
+  acl set <ACCOUNT.json>                               add or replace an account on every node
+  acl delete <accessKey>                               remove an account from every node
   dlq list --group G [--max N]                         the group's dead letters, oldest first (default 100)
   dlq resend --group G (--msg-id ID | --all [--max N]) send dead letters back to their first topic
 --namesrv defaults to $MQ_NAMESRV, then ${namesrv_default}; --timeout-ms N bounds each request.
+${cli_tls_usage}
+access control (nodes run with --acl-file): --access-key K, and the secret in $MQ_SECRET_KEY (or --secret-key S)
 dlq: MSG ID is the id the producer got (ORIGIN_MESSAGE_ID); --msg-id takes it or the dead
 letter's own id. A resent dead letter stays in %DLQ%<group>: resending it again sends it again.
 `;
@@ -72,9 +80,12 @@ export async function runAdminCommand(argv: readonly string[], io: AdminCommandI
   let admin: Admin;
   try {
     const timeout = parsed.flags['timeout-ms'];
+    const tls = cliTls(parsed.flags);
     admin = new Admin({
       namesrv: parsed.flags.namesrv ?? io.env['MQ_NAMESRV'] ?? namesrv_default,
       ...(timeout === undefined ? {} : { requestTimeoutMs: Number(timeout) }),
+      ...(tls === undefined ? {} : { tls }),
+      ...cliCredentials(parsed.flags, io.env),
     });
   } catch (error) {
     io.stderr(`mq-node admin: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -114,6 +125,9 @@ function parseCommand(argv: readonly string[]) {
       all: { type: 'boolean' },
       'timeout-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      ...cli_tls_options,
+      'access-key': { type: 'string' },
+      'secret-key': { type: 'string' },
     },
   });
   return { flags: values, words: positionals, help: values.help === true || positionals.length === 0 };
@@ -173,6 +187,23 @@ async function runVerb(admin: Admin, parsed: ReturnType<typeof parseCommand>, io
       io.stdout(output);
       throw new MqError('BROKER_UNAVAILABLE', `${found.unanswered.length} broker group(s) could not be asked, their messages may be missing: ${found.unanswered.join('; ')}`);
     }
+    case 'acl list': {
+      expectWords(2, 'no arguments');
+      return aclOutput(await admin.aclList(), json, io);
+    }
+    case 'acl set': {
+      const file = expectWords(3, 'one account file (JSON)');
+      let account: AclAccount;
+      try {
+        account = JSON.parse(readFileSync(file, 'utf8')) as AclAccount;
+      } catch (error) {
+        throw new UsageError(`'acl set' cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      return aclOutput(await admin.aclUpsert(account), json, io);
+    }
+    case 'acl delete': {
+      return aclOutput(await admin.aclDelete(expectWords(3, 'one access key')), json, io);
+    }
     case 'dlq list': {
       expectWords(2, '--group G [--max N]');
       const group = requiredGroup(flags.group);
@@ -200,6 +231,30 @@ async function runVerb(admin: Admin, parsed: ReturnType<typeof parseCommand>, io
     default:
       throw new UsageError(`unknown command '${words.join(' ')}'`);
   }
+}
+
+/** `--access-key` with the secret from `--secret-key` or $MQ_SECRET_KEY (kept out of `ps`). */
+function cliCredentials(flags: { 'access-key'?: string | undefined; 'secret-key'?: string | undefined }, env: NodeJS.ProcessEnv): { accessKey?: string; secretKey?: string } {
+  const access_key = flags['access-key'] ?? env['MQ_ACCESS_KEY'];
+  const secret_key = flags['secret-key'] ?? env['MQ_SECRET_KEY'];
+  if (access_key === undefined && secret_key === undefined) return {};
+  if (access_key === undefined || secret_key === undefined) throw new UsageError('--access-key needs its secret (--secret-key or $MQ_SECRET_KEY), and the secret its --access-key');
+  return { accessKey: access_key, secretKey: secret_key };
+}
+
+/** Every node's outcome; a node that failed makes the command fail after printing them all. */
+function aclOutput(outcomes: readonly AclNodeOutcome[], json: boolean, io: AdminCommandIo): string {
+  const output = json ? toJson(outcomes) : formatTable(['NODE', 'ADDRESS', 'RESULT'], outcomes.map((outcome) => [
+    outcome.node,
+    outcome.address,
+    outcome.error ?? (outcome.accounts === null ? 'done' : outcome.accounts.map((account) => `${account.accessKey}${account.admin === true ? ' (admin)' : ''}`).join(', ') || 'no accounts'),
+  ]));
+  const failed = outcomes.filter((outcome) => outcome.error !== null);
+  if (failed.length === 0) return output;
+  io.stdout(output);
+  const first = failed[0]?.error ?? '';
+  const code = first.slice(0, first.indexOf(':'));
+  throw new MqError(isMqErrorCode(code) ? code : 'INTERNAL', `${failed.length} of ${outcomes.length} nodes did not do it (first: ${failed[0]?.node ?? ''}: ${first})`);
 }
 
 function requiredGroup(group: string | undefined): string {

@@ -6,6 +6,8 @@
 import { checkName } from '../protocol/index.js';
 import { system_clock, type Clock } from '../runtime/clock.js';
 import { MqError } from '../runtime/errors.js';
+import type { TlsDialOptions } from '../tls/tls_dial.js';
+import { checkCredentials, type Credentials } from './remoting/request_signer.js';
 
 export const client_limits = {
   /** The contract's default: the whole budget of one send, retries included. */
@@ -39,6 +41,34 @@ export interface ClientOptions {
   clock?: Clock;
   /** Uniform [0, 1): jitter and tie-breaking; tests inject a seeded one. */
   random?: () => number;
+  /**
+   * TLS to nameservers and brokers (nodes started with --tls-cert): `true` trusts the
+   * system's CAs; an object names the CA and, for nodes that require client certificates
+   * (--tls-ca), this client's certificate and key. Every connection then verifies the
+   * server's certificate. SDK objects with the same instanceName share connections, so
+   * they must be given the same tls.
+   */
+  tls?: boolean | ClientTlsOptions;
+  /**
+   * The account requests are signed with, for nodes that run access control (--acl-file):
+   * both or neither. SDK objects with the same instanceName share connections, so they must
+   * be given the same account.
+   */
+  accessKey?: string;
+  secretKey?: string;
+}
+
+/** The `tls` option of every SDK object. PEM text (a string or a Buffer of a file's bytes). */
+export interface ClientTlsOptions {
+  /** CA certificate(s) that signed the nodes' certificates (default: the system's CAs). */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** This client's certificate and its private key, for nodes with --tls-ca (both or neither). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** The name the nodes' certificates must carry (default: the host of each address dialled). */
+  servername?: string;
+  /** false skips verifying the nodes' certificates: encrypted, but to anyone (default true). */
+  rejectUnauthorized?: boolean;
 }
 
 export interface ProducerOptions extends ClientOptions {
@@ -61,6 +91,10 @@ export interface ResolvedClientOptions {
   instance_name: string;
   clock: Clock;
   random: () => number;
+  /** undefined: plain TCP. */
+  tls: TlsDialOptions | undefined;
+  /** undefined: requests are not signed. */
+  credentials: Credentials | undefined;
 }
 
 export interface ResolvedProducerOptions extends ResolvedClientOptions {
@@ -82,6 +116,44 @@ export function resolveClientOptions(options: ClientOptions, what: string): Reso
     instance_name,
     clock: options.clock ?? system_clock,
     random: options.random ?? Math.random,
+    tls: resolveTls(options.tls),
+    credentials: resolveCredentials(options),
+  };
+}
+
+/** `accessKey` and `secretKey` checked; undefined for neither. */
+export function resolveCredentials(options: Pick<ClientOptions, 'accessKey' | 'secretKey'>): Credentials | undefined {
+  if (options.accessKey === undefined && options.secretKey === undefined) return undefined;
+  if (options.accessKey === undefined || options.secretKey === undefined) throw new MqError('BAD_REQUEST', 'accessKey and secretKey go together: give both (an account of the nodes\' ACL) or neither');
+  const credentials = { accessKey: options.accessKey, secretKey: options.secretKey };
+  checkCredentials(credentials);
+  return credentials;
+}
+
+const pem_types = 'a string or a Buffer of PEM text';
+
+/** The `tls` option checked; undefined for none. */
+export function resolveTls(tls: ClientOptions['tls']): TlsDialOptions | undefined {
+  if (tls === undefined || tls === false) return undefined;
+  if (tls === true) return {};
+  if (typeof tls !== 'object' || tls === null) throw new MqError('BAD_REQUEST', `tls must be true, false or an object such as { ca }, not ${String(tls)}`);
+  const isPem = (value: unknown): value is string | Buffer => typeof value === 'string' || Buffer.isBuffer(value);
+  const ca = tls.ca;
+  if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem))) throw new MqError('BAD_REQUEST', `tls.ca must be ${pem_types}, or an array of them`);
+  if (tls.cert !== undefined && !isPem(tls.cert)) throw new MqError('BAD_REQUEST', `tls.cert must be ${pem_types}`);
+  if (tls.key !== undefined && !isPem(tls.key)) throw new MqError('BAD_REQUEST', `tls.key must be ${pem_types}`);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new MqError('BAD_REQUEST', 'tls.cert and tls.key go together: give both (a client certificate and its key) or neither');
+  if (tls.servername !== undefined && (typeof tls.servername !== 'string' || tls.servername === '')) throw new MqError('BAD_REQUEST', 'tls.servername must be a host name');
+  if (tls.rejectUnauthorized !== undefined && typeof tls.rejectUnauthorized !== 'boolean') throw new MqError('BAD_REQUEST', 'tls.rejectUnauthorized must be true or false');
+  // allowPartialTrustChain is not in ClientTlsOptions: a node's own clients (the inspector's
+  // Admin) pass it to trust the node's certificate (tls/node_tls.ts).
+  const partial = (tls as TlsDialOptions).allowPartialTrustChain === true;
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+    ...(partial ? { allowPartialTrustChain: true } : {}),
   };
 }
 

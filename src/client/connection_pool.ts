@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Envelope } from '../protocol/index.js';
 import { system_clock, type Clock } from '../runtime/clock.js';
@@ -5,6 +6,8 @@ import { MqError } from '../runtime/errors.js';
 import { instance_name_default } from './client_options.js';
 import { ClientConnection, type RequestBody, type VersionedReply } from './remoting/client_connection.js';
 import { backoffDelayMs, type BackoffPolicy } from './retry_backoff.js';
+import type { TlsDialOptions } from '../tls/tls_dial.js';
+import type { Credentials } from './remoting/request_signer.js';
 
 export const connection_pool_limits = {
   /** After a failed connect, the next attempt to that address waits 50..100 ms, doubling to 5 s. */
@@ -47,6 +50,9 @@ interface PendingRequest {
  * SHUTTING_DOWN without disturbing a consumer on the same connections; the pool closes its
  * connections when the last lease is closed.
  *
+ * Every connection of a pool uses the pool's TLS (or none): SDK objects that share an
+ * instance name must be given the same `tls`, or the second is refused (BAD_REQUEST).
+ *
  * Everything runs on the thread of the user's code (the SDK uses no workers); no locks.
  */
 export class ConnectionPool {
@@ -57,21 +63,28 @@ export class ConnectionPool {
   private readonly leases = new Set<PoolLease>();
   private closed = false;
 
+  private readonly tls_key: string;
+
   private constructor(
     readonly instance_name: string,
     private readonly clock: Clock,
     private readonly random: () => number,
+    private readonly tls: TlsDialOptions | undefined,
+    private readonly credentials: Credentials | undefined,
   ) {
     this.client_id = `${hostname()}@${process.pid}@${instance_name}`;
+    this.tls_key = tlsKey(tls, credentials);
   }
 
   /** A lease on the pool of `instance_name` (created on first use). */
-  static lease(options: { instance_name?: string; clock?: Clock; random?: () => number; owner: string }): PoolLease {
+  static lease(options: { instance_name?: string; clock?: Clock; random?: () => number; owner: string; tls?: TlsDialOptions | undefined; credentials?: Credentials | undefined }): PoolLease {
     const instance_name = options.instance_name ?? instance_name_default;
     let pool = ConnectionPool.by_instance.get(instance_name);
     if (pool === undefined) {
-      pool = new ConnectionPool(instance_name, options.clock ?? system_clock, options.random ?? Math.random);
+      pool = new ConnectionPool(instance_name, options.clock ?? system_clock, options.random ?? Math.random, options.tls, options.credentials);
       ConnectionPool.by_instance.set(instance_name, pool);
+    } else if (pool.tls_key !== tlsKey(options.tls, options.credentials)) {
+      throw new MqError('BAD_REQUEST', `instanceName ${JSON.stringify(instance_name)} is in use by SDK objects with other tls options or another account; they share connections, so give this ${options.owner} another instanceName (or the same tls and keys)`);
     }
     const lease = new PoolLease(pool, options.owner);
     pool.leases.add(lease);
@@ -100,7 +113,7 @@ export class ConnectionPool {
   private async connect(address: string, link: Link, timeout_ms: number): Promise<ClientConnection> {
     let connection: ClientConnection;
     try {
-      connection = await ClientConnection.connect(address, { client_id: this.client_id, kind: 'CLIENT', timeout_ms: Math.min(timeout_ms, connection_pool_limits.connect_timeout_ms) });
+      connection = await ClientConnection.connect(address, { client_id: this.client_id, kind: 'CLIENT', timeout_ms: Math.min(timeout_ms, connection_pool_limits.connect_timeout_ms), tls: this.tls, credentials: this.credentials });
     } catch (thrown) {
       const error = thrown instanceof MqError ? thrown : new MqError('BROKER_UNAVAILABLE', `could not connect to ${address}: ${String(thrown)}`);
       link.failures += 1;
@@ -279,6 +292,15 @@ export class PoolLease {
   private shutDownError(): MqError {
     return new MqError('SHUTTING_DOWN', `this ${this.owner} is shut down; create a new one to send or receive again`, { retriable: false });
   }
+}
+
+/** Equal for equal TLS options (PEM text compared by hash, so the pool keeps no second copy of a key). */
+/** What a pool's connections are made with (TLS and account), as a digest: pools compare it. */
+function tlsKey(tls: TlsDialOptions | undefined, credentials: Credentials | undefined): string {
+  const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('utf8') : Array.isArray(value) ? value.map(text) : value);
+  const fields = tls === undefined ? 'plain' : Object.entries(tls).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => [name, text(value)]);
+  const account = credentials === undefined ? null : [credentials.accessKey, credentials.secretKey];
+  return createHash('sha256').update(JSON.stringify([fields, account])).digest('hex');
 }
 
 function callSafely(call: () => void): void {

@@ -1,17 +1,22 @@
 /**
  * `mq-node inspect --admin h:p [--once] [--timeout-ms N]`: where a node's inspector is, and
  * with --once a text summary of what it shows (actors per thread, and a broker's store) for
- * terminals. Reads the node's admin HTTP API only. Exit codes: 0 done, 1 the node did not
+ * terminals. Reads the node's admin HTTP API only (https with the TLS flags: a node with
+ * --tls-cert serves its admin port over TLS). Exit codes: 0 done, 1 the node did not
  * answer, 2 bad arguments.
  */
+import { request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
 import type { StoreView } from '../actors/store/store_view.js';
 import type { ActorStats } from '../runtime/actor_stats.js';
 import { formatTable } from './admin_table.js';
+import { cli_tls_options, cli_tls_usage, cliTls } from './cli_tls.js';
+import type { ClientTlsOptions } from './client_options.js';
 
 export const inspect_usage = `usage: mq-node inspect --admin h:p [--once] [--timeout-ms N]
   prints the URL of the node's inspector (its admin port serves it);
   --once prints a summary of the same data instead: actors per thread, and a broker's store.
+  ${cli_tls_usage}
 `;
 
 const timeout_ms_default = 5_000;
@@ -24,22 +29,22 @@ export interface InspectIo {
 const default_io: InspectIo = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
 
 export async function runInspectCommand(argv: readonly string[], io: InspectIo = default_io): Promise<number> {
-  let options: { admin: string; once: boolean; timeout_ms: number };
+  let options: InspectOptions;
   try {
     options = parseInspectArgs(argv);
   } catch (error) {
     io.stderr(`mq-node inspect: ${error instanceof Error ? error.message : String(error)}\n${inspect_usage}`);
     return 2;
   }
-  const base = `http://${options.admin}`;
+  const base = `${options.tls === undefined ? 'http' : 'https'}://${options.admin}`;
   if (!options.once) {
     io.stdout(`${base}/\n`);
     return 0;
   }
   try {
-    const actors = (await getJson<{ actors: ActorStats[] }>(`${base}/api/actors`, options.timeout_ms)).actors;
+    const actors = (await getJson<{ actors: ActorStats[] }>(`${base}/api/actors`, options)).actors;
     io.stdout(actorSummary(actors));
-    const store = await getJson<StoreView | undefined>(`${base}/api/store`, options.timeout_ms, [404]);
+    const store = await getJson<StoreView | undefined>(`${base}/api/store`, options, [404]);
     if (store !== undefined) io.stdout(`\n${storeSummary(store)}`);
     return 0;
   } catch (error) {
@@ -48,10 +53,17 @@ export async function runInspectCommand(argv: readonly string[], io: InspectIo =
   }
 }
 
-function parseInspectArgs(argv: readonly string[]): { admin: string; once: boolean; timeout_ms: number } {
+interface InspectOptions {
+  admin: string;
+  once: boolean;
+  timeout_ms: number;
+  tls: ClientTlsOptions | undefined;
+}
+
+function parseInspectArgs(argv: readonly string[]): InspectOptions {
   const { values, positionals } = parseArgs({
     args: [...argv],
-    options: { admin: { type: 'string' }, once: { type: 'boolean' }, 'timeout-ms': { type: 'string' } },
+    options: { admin: { type: 'string' }, once: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, ...cli_tls_options },
     allowPositionals: true,
     strict: true,
   });
@@ -59,21 +71,42 @@ function parseInspectArgs(argv: readonly string[]): { admin: string; once: boole
   if (values.admin === undefined || !/^[^\s/:]+:\d{1,5}$/.test(values.admin)) throw new Error('--admin h:p is required (the admin address in the node\'s ready line)');
   const timeout_ms = values['timeout-ms'] === undefined ? timeout_ms_default : Number(values['timeout-ms']);
   if (!Number.isInteger(timeout_ms) || timeout_ms < 1) throw new Error(`--timeout-ms takes a whole number of milliseconds, not ${JSON.stringify(values['timeout-ms'])}`);
-  return { admin: values.admin, once: values.once === true, timeout_ms };
+  return { admin: values.admin, once: values.once === true, timeout_ms, tls: cliTls(values) };
 }
 
 /** GET `url` as JSON; a status in `absent` resolves undefined (the node has no such view). */
-async function getJson<T>(url: string, timeout_ms: number, absent: readonly number[] = []): Promise<T> {
-  let response: Response;
+async function getJson<T>(url: string, options: Pick<InspectOptions, 'timeout_ms' | 'tls'>, absent: readonly number[] = []): Promise<T> {
+  let response: { status: number; body: string };
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeout_ms) });
+    response = options.tls === undefined ? await fetchText(url, options.timeout_ms) : await httpsText(url, options.timeout_ms, options.tls);
   } catch (error) {
-    throw new Error(`${url} did not answer within ${timeout_ms} ms: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${url} did not answer within ${options.timeout_ms} ms: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (absent.includes(response.status)) return undefined as T;
-  const body = await response.text();
-  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${body.trim()}`);
-  return JSON.parse(body) as T;
+  if (response.status < 200 || response.status > 299) throw new Error(`${url} answered ${response.status}: ${response.body.trim()}`);
+  return JSON.parse(response.body) as T;
+}
+
+async function fetchText(url: string, timeout_ms: number): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeout_ms) });
+  return { status: response.status, body: await response.text() };
+}
+
+/** fetch() takes no CA of its own in Node 20; node:https does. */
+function httpsText(url: string, timeout_ms: number, tls: ClientTlsOptions): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(url, { method: 'GET', ca: tls.ca as string | undefined, cert: tls.cert, key: tls.key, signal: AbortSignal.timeout(timeout_ms) }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 function actorSummary(actors: readonly ActorStats[]): string {

@@ -75,7 +75,7 @@ export class Producer {
     if (this.state === 'running') return;
     if (this.state === 'stopped') throw new MqError('SHUTTING_DOWN', 'this producer was shut down; create a new Producer', { retriable: false });
     const { clock, random } = this.options;
-    const lease = ConnectionPool.lease({ instance_name: this.options.instance_name, clock, random, owner: 'producer' });
+    const lease = ConnectionPool.lease({ instance_name: this.options.instance_name, clock, random, owner: 'producer', tls: this.options.tls, credentials: this.options.credentials });
     const routes = new RouteCache(new NamesrvClient(lease, this.options.namesrv_addresses, client_limits.request_timeout_ms_default), lease, { clock, provisional_routes: true });
     routes.start();
     const faults = new BrokerFaultTracker(clock);

@@ -186,7 +186,7 @@ export class TransactionProducer {
 
   private async startUp(): Promise<void> {
     const options = this.options;
-    const lease = ConnectionPool.lease({ instance_name: options.instance_name, clock: options.clock, random: options.random, owner: 'transaction producer' });
+    const lease = ConnectionPool.lease({ instance_name: options.instance_name, clock: options.clock, random: options.random, owner: 'transaction producer', tls: options.tls, credentials: options.credentials });
     this.lease = lease;
     try {
       const key = `${lease.client_id}\u0000${options.group}`;

@@ -45,6 +45,12 @@ export const request_codes = {
   END_TRANSACTION: 37,
   /** Slave broker -> its master: every consumer-group offset (the slave copies them). */
   GET_ALL_CONSUMER_OFFSET: 43,
+  /** Admin -> broker or namesrv, protocol 2: add or replace an account of its ACL. */
+  ACL_UPDATE_ACCOUNT: 50,
+  /** Admin -> broker or namesrv, protocol 2: remove an account of its ACL. */
+  ACL_DELETE_ACCOUNT: 51,
+  /** Admin -> broker or namesrv, protocol 2: its ACL's accounts, without their secrets. */
+  ACL_LIST: 52,
   /** Consumer -> broker: the live members of a consumer group (for rebalancing). */
   GET_CONSUMER_LIST: 38,
   /** Broker -> producer, one-way: what became of this half message's transaction? */

@@ -11,6 +11,8 @@ import {
   type Role,
 } from './config_flags.js';
 import { readArgv, readConfigFile, readEnv, type ArgValue, type FileValue } from './config_sources.js';
+import { checkTlsPaths } from './config_tls.js';
+import { checkAclSettings } from './config_acl.js';
 import { InvalidValue, formatHostPort, isWildcardHost, type HostPort } from './config_values.js';
 
 /**
@@ -39,6 +41,18 @@ interface CommonConfig {
   /** Client port: route queries on a nameserver, produce/consume on a broker. */
   port: number;
   adminPort: number;
+  /** Connections each client port (namesrv, broker) keeps open from one source address. */
+  connectionsPerAddressMax: number;
+  /** --tls-cert, --tls-key, --tls-ca: absolute paths, or null without TLS (config_tls.ts). */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  tlsCa: string | null;
+  /** --acl-file: absolute path, or null with access control off (config_acl.ts). */
+  aclFile: string | null;
+  aclWindowMs: number;
+  /** The account the node signs its own requests with, or null (then it signs none). */
+  accessKey: string | null;
+  secretKey: string | null;
 }
 
 /** The nameserver's settings (role namesrv, and the embedded one of standalone). */
@@ -165,7 +179,9 @@ class Sources {
       if (!(error instanceof InvalidValue)) throw error;
       const where = describeSource(spec.flag, found.source, found.key, this.file_path);
       const detail = error.reason === null ? '' : ` (${error.reason})`;
-      throw new ConfigError(`${where}: ${quoteValue(found.raw)} is not valid${detail}; expected ${spec.type.allowed}`, spec.flag, found.source);
+      // A secret is never echoed (logs and terminals keep what they are shown).
+      const shown = spec.flag === flags.secretKey.flag ? 'the value given' : quoteValue(found.raw);
+      throw new ConfigError(`${where}: ${shown} is not valid${detail}; expected ${spec.type.allowed}`, spec.flag, found.source);
     }
   }
 
@@ -205,7 +221,17 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     logLevel: sources.get(flags.logLevel, role),
     port: sources.get(flags.port, role),
     adminPort: sources.get(flags.adminPort, role),
+    connectionsPerAddressMax: sources.get(flags.connectionsPerAddressMax, role),
+    tlsCert: sources.given(flags.tlsCert) ?? null,
+    tlsKey: sources.given(flags.tlsKey) ?? null,
+    tlsCa: sources.given(flags.tlsCa) ?? null,
+    aclFile: sources.given(flags.aclFile) ?? null,
+    aclWindowMs: sources.get(flags.aclWindowMs, role),
+    accessKey: sources.given(flags.accessKey) ?? null,
+    secretKey: sources.given(flags.secretKey) ?? null,
   };
+  checkTlsPaths(common);
+  checkAclSettings(common);
   const namesrv = (): NamesrvSettings => ({
     brokerExpiryMs: sources.get(flags.brokerExpiryMs, role),
     plugins: sources.get(flags.plugins, role),
@@ -266,6 +292,11 @@ export function configToJson(config: NodeConfig): Record<string, unknown> {
   const json: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     const flag = key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+    // The secret is not printed: give it again (MQ_SECRET_KEY) when using this as a file.
+    if (flag === flags.secretKey.flag && value !== null) {
+      json[flag] = '(hidden)';
+      continue;
+    }
     if (Array.isArray(value) && value.every((entry) => typeof entry === 'number')) json[flag] = value.join(',');
     else json[flag] = Array.isArray(value) ? (value as Array<HostPort | string>).map((entry) => (typeof entry === 'string' ? entry : formatHostPort(entry))) : value;
   }

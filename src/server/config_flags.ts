@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { registry_limits } from '../actors/registry/registry_limits.js';
+import { keyProblem, signature_limits } from '../protocol/index.js';
+import { server_connection_limits } from './remoting/remoting_limits.js';
 import type { ConfigSource } from './config_error.js';
 import {
   alignedIntegerType,
@@ -109,6 +111,16 @@ const filePathType: ValueType<string> = {
     return resolvePath(raw);
   },
 };
+/** An access or secret key (protocol/request_signature.ts). */
+function keyType(what: 'access key' | 'secret key'): ValueType<string> {
+  return {
+    allowed: `${signature_limits.key_chars_min} to ${signature_limits.key_chars_max} printable ASCII characters without spaces`,
+    parse(raw) {
+      if (keyProblem(what, raw) !== undefined) throw new InvalidValue();
+      return raw;
+    },
+  };
+}
 const default_threads = String(Math.min(availableParallelism(), config_flag_limits.threads_max));
 
 export const flags = {
@@ -161,6 +173,44 @@ export const flags = {
     flag: 'admin-port', type: portType, roles: every_role,
     defaults: { namesrv: '9877', broker: '10913', standalone: '10913' },
     placeholder: 'N', help: 'admin HTTP port: /healthz, /metrics, /api/actors',
+  }),
+  connectionsPerAddressMax: spec({
+    flag: 'connections-per-address-max', type: integerType(1, server_connection_limits.connections_max), roles: every_role,
+    defaults: {
+      namesrv: String(server_connection_limits.connections_per_address_max),
+      broker: String(server_connection_limits.connections_per_address_max),
+      standalone: String(server_connection_limits.connections_per_address_max),
+    },
+    placeholder: 'N', help: 'connections one client/broker port keeps open from one source address; more are closed at once (clients behind one NAT address share it)',
+  }),
+  tlsCert: spec({
+    flag: 'tls-cert', type: filePathType, roles: every_role, defaults: {}, optional: true,
+    placeholder: 'FILE', help: 'PEM certificate: every listener (client, HA, nameserver, admin HTTP) runs TLS, and the node dials its peers over TLS; needs --tls-key',
+  }),
+  tlsKey: spec({
+    flag: 'tls-key', type: filePathType, roles: every_role, defaults: {}, optional: true,
+    placeholder: 'FILE', help: 'PEM private key of --tls-cert',
+  }),
+  tlsCa: spec({
+    flag: 'tls-ca', type: filePathType, roles: every_role, defaults: {}, optional: true,
+    placeholder: 'FILE', help: 'PEM CA certificate(s): listeners require client certificates it signed (mutual TLS), and the node trusts servers it signed (without it: the system CAs and its own certificate)',
+  }),
+  aclFile: spec({
+    flag: 'acl-file', type: filePathType, roles: every_role, defaults: {}, optional: true,
+    placeholder: 'FILE', help: 'access control: every request must be signed by an account of this JSON file and is checked against its permissions; reloaded when it changes (off without it)',
+  }),
+  aclWindowMs: spec({
+    flag: 'acl-window-ms', type: integerType(1_000, 3_600_000), roles: every_role,
+    defaults: { namesrv: '60000', broker: '60000', standalone: '60000' },
+    placeholder: 'MS', help: 'a signed request this far from the node\'s clock is refused (clocks of clients and nodes must agree within it)',
+  }),
+  accessKey: spec({
+    flag: 'access-key', type: keyType('access key'), roles: every_role, defaults: {}, optional: true,
+    placeholder: 'KEY', help: 'the account this node signs its own requests with (to nameservers, masters, peers): an admin account of their ACLs; needs --secret-key',
+  }),
+  secretKey: spec({
+    flag: 'secret-key', type: keyType('secret key'), roles: every_role, defaults: {}, optional: true,
+    placeholder: 'KEY', help: 'the secret of --access-key (prefer MQ_SECRET_KEY or the config file: a flag shows in the process list)',
   }),
   peers: spec({
     flag: 'peers', type: hostPortListType(0), roles: ['namesrv'], defaults: { namesrv: '' },

@@ -1,10 +1,12 @@
 import { Admin } from '../client/admin.js';
+import type { Credentials } from '../client/remoting/request_signer.js';
 import { mapBounded } from '../client/bounded_parallel.js';
 import type { GroupListing } from '../client/admin_groups.js';
 import type { MessageQuery } from '../client/admin_message_query.js';
 import type { ClusterView, NamesrvStatusView, RouteView } from '../client/admin_views.js';
 import type { ReceivedMessage } from '../client/message.js';
 import { MqError } from '../runtime/errors.js';
+import type { TlsDialOptions } from '../tls/tls_dial.js';
 
 export const inspector_view_limits = {
   /** Topics whose routes one cluster view lists; the rest are counted. */
@@ -58,7 +60,13 @@ export class InspectorViews {
   private cluster_read: Promise<ClusterPanel> | undefined;
   private groups_read: Promise<GroupListing> | undefined;
 
-  constructor(private readonly namesrv_addresses: () => readonly string[]) {}
+  constructor(
+    private readonly namesrv_addresses: () => readonly string[],
+    /** The node's TLS for its own connections (tls/node_tls.ts); undefined: plain TCP. */
+    private readonly tls: () => TlsDialOptions | undefined = () => undefined,
+    /** The node's account (access control): the inspector's requests are signed with it. */
+    private readonly credentials: () => Credentials | undefined = () => undefined,
+  ) {}
 
   cluster(): Promise<ClusterPanel> {
     this.cluster_read ??= this.readCluster().finally(() => {
@@ -100,7 +108,9 @@ export class InspectorViews {
     if (this.admin === undefined) {
       const addresses = this.namesrv_addresses();
       if (addresses.length === 0) throw new MqError('BROKER_UNAVAILABLE', 'this node knows no nameserver yet (it is starting)');
-      this.admin = new Admin({ namesrv: [...addresses] });
+      const tls = this.tls();
+      const credentials = this.credentials();
+      this.admin = new Admin({ namesrv: [...addresses], ...(tls === undefined ? {} : { tls }), ...(credentials === undefined ? {} : credentials) });
     }
     return this.admin;
   }

@@ -12,7 +12,9 @@ import type { Logger } from '../runtime/log.js';
 import { formatHostPort, type NodeConfig, type Role } from './config.js';
 import { InspectorViews } from './inspector_views.js';
 import { listenersForRole } from './role_listeners.js';
+import { nodeAccess, type NodeAccess } from './auth/node_access.js';
 import { isTrafficSource } from './broker/broker_traffic.js';
+import { nodeDialOptions, nodeServerOptions, type NodeTls } from '../tls/node_tls.js';
 
 /**
  * Starting and stopping one node (main thread): the actor system, the admin HTTP server and
@@ -51,12 +53,15 @@ export interface NodeSystem extends AdminSource {
 export interface NodeDependencies {
   startSystem(options: { threads: number; name: string }): Promise<NodeSystem>;
   /** The role's listeners; defaults to listenersForRole. */
-  listeners?: (config: NodeConfig, system: NodeSystem) => Listener[];
+  listeners?: (config: NodeConfig, system: NodeSystem, node_tls: NodeTls | null, access: NodeAccess) => Listener[];
   log: Logger;
+  /** The TLS files' text (config_tls.ts readNodeTls); absent or null: no TLS. */
+  tls?: NodeTls | null;
 }
 
-/** The line printed on stdout when the node serves (contract.md): listener key -> "host:port". */
-export type ReadyLine = { event: 'ready'; role: Role; admin: string } & Partial<Record<ListenerKey, string>>;
+/** The line printed on stdout when the node serves (contract.md): listener key -> "host:port";
+ *  `"tls":true` when every listener runs TLS (the admin port speaks https then). */
+export type ReadyLine = { event: 'ready'; role: Role; admin: string; tls?: true } & Partial<Record<ListenerKey, string>>;
 
 type NodeState = 'starting' | 'serving' | 'stopping' | 'stopped';
 
@@ -67,15 +72,18 @@ export class RunningNode {
   private readonly started: Listener[] = [];
   private stopping: Promise<void> | null = null;
   private ready_line: ReadyLine | null = null;
+  /** Access control (the ACL and the node's own account), once the start got that far. */
+  private access: NodeAccess | undefined;
 
   private constructor(
     private readonly config: NodeConfig,
     private readonly log: Logger,
+    private readonly node_tls: NodeTls | null,
   ) {}
 
   /** Starts everything; if a step fails, stops what already started and rethrows. */
   static async start(config: NodeConfig, dependencies: NodeDependencies): Promise<RunningNode> {
-    const node = new RunningNode(config, dependencies.log);
+    const node = new RunningNode(config, dependencies.log, dependencies.tls ?? null);
     try {
       node.ready_line = await node.startParts(dependencies);
       node.state = 'serving';
@@ -98,10 +106,12 @@ export class RunningNode {
     // and a taken admin port fails the start before any worker thread is spawned.
     this.admin = await AdminServer.start({
       host: config.adminHost, port: config.adminPort, source: this.adminSource(), log: this.log, host_names: [config.advertiseHost, config.host, config.adminHost],
+      ...(this.node_tls === null ? {} : { tls: nodeServerOptions(this.node_tls) }),
     });
     this.system = await dependencies.startSystem({ threads: config.threads, name: `mq-${config.role}` });
     const addresses: Partial<Record<ListenerKey, string>> = {};
-    const listeners = (dependencies.listeners ?? listenersForRole)(config, this.system);
+    this.access = nodeAccess(config);
+    const listeners = (dependencies.listeners ?? listenersForRole)(config, this.system, this.node_tls, this.access);
     for (const listener of listeners) {
       const bound = await listener.start();
       this.started.push(listener);
@@ -109,7 +119,7 @@ export class RunningNode {
       this.log.info({ listener: listener.key, host: bound.host, port: bound.port }, 'listening');
     }
     const admin = formatHostPort({ host: config.advertiseHost, port: this.admin.address.port });
-    return { event: 'ready', role: config.role, ...addresses, admin };
+    return { event: 'ready', role: config.role, ...addresses, admin, ...(this.node_tls === null ? {} : { tls: true as const }) };
   }
 
   /** The inspector's cluster views, through this node's nameservers: a broker's --namesrv, or
@@ -118,7 +128,7 @@ export class RunningNode {
     if (this.config.role === 'broker') return this.config.namesrv.map((address) => formatHostPort(address));
     const own = this.ready_line?.namesrv;
     return own === undefined ? [] : [own];
-  });
+  }, () => (this.node_tls === null ? undefined : nodeDialOptions(this.node_tls)), () => this.access?.credentials);
 
   /** The admin view of this node: not healthy until every listener is up, nor while stopping. */
   private adminSource(): AdminSource {
@@ -185,6 +195,7 @@ export class RunningNode {
     const admin = this.admin;
     if (admin !== null) await step('the admin server', () => admin.close());
     await step('the inspector\'s client', () => this.views.close());
+    this.access?.close();
     this.state = 'stopped';
     if (failures.length > 0) {
       throw new Error(`shutdown finished with ${failures.length} failed step(s); the first: ${String(failures[0])}`, { cause: failures[0] });

@@ -6,6 +6,8 @@ import type { NodeSystem } from './role.js';
 import { logger } from '../runtime/log.js';
 import { dataDirs, type NodeConfig } from './config.js';
 import { RunningNode } from './role.js';
+import { readNodeTls } from './config_tls.js';
+import type { NodeTls } from '../tls/node_tls.js';
 
 /**
  * The life of an `mq-node --role ...` process: start the node, print the ready line, and on
@@ -31,9 +33,13 @@ export async function runRoleProcess(config: NodeConfig): Promise<void> {
   process.on('uncaughtException', die('uncaught exception'));
   process.on('unhandledRejection', die('unhandled promise rejection'));
 
+  // Read once (they were checked when the flags were loaded): the listeners and the HA
+  // port's replicator, on its worker thread, get the same text.
+  const node_tls = readNodeTls(config);
   const starting = RunningNode.start(config, {
-    startSystem: (options) => startNodeSystem(config, options),
+    startSystem: (options) => startNodeSystem(config, options, node_tls),
     log,
+    tls: node_tls,
   });
   let shutting_down = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -78,7 +84,7 @@ export async function runRoleProcess(config: NodeConfig): Promise<void> {
  * (recovery) before the node serves, and closes (final flush, checkpoint, abort marker
  * removed) before the actor system stops.
  */
-async function startNodeSystem(config: NodeConfig, options: { threads: number; name: string }): Promise<NodeSystem> {
+async function startNodeSystem(config: NodeConfig, options: { threads: number; name: string }, node_tls: NodeTls | null): Promise<NodeSystem> {
   const system = await ActorSystem.start(options);
   if (config.role === 'namesrv') return system;
   let store: Store;
@@ -105,6 +111,7 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       // With --port 0 the port is not known before the store opens, and ids carry port 0.
       store_ipv4: ipv4ToNumber(config.advertiseHost),
       store_port: config.port,
+      ha_tls: node_tls,
     });
   } catch (error) {
     await system.stop();

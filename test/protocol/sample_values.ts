@@ -28,6 +28,7 @@ import type {
   UnregisterBrokerRequest,
 } from '../../src/protocol/index.js';
 import type {
+  AclAccountRecord,
   ClusterInfo,
   GetConsumerConnectionListRequest,
   GetConsumerConnectionListResponse,
@@ -323,4 +324,15 @@ export const ns_fetch_response = {
 export const ns_status = {
   self: '10.0.0.1:9876', role: 'leader', mode: 'sync', term: 7, leader: '10.0.0.1:9876', lastSeq: 123_456, lastTerm: 7, commitSeq: 123_450,
   chain: ['10.0.0.1:9876', '10.0.0.2:9876'], snapshotsInstalled: 1, resumedFromSeq: 100, semiSyncFallbacks: 2, snapshotSeq: 0, snapshot: Buffer.from([1, 2, 3]),
+};
+
+export const acl_account: AclAccountRecord = {
+  accessKey: 'orders-app',
+  secretKey: 'secret-of-orders',
+  admin: false,
+  allowAddresses: ['10.1.0.0/16'],
+  defaultTopicPerm: 'DENY',
+  defaultGroupPerm: 'SUB',
+  topicPerms: { Orders: 'PUB|SUB' },
+  groupPerms: { billing: 'SUB' },
 };

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import type net from 'node:net';
 import {
   decodeErrorResponse,
   decodeHaHelloResponse,
@@ -18,6 +18,8 @@ import type { EpochHistory } from '../../storage/epoch_history.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { replicator_limits } from './replicator_limits.js';
+import { nodeDialOptions } from '../../tls/node_tls.js';
+import { describeDialError, dialSocket } from '../../tls/tls_dial.js';
 
 export interface SlaveLinkDeps {
   args: StoreArgs;
@@ -69,12 +71,16 @@ export class HaSlaveLink {
     const separator = master.lastIndexOf(':');
     this.opened_ms = deps.now_ms();
     this.last_heard_ms = this.opened_ms;
-    this.socket = net.connect({ host: master.slice(0, separator), port: Number(master.slice(separator + 1)) });
+    // Over TLS (the node's, args.ha_tls) the hello waits for the TLS handshake; the
+    // handshake deadline in tick() covers both.
+    const ha_tls = deps.args.ha_tls;
+    const dialed = dialSocket(master.slice(0, separator), Number(master.slice(separator + 1)), ha_tls === null ? undefined : nodeDialOptions(ha_tls));
+    this.socket = dialed.socket;
     this.socket.setNoDelay(true);
-    this.socket.on('connect', () => this.hello());
+    this.socket.on(dialed.ready_event, () => this.hello());
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (error) => {
-      this.close_reason ||= error.message;
+      this.close_reason ||= describeDialError(error, ha_tls !== null);
     });
     this.socket.on('close', () => {
       this.closed = true;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { defineActor, deferReply, type ActorContext } from '../../runtime/actor.js';
 import type { ActorRef } from '../../runtime/actor_ref.js';
@@ -15,6 +15,8 @@ import { HaMasterSession } from './ha_master_session.js';
 import { HaSlaveLink } from './ha_slave_link.js';
 import { replicator_limits } from './replicator_limits.js';
 import { ha_roles, replicator_protocol, type ReplicatorMessage, type ReplicatorStatus } from './replicator_messages.js';
+import { nodeServerOptions } from '../../tls/node_tls.js';
+import { createFrameListener } from '../../tls/tls_listener.js';
 
 /**
  * The replicator: the HA side of a broker's store, on the CommitLog writer's thread.
@@ -32,6 +34,10 @@ import { ha_roles, replicator_protocol, type ReplicatorMessage, type ReplicatorS
  *
  * Socket callbacks run on this thread between messages; they only touch this actor's own
  * state, so no message and no callback ever sees another half done.
+ *
+ * With the node's TLS (`args.ha_tls`, PEM text cloned into this worker) the HA port runs
+ * TLS — requiring client certificates when the node has a CA — and the slave link dials
+ * with it; a TLS context is built here, as Node's TLS objects cannot cross threads.
  *
  * Fault probe (Redpanda style): while a file named `ha_hold` exists in the data directory,
  * a master sends its slaves nothing but keep-alives — a partition of the HA link, for tests
@@ -137,7 +143,11 @@ class ReplicatorActor {
   /** Opens the HA port; slaves may connect from then on (a slave's port refuses them). */
   private async listen(host: string, port: number): Promise<void> {
     if (this.server !== undefined) throw new MqError('BAD_REQUEST', `the HA port is open already (${this.ha_port})`);
-    const server = net.createServer((socket) => this.accept(socket));
+    const ha_tls = this.args.ha_tls;
+    const server = createFrameListener(
+      { tls: ha_tls === null ? undefined : nodeServerOptions(ha_tls), handshake_timeout_ms: replicator_limits.handshake_timeout_ms, log: this.context.log, listener: 'ha' },
+      (socket) => this.accept(socket),
+    );
     server.maxConnections = replicator_limits.slaves_max;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

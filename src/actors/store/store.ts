@@ -144,6 +144,7 @@ export class Store {
       replication_mode: options.replication_mode ?? store_defaults.replication_mode,
       replication_acks: options.replication_acks ?? store_defaults.replication_acks,
       replication_timeout_ms: options.replication_timeout_ms ?? store_defaults.replication_timeout_ms,
+      ha_tls: options.ha_tls ?? null,
       data_dir: options.data_dir,
       extra_data_dirs: [...(options.extra_data_dirs ?? [])],
       control: store_control.create().sab,

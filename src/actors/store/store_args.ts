@@ -1,3 +1,5 @@
+import type { NodeTls } from '../../tls/node_tls.js';
+
 /**
  * What every store actor is spawned with. Plain data (structured-cloned into the worker);
  * the SharedArrayBuffers are shared, not copied, so every thread sees the same positions.
@@ -56,4 +58,7 @@ export interface StoreArgs {
   replication_mode: 'async' | 'sync';
   replication_acks: number;
   replication_timeout_ms: number;
+  /** The node's TLS (PEM text, tls/node_tls.ts): the HA port serves it and a slave dials its
+   *  master with it; null: plain TCP. Only the replicator reads it. */
+  ha_tls: NodeTls | null;
 }

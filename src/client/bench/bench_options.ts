@@ -1,4 +1,6 @@
 import { checkName } from '../../protocol/index.js';
+import { cli_tls_usage, cliTls, CliTlsError } from '../cli_tls.js';
+import type { ClientTlsOptions } from '../client_options.js';
 
 /**
  * `mq-node bench` flags: the three commands, their defaults and bounds, and a parser that
@@ -62,6 +64,8 @@ export interface ProduceOptions {
   send_timeout_ms: number;
   errors_max: number;
   duration_s: number;
+  /** The SDK's tls option (--tls, --tls-ca, --tls-cert, --tls-key); absent: plain TCP. */
+  tls?: ClientTlsOptions | undefined;
 }
 
 export type FromWhere = 'first' | 'last';
@@ -76,6 +80,7 @@ export interface ConsumeOptions {
   concurrency: number;
   idle_ms: number;
   duration_s: number;
+  tls?: ClientTlsOptions | undefined;
 }
 
 export interface E2eOptions extends Omit<ProduceOptions, 'rate_per_s'> {
@@ -112,12 +117,16 @@ export const bench_usage = `usage: mq-node bench produce|consume|e2e [flags]
           latency (send time stamped in the body -> listener) and send -> ack latency
 common:   --namesrv h:p (default $MQ_NAMESRV, then ${namesrv_default}) --duration S (bound, default
           ${bench_limits.duration_s_default}) --json (one JSON object on stdout) --quiet (no progress on stderr)
+          ${cli_tls_usage}
 exit codes: 0 done, 1 not done (time bound, failed sends, cluster unreachable), 2 bad flags
 `;
 
 type FlagKind = 'string' | 'boolean';
 
-const common_flags: Record<string, FlagKind> = { namesrv: 'string', topic: 'string', count: 'string', duration: 'string', json: 'boolean', quiet: 'boolean', help: 'boolean' };
+const common_flags: Record<string, FlagKind> = {
+  namesrv: 'string', topic: 'string', count: 'string', duration: 'string', json: 'boolean', quiet: 'boolean', help: 'boolean',
+  tls: 'boolean', 'tls-ca': 'string', 'tls-cert': 'string', 'tls-key': 'string',
+};
 const produce_flags: Record<string, FlagKind> = {
   size: 'string', producers: 'string', inflight: 'string', rate: 'string', queues: 'string', 'send-timeout-ms': 'string', 'max-errors': 'string',
 };
@@ -144,9 +153,10 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   const namesrv = flags.get('namesrv') ?? env['MQ_NAMESRV'] ?? namesrv_default;
   const topic = required(flags, 'topic', command);
   const duration_s = integerFlag(flags, 'duration', bench_limits.duration_s_default, 1, bench_limits.duration_s_max);
+  const tls = benchTls(flags);
   switch (command) {
     case 'produce':
-      return { command, ...output, options: { ...produceOptions(flags, namesrv, topic, duration_s), rate_per_s: optionalInteger(flags, 'rate', 1, bench_limits.rate_per_s_max) } };
+      return { command, ...output, options: { ...produceOptions(flags, namesrv, topic, duration_s, tls), rate_per_s: optionalInteger(flags, 'rate', 1, bench_limits.rate_per_s_max) } };
     case 'consume':
       return {
         command,
@@ -160,6 +170,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
           concurrency: integerFlag(flags, 'concurrency', bench_limits.concurrency_default, 1, bench_limits.concurrency_max),
           idle_ms: integerFlag(flags, 'idle-ms', bench_limits.idle_ms_default, 1, bench_limits.idle_ms_max),
           duration_s,
+          tls,
         },
       };
     case 'e2e': {
@@ -169,7 +180,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         command,
         ...output,
         options: {
-          ...produceOptions(flags, namesrv, topic, duration_s),
+          ...produceOptions(flags, namesrv, topic, duration_s, tls),
           rate_per_s,
           group: checkedName('group', flags.get('group') ?? `bench_e2e_${Date.now()}`),
           concurrency: integerFlag(flags, 'concurrency', bench_limits.concurrency_default, 1, bench_limits.concurrency_max),
@@ -179,7 +190,17 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   }
 }
 
-function produceOptions(flags: Map<string, string>, namesrv: string, topic: string, duration_s: number): Omit<ProduceOptions, 'rate_per_s'> {
+/** The TLS flags read into the SDK's option (the files are read here: a bad one is a usage error). */
+function benchTls(flags: Map<string, string>): ClientTlsOptions | undefined {
+  try {
+    return cliTls({ tls: flags.has('tls'), 'tls-ca': flags.get('tls-ca'), 'tls-cert': flags.get('tls-cert'), 'tls-key': flags.get('tls-key') });
+  } catch (error) {
+    if (error instanceof CliTlsError) throw new BenchUsageError(error.message);
+    throw error;
+  }
+}
+
+function produceOptions(flags: Map<string, string>, namesrv: string, topic: string, duration_s: number, tls: ClientTlsOptions | undefined): Omit<ProduceOptions, 'rate_per_s'> {
   return {
     namesrv,
     topic,
@@ -191,6 +212,7 @@ function produceOptions(flags: Map<string, string>, namesrv: string, topic: stri
     send_timeout_ms: integerFlag(flags, 'send-timeout-ms', bench_limits.send_timeout_ms_default, 1, bench_limits.send_timeout_ms_max),
     errors_max: integerFlag(flags, 'max-errors', bench_limits.errors_max_default, 1, bench_limits.count_max),
     duration_s,
+    tls,
   };
 }
 

@@ -2,7 +2,7 @@
  * The three bench runs over the SDK (Producer, Consumer, Admin), each bounded in count and in
  * time (`--duration`), each shutting down every SDK object it started before it returns.
  */
-import { Admin, Consumer, Producer, type RouteView } from '../index.js';
+import { Admin, Consumer, Producer, type ClientTlsOptions, type RouteView } from '../index.js';
 import { bench_limits, type ConsumeOptions, type E2eOptions, type ProduceOptions } from './bench_options.js';
 import { newRunId, type BenchClock } from './bench_payload.js';
 import { throughput, type ConsumeReport, type E2eReport, type ProduceReport } from './bench_report.js';
@@ -31,7 +31,7 @@ export interface RunResult<R> {
 const wait_poll_ms = 20;
 
 export async function runProduce(options: ProduceOptions, env: RunEnv): Promise<RunResult<ProduceReport>> {
-  if (options.queues !== undefined) await createTopic(options.namesrv, options.topic, options.queues);
+  if (options.queues !== undefined) await createTopic(options, options.topic, options.queues);
   const run_id = newRunId(env.random);
   const producers = await startProducers(options, env);
   const load = new ProduceLoad(producers, { ...options, run_id }, env.clock);
@@ -77,6 +77,7 @@ export async function runConsume(options: ConsumeOptions, env: RunEnv): Promise<
     fromWhere: options.from,
     concurrency: options.concurrency,
     instanceName: `${env.instance_prefix}-c`,
+    tls: options.tls,
   });
   consumer.onMessage((message) => counter.onMessage(message.body));
   const start_us = env.clock.nowUs();
@@ -134,7 +135,7 @@ function untilConsumed(counter: ConsumeCounter, options: ConsumeOptions, start_u
  */
 export async function runE2e(options: E2eOptions, env: RunEnv): Promise<RunResult<E2eReport>> {
   const deadline_us = env.clock.nowUs() + options.duration_s * 1e6;
-  const route = await createTopic(options.namesrv, options.topic, options.queues);
+  const route = await createTopic(options, options.topic, options.queues);
   const queue_count = route.queues.reduce((sum, queue) => sum + queue.readQueues, 0);
   const run_id = newRunId(env.random);
   const counter = new ConsumeCounter(undefined, env.clock, run_id);
@@ -145,6 +146,7 @@ export async function runE2e(options: E2eOptions, env: RunEnv): Promise<RunResul
     fromWhere: 'last',
     concurrency: options.concurrency,
     instanceName: `${env.instance_prefix}-c`,
+    tls: options.tls,
   });
   consumer.onMessage((message) => counter.onMessage(message.body));
   let producers: Producer[] = [];
@@ -212,15 +214,15 @@ export async function runE2e(options: E2eOptions, env: RunEnv): Promise<RunResul
 async function startProducers(options: Omit<ProduceOptions, 'rate_per_s'>, env: RunEnv): Promise<Producer[]> {
   const producers: Producer[] = [];
   for (let index = 0; index < options.producers; index++) {
-    const producer = new Producer({ namesrv: options.namesrv, instanceName: `${env.instance_prefix}-p${index}`, sendTimeoutMs: options.send_timeout_ms });
+    const producer = new Producer({ namesrv: options.namesrv, instanceName: `${env.instance_prefix}-p${index}`, sendTimeoutMs: options.send_timeout_ms, tls: options.tls });
     producers.push(producer);
     await producer.start();
   }
   return producers;
 }
 
-async function createTopic(namesrv: string, topic: string, queues: number | undefined): Promise<RouteView> {
-  const admin = new Admin({ namesrv });
+async function createTopic(options: { namesrv: string; tls?: ClientTlsOptions | undefined }, topic: string, queues: number | undefined): Promise<RouteView> {
+  const admin = new Admin({ namesrv: options.namesrv, tls: options.tls });
   try {
     return await admin.createTopic({ topic, ...(queues === undefined ? {} : { queues }) });
   } finally {

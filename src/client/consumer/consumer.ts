@@ -146,7 +146,7 @@ export class Consumer {
 
   private async startWith(listener: MessageListener): Promise<void> {
     const options = this.options;
-    const lease = ConnectionPool.lease({ instance_name: options.instance_name, clock: options.clock, random: options.random, owner: 'consumer' });
+    const lease = ConnectionPool.lease({ instance_name: options.instance_name, clock: options.clock, random: options.random, owner: 'consumer', tls: options.tls, credentials: options.credentials });
     this.lease = lease;
     try {
       const key = `${lease.client_id}\u0000${options.group}`;

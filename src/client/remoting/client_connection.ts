@@ -17,6 +17,8 @@ import {
   type Envelope,
 } from '../../protocol/index.js';
 import { isMqErrorCode, MqError } from '../../runtime/errors.js';
+import { describeDialError, dialSocket, type TlsDialOptions } from '../../tls/tls_dial.js';
+import { RequestSigner, type Credentials } from './request_signer.js';
 
 export const client_connection_limits = {
   /** Requests waiting for a reply on one connection; more are refused with BUSY. */
@@ -58,6 +60,7 @@ export class ClientConnection {
   private close_listeners: Array<(error: MqError) => void> = [];
   private push_listeners: Array<(push: Envelope) => void> = [];
 
+  private signer: RequestSigner | undefined;
   /** Negotiated by the handshake; requests before it (HELLO) are version-independent. */
   private negotiated_version = protocol_version_min;
 
@@ -75,23 +78,36 @@ export class ClientConnection {
    * Connects and performs the handshake. `versions` narrows the protocol versions offered
    * (default: every one this build speaks), e.g. to act as an older client.
    */
-  static async connect(address: string, options: { client_id: string; kind: ClientKind; timeout_ms?: number; versions?: VersionRange }): Promise<ClientConnection> {
+  static async connect(
+    address: string,
+    options: { client_id: string; kind: ClientKind; timeout_ms?: number; versions?: VersionRange; tls?: TlsDialOptions; credentials?: Credentials | undefined },
+  ): Promise<ClientConnection> {
     const [host, port_text] = splitAddress(address);
-    const socket = net.connect({ host, port: Number(port_text) });
+    // With `tls` the connect includes the TLS handshake and the server's certificate check
+    // (tls/tls_dial.ts); the same timeout bounds both.
+    const over_tls = options.tls !== undefined;
+    const dialed = dialSocket(host, Number(port_text), options.tls);
+    const socket = dialed.socket;
     const timeout_ms = options.timeout_ms ?? client_connection_limits.connect_timeout_ms;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new MqError('BROKER_UNAVAILABLE', `could not connect to ${address} within ${timeout_ms} ms`));
+        reject(new MqError('BROKER_UNAVAILABLE', `could not connect to ${address} within ${timeout_ms} ms${over_tls ? ' (TCP and TLS handshake)' : ''}`));
       }, timeout_ms);
-      socket.once('connect', () => {
+      socket.once(dialed.ready_event, () => {
         clearTimeout(timer);
         resolve();
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new MqError('BROKER_UNAVAILABLE', `could not connect to ${address}: ${error.message}`));
+        reject(new MqError('BROKER_UNAVAILABLE', `could not connect to ${address}: ${describeDialError(error, over_tls)}`));
       });
+    });
+    // An error after the connect says why a server dropped the HELLO: a TLS alert (under
+    // TLS 1.3 a server refuses a client certificate only after the client's handshake ended).
+    let dropped_by: Error | undefined;
+    socket.once('error', (error) => {
+      dropped_by = error;
     });
     const connection = new ClientConnection(socket, address);
     try {
@@ -99,11 +115,27 @@ export class ClientConnection {
       const version = ack.ok ? checkHelloAck(ack.value, options.versions) : ack;
       if (!version.ok) throw new MqError('BAD_REQUEST', `handshake with ${address} failed: ${version.error.message}`);
       connection.negotiated_version = version.value;
+      // Every request after HELLO is signed (access control); HELLO itself cannot be.
+      if (options.credentials !== undefined) connection.signWith(options.credentials);
     } catch (error) {
+      // Closed by the server, or answered with bytes that are no frame (a TLS server's
+      // alert to a plaintext client), instead of a HELLO reply.
+      const dropped = !connection.open && error instanceof MqError && error.code !== 'SHUTTING_DOWN';
       connection.close();
-      throw error;
+      if (!dropped) throw error;
+      const reason = dropped_by !== undefined ? describeDialError(dropped_by, over_tls) : error.message;
+      const hint = over_tls ? '' : '; if the server runs TLS (--tls-cert), connect with the tls option';
+      throw new MqError('BROKER_UNAVAILABLE', `the protocol handshake with ${address} failed: ${reason}${hint}`, { cause: error });
     }
     return connection;
+  }
+
+  /**
+   * Signs every request from now on with `credentials` (access control; HELLO itself is not
+   * signed). Called right after connecting, before any other request.
+   */
+  signWith(credentials: Credentials): void {
+    this.signer = new RequestSigner(credentials);
   }
 
   /** The protocol version this connection speaks (both sides chose it at HELLO). */
@@ -144,7 +176,8 @@ export class ClientConnection {
   /** Sends without waiting for any reply. */
   oneway(code: number, body: Uint8Array): void {
     if (!this.open) throw this.closed_error ?? new MqError('BROKER_UNAVAILABLE', `connection to ${this.address} is closed`);
-    this.write(requestEnvelope(code, this.allocateId(), body, { oneway: true }));
+    const headers = this.signer?.headers(code, true, body);
+    this.write(requestEnvelope(code, this.allocateId(), body, headers === undefined ? { oneway: true } : { oneway: true, headers }));
   }
 
   /** Closes the connection; pending requests reject with SHUTTING_DOWN. */
@@ -167,7 +200,9 @@ export class ClientConnection {
         reject(new MqError('TIMEOUT', `no reply from ${this.address} within ${timeout_ms} ms (request code ${code})`));
       }, timeout_ms);
       this.pending.set(id, { resolve, reject, timer });
-      this.write(requestEnvelope(code, id, body, options.headers === undefined ? {} : { headers: options.headers }));
+      const signed = this.signer?.headers(code, false, body);
+      const headers = signed === undefined ? options.headers : { ...options.headers, ...signed };
+      this.write(requestEnvelope(code, id, body, headers === undefined ? {} : { headers }));
     });
   }
 

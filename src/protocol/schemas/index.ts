@@ -28,6 +28,7 @@ import { get_consumer_list_request_v1, get_consumer_list_response_v1 } from './c
 import { cluster_info_v1, cluster_info_v2, get_cluster_info_request_v1 } from './cluster_info.js';
 import { get_consumer_connection_list_request_v2, get_consumer_connection_list_response_v2 } from './consumer_connection.js';
 import { query_message_request_v2, query_message_response_v2 } from './message_query.js';
+import { acl_change_response_v2, acl_delete_account_request_v2, acl_list_request_v2, acl_list_response_v2, acl_update_account_request_v2 } from './acl_admin.js';
 import { create_topic_request_v1, create_topic_response_v1 } from './create_topic.js';
 import { delete_topic_request_v1, delete_topic_response_v1 } from './delete_topic.js';
 import { get_message_request_v1, get_message_response_v1 } from './message_lookup.js';
@@ -80,7 +81,7 @@ export interface ApiCodecs<Request = unknown, Response = unknown> {
 }
 
 /** The APIs that exist only from protocol version 2 on. */
-export const apis_since_v2 = ['QUERY_MESSAGE', 'GET_CONSUMER_CONNECTION_LIST'] as const satisfies readonly RequestCodeName[];
+export const apis_since_v2 = ['QUERY_MESSAGE', 'GET_CONSUMER_CONNECTION_LIST', 'ACL_UPDATE_ACCOUNT', 'ACL_DELETE_ACCOUNT', 'ACL_LIST'] as const satisfies readonly RequestCodeName[];
 type ApisSinceV2 = (typeof apis_since_v2)[number];
 
 export interface ProtocolSchemas {
@@ -135,8 +136,8 @@ export const schemas_v1 = {
 
 /**
  * Version 2: HEARTBEAT carries each member's assigned queues, GET_CLUSTER_INFO each broker's
- * CommitLog end and in-sync flag; QUERY_MESSAGE (lookup by key) and
- * GET_CONSUMER_CONNECTION_LIST (a group's members and their queues) are new.
+ * CommitLog end and in-sync flag; QUERY_MESSAGE (lookup by key), GET_CONSUMER_CONNECTION_LIST
+ * (a group's members and their queues) and the ACL administration requests are new.
  */
 export const schemas_v2 = {
   version: 2,
@@ -146,6 +147,9 @@ export const schemas_v2 = {
     GET_CLUSTER_INFO: { request: get_cluster_info_request_v1, response: cluster_info_v2 },
     QUERY_MESSAGE: { request: query_message_request_v2, response: query_message_response_v2 },
     GET_CONSUMER_CONNECTION_LIST: { request: get_consumer_connection_list_request_v2, response: get_consumer_connection_list_response_v2 },
+    ACL_UPDATE_ACCOUNT: { request: acl_update_account_request_v2, response: acl_change_response_v2 },
+    ACL_DELETE_ACCOUNT: { request: acl_delete_account_request_v2, response: acl_change_response_v2 },
+    ACL_LIST: { request: acl_list_request_v2, response: acl_list_response_v2 },
   },
   error: error_response_v1,
 } as const satisfies ProtocolSchemas & { apis: { readonly [name in RequestCodeName]: ApiCodecs } };

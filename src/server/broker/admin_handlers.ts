@@ -27,6 +27,7 @@ import {
 } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import type { RequestContext } from '../remoting/request_router.js';
+import { server_connection_limits } from '../remoting/remoting_limits.js';
 import type { BrokerContext } from './broker_context.js';
 import { decodeMessageId, numberToIpv4 } from '../../storage/message_id.js';
 import { OffsetStore } from '../../storage/offset_store.js';
@@ -79,7 +80,7 @@ export class AdminHandlers {
     return encodeAllConsumerOffset({ entries });
   };
 
-  readonly getMessage = (body: Uint8Array): Uint8Array => {
+  readonly getMessage = (body: Uint8Array, context: RequestContext): Uint8Array => {
     const request = decodeGetMessageRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `GET_MESSAGE body: ${request.error.message}`);
     const location = decodeMessageId(request.value.msgId);
@@ -94,16 +95,23 @@ export class AdminHandlers {
     }
     const host = record.store_host;
     if (record.store_timestamp !== location.store_timestamp || host.ipv4 !== location.store_ipv4 || (host.port & 0xffff) !== location.store_port) throw not_here;
+    context.authorize({ kind: 'topic', topic: record.topic, perm: 'SUB' });
+    // The reply copies the record (up to a 4 MiB body): lookups sent together must not copy
+    // more than the connection's reply budget at once (about the record's size: same fields).
+    if (!context.reserveReplyBytes(record.total_size)) {
+      throw new MqError('BUSY', `replies to earlier requests of this connection are still being written (${server_connection_limits.reply_bytes_reserved_max} bytes at most at once); read them, then ask again`);
+    }
     return encodeGetMessageResponse(storedMessageOf(record));
   };
 
   /** The topic's messages with a business key, newest first, through the store's key index. */
-  readonly queryMessage = async (body: Uint8Array): Promise<Uint8Array> => {
+  readonly queryMessage = async (body: Uint8Array, context: RequestContext): Promise<Uint8Array> => {
     const request = decodeQueryMessageRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `QUERY_MESSAGE body: ${request.error.message}`);
     const { topic, key, maxCount, beginMs, endMs } = request.value;
     const problem = checkName('topic', topic) ?? checkMessageKey(key);
     if (problem !== undefined) throw new MqError('BAD_REQUEST', problem.message);
+    context.authorize({ kind: 'topic', topic, perm: 'SUB' });
     if (maxCount < 1) throw new MqError('BAD_REQUEST', `QUERY_MESSAGE maxCount is ${maxCount}; ask for 1 to ${query_message_limits.messages_max}`);
     if (beginMs < 0 || endMs < 0 || (endMs !== 0 && endMs < beginMs)) throw new MqError('BAD_REQUEST', `QUERY_MESSAGE time range ${beginMs}..${endMs} is not ms since the epoch with begin <= end (0 and 0: any time)`);
     const limit = Math.min(maxCount, query_message_limits.messages_max);
@@ -121,6 +129,7 @@ export class AdminHandlers {
   readonly heartbeat = (body: Uint8Array, context: RequestContext): Uint8Array => {
     const request = decodeHeartbeatRequest(body, context.connection.protocol_version);
     if (!request.ok) throw new MqError('BAD_REQUEST', `HEARTBEAT body: ${request.error.message}`);
+    for (const group of request.value.consumerGroups) context.authorize({ kind: 'group', group: group.group });
     context.connection.client_id = request.value.clientId;
     // Only queues of topics this broker hosts are kept (they are what its view can show).
     const groups = request.value.consumerGroups.map((group) => ({ ...group, assignedQueues: group.assignedQueues.filter((queue) => this.broker.topics.get(queue.topic) !== undefined) }));
@@ -142,9 +151,10 @@ export class AdminHandlers {
     return encodeUnregisterClientResponse({});
   };
 
-  readonly consumerList = (body: Uint8Array): Uint8Array => {
+  readonly consumerList = (body: Uint8Array, context: RequestContext): Uint8Array => {
     const request = decodeGetConsumerListRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `GET_CONSUMER_LIST body: ${request.error.message}`);
+    context.authorize({ kind: 'group', group: request.value.group });
     return encodeGetConsumerListResponse({ clientIds: this.broker.groups.members(request.value.group) });
   };
 

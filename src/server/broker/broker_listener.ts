@@ -23,6 +23,9 @@ import { BrokerRole } from './broker_role.js';
 import { BrokerTraffic, type TrafficSource } from './broker_traffic.js';
 import { KnownQueues } from '../../storage/known_queues.js';
 import { topic_config_limits, TopicConfigStore } from './topic_config_store.js';
+import { nodeDialOptions, nodeServerOptions, type NodeTls } from '../../tls/node_tls.js';
+import { addAclHandlers } from '../auth/acl_handlers.js';
+import type { NodeAccess } from '../auth/node_access.js';
 
 export interface BrokerListenerOptions {
   config: BrokerConfig | StandaloneConfig;
@@ -32,6 +35,12 @@ export interface BrokerListenerOptions {
   /** This broker's HA `host:port` ('' without an HA listener). */
   ha_address: () => string;
   heartbeat_interval_ms?: number;
+  /** The node's TLS: this port serves it, and the broker dials nameservers and its master
+   *  with it (tls/node_tls.ts); absent: plain TCP. */
+  node_tls?: NodeTls | null;
+  /** Access control: this port checks requests against the node's ACL, and the broker signs
+   *  its requests to nameservers and its master with the node's account (auth/node_access.ts). */
+  access?: NodeAccess;
 }
 
 /**
@@ -44,6 +53,8 @@ export interface BrokerListener extends Listener, TrafficSource {}
 
 export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   const { config, store } = options;
+  const node_tls = options.node_tls ?? null;
+  const dial_tls = node_tls === null ? undefined : nodeDialOptions(node_tls);
   const log = logger('broker', { broker: config.brokerName });
   const data_dir = dataDirs(config)[0] as string;
   const topics = new TopicConfigStore(data_dir, log).load();
@@ -69,7 +80,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
       }
     },
   };
-  const slave_sync = new SlaveSync({ client_id: `${config.brokerName}@${config.brokerId}`, topics, offsets: store.offsets, log, onTopicsChanged: () => registrar?.registerNow() });
+  const slave_sync = new SlaveSync({ client_id: `${config.brokerName}@${config.brokerId}`, topics, offsets: store.offsets, log, onTopicsChanged: () => registrar?.registerNow(), tls: dial_tls, credentials: options.access?.credentials });
   const traffic = new BrokerTraffic();
   const send = new SendHandlers(context, traffic);
   const pull = new PullHandlers(context, traffic);
@@ -96,11 +107,18 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.CONSUMER_SEND_BACK, retry.sendBack)
     .on(request_codes.RESEND_DEAD_LETTER, retry.resendDeadLetter)
     .on(request_codes.END_TRANSACTION, transactions.endTransaction);
+  addAclHandlers(router, options.access?.acl_file, log);
+  const auth = options.access?.listenerAuth();
   const server = new FrameServer({
     server_id: `${config.brokerName}@${config.brokerId}`,
     router,
     log,
+    connections_per_address_max: config.connectionsPerAddressMax,
+    ...(node_tls === null ? {} : { tls: nodeServerOptions(node_tls) }),
+    listener: 'broker',
+    ...(auth === undefined ? {} : { auth }),
     onDisconnect: (connection) => {
+      pulls.release(connection);
       if (connection.client_id !== '') context.groups.leave(connection.client_id);
       context.producers.leave(connection);
     },
@@ -119,6 +137,8 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
         namesrv_addresses: options.namesrv_addresses,
         slave_sync,
         log,
+        tls: dial_tls,
+        credentials: options.access?.credentials,
         registerNow: () => registrar?.registerNow(),
         beatNow: () => registrar?.beatNow(),
         onPromoted: () => {
@@ -138,6 +158,8 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
         onFenced: (error) => role.onFenced(error.message),
         heartbeat_interval_ms: options.heartbeat_interval_ms ?? registrar_limits.heartbeat_interval_ms_default,
         log,
+        tls: dial_tls,
+        credentials: options.access?.credentials,
       });
       await role.start();
       // Ready once the nameservers answered (or failed) a first time: a master then takes

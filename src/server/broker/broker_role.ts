@@ -1,6 +1,8 @@
 import { decodeClusterInfo, encodeGetClusterInfoRequest, request_codes, type MasterView, type ReplicationReport } from '../../protocol/index.js';
 import type { Store } from '../../actors/store/store.js';
 import { ClientConnection } from '../../client/remoting/client_connection.js';
+import type { TlsDialOptions } from '../../tls/tls_dial.js';
+import type { Credentials } from '../../client/remoting/request_signer.js';
 import type { Logger } from '../../runtime/log.js';
 import { store_control } from '../../storage/store_control.js';
 import type { SlaveSync } from './slave_sync.js';
@@ -28,6 +30,10 @@ export interface BrokerRoleDeps {
   beatNow(): void;
   /** Promoted: whatever the broker adds to its state as a master (topics of its log). */
   onPromoted(): void;
+  /** The node's TLS for dialling nameservers (tls/node_tls.ts); absent: plain TCP. */
+  tls?: TlsDialOptions;
+  /** The node's account (access control): its requests are signed with it. */
+  credentials?: Credentials | undefined;
 }
 
 type Role = 'starting' | 'master' | 'slave';
@@ -192,7 +198,7 @@ export class BrokerRole {
     for (const address of this.deps.namesrv_addresses()) {
       let connection: ClientConnection | undefined;
       try {
-        connection = await ClientConnection.connect(address, { client_id: `${this.deps.broker_name}-rejoin`, kind: 'BROKER' });
+        connection = await ClientConnection.connect(address, { client_id: `${this.deps.broker_name}-rejoin`, kind: 'BROKER', tls: this.deps.tls, credentials: this.deps.credentials });
         const answer = await connection.requestVersioned(request_codes.GET_CLUSTER_INFO, encodeGetClusterInfoRequest({}), { timeout_ms: broker_role_limits.request_timeout_ms });
         const info = decodeClusterInfo(answer.body, answer.protocol_version);
         if (!info.ok) continue;

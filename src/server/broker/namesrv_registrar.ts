@@ -11,6 +11,8 @@ import {
 } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import { ClientConnection } from '../../client/remoting/client_connection.js';
+import type { TlsDialOptions } from '../../tls/tls_dial.js';
+import type { Credentials } from '../../client/remoting/request_signer.js';
 import type { Logger } from '../../runtime/log.js';
 import type { TopicConfigStore } from './topic_config_store.js';
 
@@ -36,6 +38,10 @@ export interface RegistrarOptions {
   topics: TopicConfigStore;
   heartbeat_interval_ms: number;
   log: Logger;
+  /** The node's TLS for dialling nameservers (tls/node_tls.ts); absent: plain TCP. */
+  tls?: TlsDialOptions;
+  /** The node's account (access control): its requests are signed with it. */
+  credentials?: Credentials | undefined;
 }
 
 interface NamesrvLink {
@@ -106,7 +112,7 @@ export class NamesrvRegistrar {
     try {
       if (link.connection === undefined || !link.connection.open) {
         const identity = this.options.identity();
-        link.connection = await ClientConnection.connect(link.address, { client_id: `${identity.brokerName}@${identity.address}`, kind: 'BROKER' });
+        link.connection = await ClientConnection.connect(link.address, { client_id: `${identity.brokerName}@${identity.address}`, kind: 'BROKER', tls: this.options.tls, credentials: this.options.credentials });
         link.registered_version = -1;
         link.registered_id = -1;
       }

@@ -3,6 +3,12 @@ import type { StoreControl } from '../../storage/store_control.js';
 export const pull_hold_limits = {
   /** Pulls held at once on this broker; more are answered at once (empty). */
   held_max: 65_536,
+  /** Pulls held at once for one connection; more are answered at once (empty). Half of the
+   *  connection's in-flight requests (server_connection_limits.in_flight_requests_max, which
+   *  held pulls count against): a connection full of held pulls still has room for its
+   *  sends, heartbeats and offset commits. A consumer holds one pull per queue it reads from
+   *  this broker, so this is a bound on queues per connection that no client reaches. */
+  held_per_connection_max: 512,
   /** A held pull is answered after this long at the most, whatever it asked for. */
   hold_ms_max: 30_000,
   /** The wait on the dispatch counter is re-armed at least this often. */
@@ -14,6 +20,8 @@ interface HeldPull {
   ready(): boolean;
   answer(): void;
   deadline_ms: number;
+  /** Whose pull it is (the connection): counted against held_per_connection_max. */
+  owner: object;
 }
 
 /**
@@ -22,11 +30,20 @@ interface HeldPull {
  * store's dispatch counter, which every ConsumeQueue actor bumps after publishing entries;
  * each wake re-checks the held pulls (a read of shared positions, no message). Timers answer
  * the pulls whose time runs out. Owned by the broker's main thread.
+ *
+ * A pull over either bound (the broker's, one connection's) is not held: the caller answers
+ * it at once with NO_NEW_MSG, as if its poll time had run out. A consumer handles that as it
+ * handles any empty pull (it pauses briefly and pulls again), where an error would make it
+ * log, back off and count the broker as failing.
  */
 export class PullHold {
   private readonly held = new Set<HeldPull>();
+  /** The held pulls of each owner that has any. */
+  private readonly held_by_owner = new Map<object, Set<HeldPull>>();
   private waiting = false;
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires (Infinity: none armed). */
+  private timer_deadline_ms = Infinity;
   private closed = false;
 
   constructor(private readonly control: StoreControl) {}
@@ -35,22 +52,54 @@ export class PullHold {
     return this.held.size;
   }
 
-  /** Holds a pull; false when the hold is full (the caller answers at once). */
-  hold(ready: () => boolean, answer: () => void, hold_ms: number): boolean {
+  /** Pulls held for `owner` now. */
+  heldFor(owner: object): number {
+    return this.held_by_owner.get(owner)?.size ?? 0;
+  }
+
+  /** Holds a pull of `owner` (its connection); false when the hold is full, for the broker
+   *  or for that owner (the caller answers at once). */
+  hold(ready: () => boolean, answer: () => void, hold_ms: number, owner: object): boolean {
     if (this.closed || this.held.size >= pull_hold_limits.held_max) return false;
-    const pull: HeldPull = { ready, answer, deadline_ms: Date.now() + Math.min(hold_ms, pull_hold_limits.hold_ms_max) };
+    let owned = this.held_by_owner.get(owner);
+    if (owned !== undefined && owned.size >= pull_hold_limits.held_per_connection_max) return false;
+    const pull: HeldPull = { ready, answer, deadline_ms: Date.now() + Math.min(hold_ms, pull_hold_limits.hold_ms_max), owner };
     this.held.add(pull);
-    this.armTimer();
+    if (owned === undefined) {
+      owned = new Set();
+      this.held_by_owner.set(owner, owned);
+    }
+    owned.add(pull);
+    // Only an earlier deadline moves the timer: re-scanning every held pull here would make
+    // filling the hold cost time quadratic in its size.
+    if (pull.deadline_ms < this.timer_deadline_ms) this.setTimer(pull.deadline_ms);
     this.watch();
     return true;
+  }
+
+  /**
+   * Answers the held pulls of `owner` now (its connection closed). Without this they would
+   * keep their places until their poll time ran out, and a peer that opens connections,
+   * fills them with long polls and closes them could fill the broker's hold for everyone.
+   */
+  release(owner: object): void {
+    const owned = this.held_by_owner.get(owner);
+    if (owned === undefined) return;
+    this.held_by_owner.delete(owner);
+    for (const pull of owned) {
+      this.held.delete(pull);
+      pull.answer();
+    }
+    this.armTimer();
   }
 
   /** Answers every held pull now (the broker stops). */
   close(): void {
     this.closed = true;
-    clearTimeout(this.timer);
+    this.setTimer(Infinity);
     for (const pull of this.held) pull.answer();
     this.held.clear();
+    this.held_by_owner.clear();
   }
 
   private watch(): void {
@@ -68,18 +117,31 @@ export class PullHold {
     const now_ms = Date.now();
     for (const pull of this.held) {
       if (pull.ready() || pull.deadline_ms <= now_ms) {
-        this.held.delete(pull);
+        this.remove(pull);
         pull.answer();
       }
     }
     this.armTimer();
   }
 
+  private remove(pull: HeldPull): void {
+    this.held.delete(pull);
+    const owned = this.held_by_owner.get(pull.owner);
+    if (owned === undefined) return;
+    owned.delete(pull);
+    if (owned.size === 0) this.held_by_owner.delete(pull.owner);
+  }
+
   private armTimer(): void {
-    clearTimeout(this.timer);
-    if (this.held.size === 0 || this.closed) return;
     let next_ms = Infinity;
     for (const pull of this.held) next_ms = Math.min(next_ms, pull.deadline_ms);
-    this.timer = setTimeout(() => this.check(), Math.max(0, next_ms - Date.now()));
+    this.setTimer(next_ms);
+  }
+
+  private setTimer(deadline_ms: number): void {
+    clearTimeout(this.timer);
+    this.timer_deadline_ms = this.closed ? Infinity : deadline_ms;
+    if (this.timer_deadline_ms === Infinity) return;
+    this.timer = setTimeout(() => this.check(), Math.max(0, deadline_ms - Date.now()));
   }
 }

@@ -17,6 +17,7 @@ import { MqError } from '../../runtime/errors.js';
 import { decodeMessageProperties, encodeMessageProperties, type MessageProperties } from '../../storage/message_properties.js';
 import { record_sys_flags, type RecordInput, type RecordView } from '../../storage/record.js';
 import { messageTagHash } from '../../storage/tag_hash.js';
+import type { RequestContext } from '../remoting/request_router.js';
 import type { BrokerContext } from './broker_context.js';
 import type { SendHandlers } from './send_handlers.js';
 
@@ -40,13 +41,14 @@ export class RetryHandlers {
     private readonly send: SendHandlers,
   ) {}
 
-  readonly sendBack = async (body: Uint8Array): Promise<Uint8Array> => {
+  readonly sendBack = async (body: Uint8Array, context: RequestContext): Promise<Uint8Array> => {
     this.broker.requireMaster('a failed message sent back');
     const decoded = decodeSendBackRequest(body);
     if (!decoded.ok) throw new MqError('BAD_REQUEST', `CONSUMER_SEND_BACK body: ${decoded.error.message}`);
     const request = decoded.value;
     const bad_group = checkName('group', request.group);
     if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
+    context.authorize({ kind: 'group', group: request.group });
     const failed = this.readMessage(request.commitLogOffset);
     const message = decodeMessageProperties(failed.properties);
     const reconsume_times = failed.reconsume_times + 1;

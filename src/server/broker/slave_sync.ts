@@ -1,6 +1,8 @@
 import { decodeAllConsumerOffset, decodeAllTopicConfig, encodeGetAllConsumerOffsetRequest, encodeGetAllTopicConfigRequest, request_codes } from '../../protocol/index.js';
 import type { OffsetStoreMessage } from '../../actors/offset_store/offset_store_messages.js';
 import { ClientConnection } from '../../client/remoting/client_connection.js';
+import type { TlsDialOptions } from '../../tls/tls_dial.js';
+import type { Credentials } from '../../client/remoting/request_signer.js';
 import type { ActorRef } from '../../runtime/actor_ref.js';
 import type { Logger } from '../../runtime/log.js';
 import type { TopicConfigStore } from './topic_config_store.js';
@@ -35,6 +37,10 @@ export class SlaveSync {
       offsets: ActorRef<OffsetStoreMessage, number>;
       log: Logger;
       onTopicsChanged(): void;
+      /** The node's TLS for dialling the master (tls/node_tls.ts); absent: plain TCP. */
+      tls?: TlsDialOptions;
+      /** The node's account (access control): its requests are signed with it. */
+      credentials?: Credentials | undefined;
     },
   ) {}
 
@@ -64,7 +70,7 @@ export class SlaveSync {
     const master = this.master;
     try {
       if (this.connection === undefined || !this.connection.open) {
-        this.connection = await ClientConnection.connect(master, { client_id: this.options.client_id, kind: 'BROKER' });
+        this.connection = await ClientConnection.connect(master, { client_id: this.options.client_id, kind: 'BROKER', tls: this.options.tls, credentials: this.options.credentials });
       }
       const reply = decodeAllTopicConfig(await this.connection.request(request_codes.GET_ALL_TOPIC_CONFIG, encodeGetAllTopicConfigRequest({}), { timeout_ms: slave_sync_limits.request_timeout_ms }));
       if (!reply.ok) throw new Error(`unreadable answer: ${reply.error.message}`);

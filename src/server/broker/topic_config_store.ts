@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkName, internal_topics, perm_read, perm_write, type TopicConfig } from '../../protocol/index.js';
+import { checkName, internal_topics, perm_inherit, perm_read, perm_write, type TopicConfig } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
 import { DurableFile } from '../../storage/durable_file.js';
@@ -60,6 +60,12 @@ export class TopicConfigStore {
     if (internal_topics.has(topic)) throw new MqError('BAD_REQUEST', `topic '${topic}' is internal to the broker (delayed or transaction messages) and cannot be created`);
     if (!Number.isInteger(queues) || queues < 1 || queues > topic_config_limits.queues_max) {
       throw new MqError('BAD_REQUEST', `a topic has 1..${topic_config_limits.queues_max} queues per broker, not ${queues}`);
+    }
+    // Checked here as the nameserver checks it: a perm it refuses would make it refuse every
+    // registration of this broker from then on, and all its topics would lose their routes
+    // (found by the broker fuzz test: one CREATE_TOPIC with perm 2^31-1 did that).
+    if (!Number.isInteger(perm) || perm < 0 || perm > (perm_read | perm_write | perm_inherit)) {
+      throw new MqError('BAD_REQUEST', `perm ${perm} is not a set of perm_read (4) | perm_write (2) | perm_inherit (1); send 0 for read and write`);
     }
     const existing = this.topics.get(topic);
     if (existing === undefined && this.topics.size >= topic_config_limits.topics_max) {

@@ -11,6 +11,8 @@ import {
 import type { DueCheck } from '../../actors/transaction/transaction_messages.js';
 import { MqError } from '../../runtime/errors.js';
 import { decodeMessageId } from '../../storage/message_id.js';
+import { decodeMessageProperties } from '../../storage/message_properties.js';
+import type { RequestContext } from '../remoting/request_router.js';
 import type { BrokerContext } from './broker_context.js';
 import { storedMessageOf } from './stored_message.js';
 
@@ -39,11 +41,13 @@ export class TransactionHandlers {
     private readonly check_interval_ms: number,
   ) {}
 
-  readonly endTransaction = async (body: Uint8Array): Promise<Uint8Array> => {
+  readonly endTransaction = async (body: Uint8Array, context: RequestContext): Promise<Uint8Array> => {
     this.broker.requireMaster('a transaction outcome');
     const decoded = decodeEndTransactionRequest(body);
     if (!decoded.ok) throw new MqError('BAD_REQUEST', `END_TRANSACTION body: ${decoded.error.message}`);
     const request = decoded.value;
+    // Deciding a transaction publishes (or withdraws) its message: PUB on its real topic.
+    if (context.access_control) context.authorize({ kind: 'topic', topic: this.halfTopic(request.commitLogOffset), perm: 'PUB' });
     const bad_group = checkName('group', request.producerGroup);
     if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
     if (decodeMessageId(request.msgId).commit_log_offset !== request.commitLogOffset) {
@@ -61,6 +65,17 @@ export class TransactionHandlers {
     if (request.fromCheck) this.broker.log.debug({ half_offset: request.commitLogOffset, outcome: request.outcome, result }, 'check-back answered');
     return encodeEndTransactionResponse({ result: result as EndTransactionResult });
   };
+
+  /** The topic a half message will be published to; BAD_REQUEST when the offset holds none. */
+  private halfTopic(commit_log_offset: number): string {
+    let half;
+    try {
+      half = this.broker.store.reader.readRecord(commit_log_offset);
+    } catch {
+      throw new MqError('BAD_REQUEST', `CommitLog offset ${commit_log_offset} holds no half message on broker ${this.broker.broker_name}`);
+    }
+    return decodeMessageProperties(half.properties).properties[system_properties.real_topic] ?? half.topic;
+  }
 
   start(): void {
     const round_ms = Math.min(transaction_check_limits.round_ms_max, Math.max(transaction_check_limits.round_ms_min, Math.floor(this.check_interval_ms / 4)));

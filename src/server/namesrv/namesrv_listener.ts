@@ -16,6 +16,9 @@ import { NamesrvCluster } from './cluster/namesrv_cluster.js';
 import { FileTermStore, MemoryTermStore } from './cluster/term_store.js';
 import { system_clock } from '../../runtime/clock.js';
 import type { NamesrvReplication } from '../config.js';
+import { nodeDialOptions, nodeServerOptions, type NodeTls } from '../../tls/node_tls.js';
+import { addAclHandlers } from '../auth/acl_handlers.js';
+import type { NodeAccess } from '../auth/node_access.js';
 
 /** What the nameserver needs of the actor system: to place its registry actor and remove it. */
 export type ActorHost = Pick<ActorSystem, 'spawn' | 'stopActor'>;
@@ -34,11 +37,18 @@ export interface NamesrvOptions {
   audit_log_path: string;
   /** Shown to clients in the handshake. */
   server_id: string;
+  /** Connections kept open from one source address (--connections-per-address-max). */
+  connections_per_address_max?: number;
   /** The replicated registry: this node's `host:port` as its peers know it, and the peers
    *  (none: the registry is this node's alone, in memory). */
   cluster?: NamesrvClusterSettings;
   actors: ActorHost;
   log: Logger;
+  /** The node's TLS: this port serves it and peers are dialled with it; absent: plain TCP. */
+  node_tls?: NodeTls | null;
+  /** Access control: this port checks requests against the node's ACL, and the node signs its
+   *  requests to peers with its account (auth/node_access.ts). */
+  access?: NodeAccess;
 }
 
 export interface NamesrvClusterSettings {
@@ -89,6 +99,7 @@ export class NamesrvListener implements Listener {
   async start(): Promise<{ host: string; port: number }> {
     const { options } = this;
     const settings = options.cluster;
+    const node_tls = options.node_tls ?? null;
     const replicated = settings !== undefined && settings.peers.length > 0;
     const args: RegistryArgs = { broker_expiry_ms: options.broker_expiry_ms, journal_dir: replicated ? settings.data_dir : '' };
     const ref = await options.actors.spawn({ address: registry_address, module: registry_module_url, protocol: registry_protocol, args });
@@ -107,9 +118,12 @@ export class NamesrvListener implements Listener {
         clock: system_clock,
         random: Math.random,
         log: options.log.child({ part: 'cluster' }),
+        ...(node_tls === null ? {} : { tls: nodeDialOptions(node_tls) }),
+        credentials: options.access?.credentials,
       });
       this.cluster = cluster;
       addNamesrvHandlers(this.router, cluster, registry, (connection) => this.connectionId(connection));
+      addAclHandlers(this.router, options.access?.acl_file, options.log);
       cluster.addHandlers(this.router);
       for (const entry of options.plugins) {
         const plugin = await loadPlugin(entry, this.pluginContext(entry));
@@ -117,10 +131,15 @@ export class NamesrvListener implements Listener {
         this.bus.add(plugin);
         options.log.info({ plugin: plugin.name, entry }, 'namesrv plugin loaded');
       }
+      const auth = options.access?.listenerAuth();
       this.server = new FrameServer({
         server_id: options.server_id,
         router: this.router,
         log: options.log,
+        connections_per_address_max: options.connections_per_address_max,
+        ...(node_tls === null ? {} : { tls: nodeServerOptions(node_tls) }),
+        listener: 'namesrv',
+        ...(auth === undefined ? {} : { auth }),
         onConnection: (connection) => this.connection_ids.set(connection, `${this.options.cluster?.self ?? ''}/${this.next_connection++}@${connection.remote}`),
         onDisconnect: (connection) => this.onDisconnect(connection),
       });

@@ -4,6 +4,10 @@ import type { Logger } from '../../runtime/log.js';
 import { server_connection_limits } from './remoting_limits.js';
 import type { RequestRouter } from './request_router.js';
 import { ServerConnection } from './server_connection.js';
+import type { RequestAuth } from '../auth/request_auth.js';
+import { ConnectionLimiter } from './connection_limiter.js';
+import { createFrameListener } from '../../tls/tls_listener.js';
+import type { TlsOptions } from 'node:tls';
 
 export interface FrameServerOptions {
   /** Shown to clients in the handshake and in logs. */
@@ -11,8 +15,16 @@ export interface FrameServerOptions {
   router: RequestRouter;
   log: Logger;
   frame_bytes_max?: number;
+  /** Connections kept open from one source address (--connections-per-address-max). */
+  connections_per_address_max?: number;
   onConnection?: (connection: ServerConnection) => void;
   onDisconnect?: (connection: ServerConnection) => void;
+  /** TLS on this port (tls/node_tls.ts nodeServerOptions); absent: plain TCP. */
+  tls?: TlsOptions;
+  /** Names the port in logs (`broker`, `namesrv`). */
+  listener?: string;
+  /** Access control (ACL on): requests are authenticated and authorized (auth/request_auth.ts). */
+  auth?: RequestAuth;
 }
 
 /**
@@ -22,10 +34,17 @@ export interface FrameServerOptions {
 export class FrameServer {
   private readonly server: net.Server;
   private readonly connections = new Set<ServerConnection>();
+  private readonly limiter: ConnectionLimiter;
 
   constructor(private readonly options: FrameServerOptions) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    // Over TLS a connection reaches accept() once its TLS handshake is done; the handshake
+    // has its own deadline (as long as HELLO's), so a peer that stalls in it is cut too.
+    this.server = createFrameListener(
+      { tls: options.tls, handshake_timeout_ms: server_connection_limits.handshake_timeout_ms, log: options.log, listener: options.listener ?? options.server_id },
+      (socket) => this.accept(socket),
+    );
     this.server.maxConnections = server_connection_limits.connections_max;
+    this.limiter = new ConnectionLimiter({ per_address_max: options.connections_per_address_max ?? server_connection_limits.connections_per_address_max, log: options.log });
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -56,12 +75,21 @@ export class FrameServer {
   }
 
   private accept(socket: net.Socket): void {
+    // Over the per-address limit (or already gone: no address), closed before any byte is
+    // read; the limiter logs it, once per address and interval.
+    const address = socket.remoteAddress;
+    if (address === undefined || !this.limiter.admit(address)) {
+      socket.destroy();
+      return;
+    }
     const connection = new ServerConnection(socket, {
       server_id: this.options.server_id,
       frame_bytes_max: this.options.frame_bytes_max ?? frame_bytes_max,
       router: this.options.router,
       log: this.options.log,
+      ...(this.options.auth === undefined ? {} : { auth: this.options.auth }),
       onClose: (closed) => {
+        this.limiter.release(address);
         this.connections.delete(closed);
         this.options.onDisconnect?.(closed);
       },

@@ -1,5 +1,6 @@
 import { requestCodeName } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
+import type { Need } from '../auth/acl.js';
 import type { ServerConnection } from './server_connection.js';
 
 /** What a handler learns about the request besides its body. */
@@ -8,6 +9,21 @@ export interface RequestContext {
   code: number;
   headers: Record<string, string>;
   oneway: boolean;
+  /**
+   * Throws ACCESS_DENIED unless the request's account may do `need` (ACL on; with the ACL
+   * off it allows everything). A handler of a `resource` request (auth/request_needs.ts)
+   * calls it for every topic and group it touches, after decoding and before doing anything.
+   */
+  authorize(need: Need): void;
+  /** Whether access control is on: a handler skips work done only to authorize when it is off. */
+  access_control: boolean;
+  /**
+   * Sets aside `bytes` of the connection's budget for replies being built
+   * (server_connection_limits.reply_bytes_reserved_max) until this request's reply is written;
+   * false when the budget is spent. A handler whose reply can be large (data it copies out
+   * of the store) calls it before copying and answers without the data when it is refused.
+   */
+  reserveReplyBytes(bytes: number): boolean;
 }
 
 /**

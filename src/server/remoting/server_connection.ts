@@ -19,8 +19,10 @@ import {
 import { assert } from '../../runtime/assert.js';
 import { MqError, toMqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
+import type { RequestAuth } from '../auth/request_auth.js';
+import { requestNeed } from '../auth/request_needs.js';
 import { server_connection_limits } from './remoting_limits.js';
-import type { RequestRouter } from './request_router.js';
+import type { RequestContext, RequestRouter } from './request_router.js';
 
 export interface ServerConnectionOptions {
   server_id: string;
@@ -28,6 +30,8 @@ export interface ServerConnectionOptions {
   router: RequestRouter;
   log: Logger;
   onClose: (connection: ServerConnection) => void;
+  /** Access control (ACL on): every request after HELLO is authenticated before its handler. */
+  auth?: RequestAuth;
 }
 
 /**
@@ -43,9 +47,13 @@ export interface ServerConnectionOptions {
 export class ServerConnection {
   readonly id: string;
   readonly remote: string;
+  /** The peer's IP address alone (what an account's allowed addresses are matched with). */
+  readonly remote_ip: string;
   private readonly decoder: FrameDecoder;
   private version: number | undefined;
   private in_flight = 0;
+  /** Bytes of replies being built now, as their handlers reserved them (reserveReplyBytes). */
+  private reply_bytes_reserved = 0;
   /** Correlation ids of the one-way requests this server pushes (they expect no reply). */
   private next_push_id = 1;
   private closed = false;
@@ -58,6 +66,7 @@ export class ServerConnection {
     private readonly options: ServerConnectionOptions,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remote_ip = socket.remoteAddress ?? '';
     this.id = this.remote;
     this.decoder = new FrameDecoder({ frame_bytes_max: options.frame_bytes_max });
     socket.setNoDelay(true);
@@ -67,8 +76,10 @@ export class ServerConnection {
     this.handshake_timer = setTimeout(() => this.refuse('no HELLO within the handshake time'), server_connection_limits.handshake_timeout_ms);
   }
 
+  /** False from the moment the socket is destroyed ('close' comes a tick later): nothing
+   *  more is read, built or written for a connection being closed. */
   get open(): boolean {
-    return !this.closed;
+    return !this.closed && !this.socket.destroyed;
   }
 
   /**
@@ -106,7 +117,7 @@ export class ServerConnection {
 
   private onData(chunk: Buffer): void {
     for (const result of this.decoder.push(chunk)) {
-      if (this.closed) return;
+      if (!this.open) return;
       if (result.ok) this.onFrame(result.envelope);
       else this.onBadFrame(result.error);
     }
@@ -146,11 +157,35 @@ export class ServerConnection {
       return;
     }
     const oneway = isOneway(request);
+    let authorize: RequestContext['authorize'] = () => undefined;
+    const auth = this.options.auth;
+    if (auth !== undefined) {
+      // Before anything else is done for the request (frames arrive in order, so the
+      // sequence numbers the replay check sees only grow).
+      try {
+        const account = auth.authenticate(request, oneway, this.remote_ip);
+        if (requestNeed(request.code) === 'admin') auth.authorize(account, { kind: 'admin' }, request.code);
+        authorize = (need) => auth.authorize(account, need, request.code);
+      } catch (error) {
+        if (!oneway) this.writeError(request, toMqError(error));
+        return;
+      }
+    }
+    // Requests that arrive together start together, so their replies are all built before
+    // the first is written: a handler of a large reply reserves its bytes first, and what is
+    // reserved here is freed once the reply is written (or dropped).
+    let reserved_bytes = 0;
+    const reserveReplyBytes = (bytes: number): boolean => {
+      if (this.reply_bytes_reserved + bytes > server_connection_limits.reply_bytes_reserved_max) return false;
+      this.reply_bytes_reserved += bytes;
+      reserved_bytes += bytes;
+      return true;
+    };
     this.in_flight++;
     // The body is a view into the frame's buffer, which the decoder does not reuse: a
     // handler may keep it for as long as it needs.
     Promise.resolve()
-      .then(() => handler(request.body, { connection: this, code: request.code, headers: request.headers, oneway }))
+      .then(() => handler(request.body, { connection: this, code: request.code, headers: request.headers, oneway, authorize, access_control: auth !== undefined, reserveReplyBytes }))
       .then(
         (response) => {
           if (oneway) return;
@@ -171,6 +206,7 @@ export class ServerConnection {
       )
       .finally(() => {
         this.in_flight--;
+        this.reply_bytes_reserved -= reserved_bytes;
       });
   }
 
@@ -198,7 +234,7 @@ export class ServerConnection {
   }
 
   private write(envelope: Envelope): void {
-    if (this.closed) return;
+    if (!this.open) return;
     // Head and body go as two writes: a large body is not copied into a frame buffer.
     const [head, body] = encodeFrameChunks(envelope, { frame_bytes_max: this.options.frame_bytes_max });
     this.socket.write(head);
@@ -210,7 +246,7 @@ export class ServerConnection {
 
   /** Closes this connection because of what the peer did; logged once. */
   private refuse(reason: string): void {
-    if (this.closed) return;
+    if (!this.open) return;
     this.options.log.warn({ remote: this.remote, client: this.client_id, reason }, 'closing connection');
     this.socket.destroy();
   }

@@ -39,6 +39,8 @@ import { PeerLinks } from './peer_links.js';
 import { commandOf, connection_closed_code, isReadCode, isWriteCode, type RegistryWrite } from './registry_writes.js';
 import { ReplicationView } from './replication_view.js';
 import type { TermStore } from './term_store.js';
+import type { TlsDialOptions } from '../../../tls/tls_dial.js';
+import type { Credentials } from '../../../client/remoting/request_signer.js';
 
 export interface NamesrvClusterOptions {
   /** This node's `host:port`, as its peers list it. */
@@ -54,6 +56,10 @@ export interface NamesrvClusterOptions {
   clock: Clock;
   random: () => number;
   log: Logger;
+  /** The node's TLS for dialling the other nameservers (tls/node_tls.ts); absent: plain TCP. */
+  tls?: TlsDialOptions;
+  /** The node's account (access control): requests to the other nameservers are signed with it. */
+  credentials?: Credentials | undefined;
 }
 
 /**
@@ -80,7 +86,7 @@ export class NamesrvCluster {
   private resumed_from_seq = 0;
 
   constructor(private readonly options: NamesrvClusterOptions) {
-    this.links = new PeerLinks(options.self);
+    this.links = new PeerLinks(options.self, options.tls, options.credentials);
     this.commits = new CommitTracker({
       mode: options.mode,
       semi_sync_acks: options.semi_sync_acks,

@@ -1,5 +1,7 @@
 import { ClientConnection, type VersionedReply } from '../../../client/remoting/client_connection.js';
 import { MqError } from '../../../runtime/errors.js';
+import type { TlsDialOptions } from '../../../tls/tls_dial.js';
+import type { Credentials } from '../../../client/remoting/request_signer.js';
 
 export const peer_link_limits = {
   connect_timeout_ms: 1_000,
@@ -14,7 +16,13 @@ export class PeerLinks {
   private readonly links = new Map<string, Promise<ClientConnection>>();
   private closed = false;
 
-  constructor(private readonly self: string) {}
+  constructor(
+    private readonly self: string,
+    /** The node's TLS (tls/node_tls.ts): peers are dialled over TLS when it is given. */
+    private readonly tls?: TlsDialOptions,
+    /** The node's account (access control): every request to a peer is signed with it. */
+    private readonly credentials?: Credentials,
+  ) {}
 
   async request(address: string, code: number, body: Uint8Array, timeout_ms: number): Promise<Uint8Array> {
     return (await this.requestVersioned(address, code, body, timeout_ms)).body;
@@ -58,7 +66,7 @@ export class PeerLinks {
         return this.connection(address);
       });
     }
-    const link = ClientConnection.connect(address, { client_id: `namesrv@${this.self}`, kind: 'NAMESRV', timeout_ms: peer_link_limits.connect_timeout_ms });
+    const link = ClientConnection.connect(address, { client_id: `namesrv@${this.self}`, kind: 'NAMESRV', timeout_ms: peer_link_limits.connect_timeout_ms, tls: this.tls, credentials: this.credentials });
     this.links.set(address, link);
     link.catch(() => {
       if (this.links.get(address) === link) this.links.delete(address);
