@@ -66,6 +66,13 @@ export interface ProduceOptions {
   duration_s: number;
   /** The SDK's tls option (--tls, --tls-ca, --tls-cert, --tls-key); absent: plain TCP. */
   tls?: ClientTlsOptions | undefined;
+  /** The account requests are signed with (--access-key, the secret in $MQ_SECRET_KEY); absent: unsigned. */
+  account?: BenchAccount | undefined;
+}
+
+export interface BenchAccount {
+  accessKey: string;
+  secretKey: string;
 }
 
 export type FromWhere = 'first' | 'last';
@@ -81,6 +88,7 @@ export interface ConsumeOptions {
   idle_ms: number;
   duration_s: number;
   tls?: ClientTlsOptions | undefined;
+  account?: BenchAccount | undefined;
 }
 
 export interface E2eOptions extends Omit<ProduceOptions, 'rate_per_s'> {
@@ -118,6 +126,7 @@ export const bench_usage = `usage: mq-node bench produce|consume|e2e [flags]
 common:   --namesrv h:p (default $MQ_NAMESRV, then ${namesrv_default}) --duration S (bound, default
           ${bench_limits.duration_s_default}) --json (one JSON object on stdout) --quiet (no progress on stderr)
           ${cli_tls_usage}
+          access control: --access-key K, its secret in $MQ_SECRET_KEY
 exit codes: 0 done, 1 not done (time bound, failed sends, cluster unreachable), 2 bad flags
 `;
 
@@ -125,7 +134,7 @@ type FlagKind = 'string' | 'boolean';
 
 const common_flags: Record<string, FlagKind> = {
   namesrv: 'string', topic: 'string', count: 'string', duration: 'string', json: 'boolean', quiet: 'boolean', help: 'boolean',
-  tls: 'boolean', 'tls-ca': 'string', 'tls-cert': 'string', 'tls-key': 'string',
+  tls: 'boolean', 'tls-ca': 'string', 'tls-cert': 'string', 'tls-key': 'string', 'access-key': 'string',
 };
 const produce_flags: Record<string, FlagKind> = {
   size: 'string', producers: 'string', inflight: 'string', rate: 'string', queues: 'string', 'send-timeout-ms': 'string', 'max-errors': 'string',
@@ -154,9 +163,10 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   const topic = required(flags, 'topic', command);
   const duration_s = integerFlag(flags, 'duration', bench_limits.duration_s_default, 1, bench_limits.duration_s_max);
   const tls = benchTls(flags);
+  const account = benchAccount(flags, env);
   switch (command) {
     case 'produce':
-      return { command, ...output, options: { ...produceOptions(flags, namesrv, topic, duration_s, tls), rate_per_s: optionalInteger(flags, 'rate', 1, bench_limits.rate_per_s_max) } };
+      return { command, ...output, options: { ...produceOptions(flags, namesrv, topic, duration_s, tls, account), rate_per_s: optionalInteger(flags, 'rate', 1, bench_limits.rate_per_s_max) } };
     case 'consume':
       return {
         command,
@@ -171,6 +181,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
           idle_ms: integerFlag(flags, 'idle-ms', bench_limits.idle_ms_default, 1, bench_limits.idle_ms_max),
           duration_s,
           tls,
+          account,
         },
       };
     case 'e2e': {
@@ -180,7 +191,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         command,
         ...output,
         options: {
-          ...produceOptions(flags, namesrv, topic, duration_s, tls),
+          ...produceOptions(flags, namesrv, topic, duration_s, tls, account),
           rate_per_s,
           group: checkedName('group', flags.get('group') ?? `bench_e2e_${Date.now()}`),
           concurrency: integerFlag(flags, 'concurrency', bench_limits.concurrency_default, 1, bench_limits.concurrency_max),
@@ -200,7 +211,16 @@ function benchTls(flags: Map<string, string>): ClientTlsOptions | undefined {
   }
 }
 
-function produceOptions(flags: Map<string, string>, namesrv: string, topic: string, duration_s: number, tls: ClientTlsOptions | undefined): Omit<ProduceOptions, 'rate_per_s'> {
+/** `--access-key` with its secret from $MQ_SECRET_KEY (a flag would show in the process list). */
+function benchAccount(flags: Map<string, string>, env: NodeJS.ProcessEnv): BenchAccount | undefined {
+  const access_key = flags.get('access-key');
+  if (access_key === undefined) return undefined;
+  const secret_key = env['MQ_SECRET_KEY'];
+  if (secret_key === undefined) throw new BenchUsageError('--access-key needs its secret in $MQ_SECRET_KEY');
+  return { accessKey: access_key, secretKey: secret_key };
+}
+
+function produceOptions(flags: Map<string, string>, namesrv: string, topic: string, duration_s: number, tls: ClientTlsOptions | undefined, account: BenchAccount | undefined): Omit<ProduceOptions, 'rate_per_s'> {
   return {
     namesrv,
     topic,
@@ -213,6 +233,7 @@ function produceOptions(flags: Map<string, string>, namesrv: string, topic: stri
     errors_max: integerFlag(flags, 'max-errors', bench_limits.errors_max_default, 1, bench_limits.count_max),
     duration_s,
     tls,
+    account,
   };
 }
 

@@ -3,7 +3,7 @@
  * time (`--duration`), each shutting down every SDK object it started before it returns.
  */
 import { Admin, Consumer, Producer, type ClientTlsOptions, type RouteView } from '../index.js';
-import { bench_limits, type ConsumeOptions, type E2eOptions, type ProduceOptions } from './bench_options.js';
+import { bench_limits, type BenchAccount, type ConsumeOptions, type E2eOptions, type ProduceOptions } from './bench_options.js';
 import { newRunId, type BenchClock } from './bench_payload.js';
 import { throughput, type ConsumeReport, type E2eReport, type ProduceReport } from './bench_report.js';
 import { ConsumeCounter } from './consume_counter.js';
@@ -78,6 +78,7 @@ export async function runConsume(options: ConsumeOptions, env: RunEnv): Promise<
     concurrency: options.concurrency,
     instanceName: `${env.instance_prefix}-c`,
     tls: options.tls,
+    ...options.account,
   });
   consumer.onMessage((message) => counter.onMessage(message.body));
   const start_us = env.clock.nowUs();
@@ -147,6 +148,7 @@ export async function runE2e(options: E2eOptions, env: RunEnv): Promise<RunResul
     concurrency: options.concurrency,
     instanceName: `${env.instance_prefix}-c`,
     tls: options.tls,
+    ...options.account,
   });
   consumer.onMessage((message) => counter.onMessage(message.body));
   let producers: Producer[] = [];
@@ -214,15 +216,15 @@ export async function runE2e(options: E2eOptions, env: RunEnv): Promise<RunResul
 async function startProducers(options: Omit<ProduceOptions, 'rate_per_s'>, env: RunEnv): Promise<Producer[]> {
   const producers: Producer[] = [];
   for (let index = 0; index < options.producers; index++) {
-    const producer = new Producer({ namesrv: options.namesrv, instanceName: `${env.instance_prefix}-p${index}`, sendTimeoutMs: options.send_timeout_ms, tls: options.tls });
+    const producer = new Producer({ namesrv: options.namesrv, instanceName: `${env.instance_prefix}-p${index}`, sendTimeoutMs: options.send_timeout_ms, tls: options.tls, ...options.account });
     producers.push(producer);
     await producer.start();
   }
   return producers;
 }
 
-async function createTopic(options: { namesrv: string; tls?: ClientTlsOptions | undefined }, topic: string, queues: number | undefined): Promise<RouteView> {
-  const admin = new Admin({ namesrv: options.namesrv, tls: options.tls });
+async function createTopic(options: { namesrv: string; tls?: ClientTlsOptions | undefined; account?: BenchAccount | undefined }, topic: string, queues: number | undefined): Promise<RouteView> {
+  const admin = new Admin({ namesrv: options.namesrv, tls: options.tls, ...options.account });
   try {
     return await admin.createTopic({ topic, ...(queues === undefined ? {} : { queues }) });
   } finally {
