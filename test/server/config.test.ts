@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import t from 'tap';
 import { ConfigError, configToJson, loadConfig, type NodeConfig } from '../../src/server/config.js';
 import { usageText } from '../../src/server/config_usage.js';
+import { server_connection_limits } from '../../src/server/remoting/remoting_limits.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mq-config-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -208,4 +209,15 @@ t.test('delay and retry flags: durations with units, integer lists, bounds', asy
   const json = configToJson(given);
   t.equal(json['retry-delays'], '250,1000,120000,3600000,86400000,500');
   t.equal(json['wheel-levels'], '4,3,2');
+});
+
+t.test('--connections-per-address-max: every role, a default, bounds', async (t) => {
+  for (const role of ['namesrv', 'broker', 'standalone']) {
+    const extra = role === 'broker' ? ['--namesrv', '127.0.0.1:9876'] : [];
+    t.equal(run(['--role', role, ...extra]).connectionsPerAddressMax, server_connection_limits.connections_per_address_max, `${role}: the default`);
+  }
+  t.equal(run(['--role', 'standalone', '--connections-per-address-max', '20']).connectionsPerAddressMax, 20, 'from the flag');
+  t.equal(run(['--role', 'namesrv'], { MQ_CONNECTIONS_PER_ADDRESS_MAX: '64' }).connectionsPerAddressMax, 64, 'from the environment');
+  t.match(configError(['--role', 'standalone', '--connections-per-address-max', '0']).message, /--connections-per-address-max.*"0" is not valid; expected an integer 1\.\.10000/);
+  t.match(configError(['--role', 'broker', '--namesrv', 'a:1', '--connections-per-address-max', String(server_connection_limits.connections_max + 1)]).message, /--connections-per-address-max/);
 });

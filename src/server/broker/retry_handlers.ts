@@ -19,7 +19,7 @@ import { record_sys_flags, type RecordInput, type RecordView } from '../../stora
 import { messageTagHash } from '../../storage/tag_hash.js';
 import type { RequestContext } from '../remoting/request_router.js';
 import type { BrokerContext } from './broker_context.js';
-import type { SendHandlers } from './send_handlers.js';
+import { send_limits, type SendHandlers } from './send_handlers.js';
 
 /** Queues of a group's retry and dead-letter topics (RocketMQ uses one). */
 export const group_topic_queues = 1;
@@ -52,7 +52,9 @@ export class RetryHandlers {
     const failed = this.readMessage(request.commitLogOffset);
     const message = decodeMessageProperties(failed.properties);
     const reconsume_times = failed.reconsume_times + 1;
-    const dead = failed.reconsume_times >= request.maxReconsumeTimes;
+    // Past the broker's own bound a message goes to the dead letters whatever the consumer
+    // asks: the count it carries must stay within the protocol's int.
+    const dead = failed.reconsume_times >= Math.min(request.maxReconsumeTimes, send_limits.reconsume_times_max);
     const destination: SendBackDestination = dead ? 'DLQ' : 'RETRY';
     const topic = dead ? deadLetterTopicOf(request.group) : retryTopicOf(request.group);
     this.ensureGroupTopic(topic);

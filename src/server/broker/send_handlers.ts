@@ -49,7 +49,9 @@ interface PlacedRecord {
  */
 function checkRecordNumbers(message: SendRequest): string | undefined {
   if (message.flags < 0) return `flags ${message.flags} is negative; send 0 or the transaction flags`;
-  if (message.reconsumeTimes < 0) return `reconsumeTimes ${message.reconsumeTimes} is negative; a new message has 0`;
+  if (message.reconsumeTimes < 0 || message.reconsumeTimes > send_limits.reconsume_times_max) {
+    return `reconsumeTimes ${message.reconsumeTimes} is not in 0..${send_limits.reconsume_times_max}; a new message has 0`;
+  }
   if (!Number.isSafeInteger(message.bornTimestamp) || message.bornTimestamp < 0) return `bornTimestamp ${message.bornTimestamp} is not ms since the epoch`;
   return undefined;
 }
@@ -71,6 +73,11 @@ function checkTransactional(message: SendRequest, deliver_at_ms: number | undefi
 export const send_limits = {
   /** Messages in one SEND_BATCH. */
   batch_messages_max: 1_024,
+  /** Redeliveries a message may say it had (a consumer's maxReconsumeTimes goes to 1,000).
+   *  A send-back stores one more, which must still fit the protocol's int field: a message
+   *  sent with 2^31-1 became, once sent back, a retry copy no pull could encode (found by the
+   *  broker fuzz test). */
+  reconsume_times_max: 65_535,
 } as const;
 
 /**

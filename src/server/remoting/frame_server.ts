@@ -45,6 +45,9 @@ export class FrameServer {
     );
     this.server.maxConnections = server_connection_limits.connections_max;
     this.limiter = new ConnectionLimiter({ per_address_max: options.connections_per_address_max ?? server_connection_limits.connections_per_address_max, log: options.log });
+    // Counted at TCP accept, before any TLS handshake, so that a flood from one address costs
+    // no handshake: prepended, so that it runs before the listener's own 'connection' handler.
+    this.server.prependListener('connection', (socket: net.Socket) => this.admit(socket));
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -74,14 +77,23 @@ export class FrameServer {
     clearTimeout(deadline);
   }
 
-  private accept(socket: net.Socket): void {
-    // Over the per-address limit (or already gone: no address), closed before any byte is
-    // read; the limiter logs it, once per address and interval.
+  /**
+   * Over the per-address limit (or already gone: no address), a connection is destroyed
+   * before any byte is read; the limiter logs it, once per address and interval. (Over TLS
+   * the listener then sees a handshake that hung up, which it logs within its own bound.)
+   */
+  private admit(socket: net.Socket): void {
     const address = socket.remoteAddress;
     if (address === undefined || !this.limiter.admit(address)) {
       socket.destroy();
       return;
     }
+    // The TCP socket closes whatever closes the connection (HELLO timeout, TLS failure, peer).
+    socket.once('close', () => this.limiter.release(address));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (socket.destroyed) return; // refused by admit(), or gone during the TLS handshake
     const connection = new ServerConnection(socket, {
       server_id: this.options.server_id,
       frame_bytes_max: this.options.frame_bytes_max ?? frame_bytes_max,
@@ -89,7 +101,6 @@ export class FrameServer {
       log: this.options.log,
       ...(this.options.auth === undefined ? {} : { auth: this.options.auth }),
       onClose: (closed) => {
-        this.limiter.release(address);
         this.connections.delete(closed);
         this.options.onDisconnect?.(closed);
       },

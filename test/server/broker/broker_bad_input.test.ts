@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import * as p from '../../../src/protocol/index.js';
 import { tempDir } from '../../storage/commit_log_helpers.js';
 import { createTopic, pull, pullRequest, send, sendRequest, startBroker } from './broker_helpers.js';
+import { send_limits } from '../../../src/server/broker/send_handlers.js';
 
 /** Opens a raw socket, writes `bytes`, and resolves with what came back once the server closes
  *  it or `settle_ms` passes; destroyed at teardown either way. */
@@ -81,4 +82,39 @@ t.test('hostile input on raw sockets while a well-behaved client sends and pulls
   t.ok(good_sent > 0, `it kept sending meanwhile (${good_sent} messages)`);
   const last = await pull(good, pullRequest('Good', 0, 0, { maxCount: 5 }));
   t.equal(last.status, 'FOUND', 'and its messages are there to pull');
+});
+
+/** What the broker fuzz test (broker_fuzz.test.ts) found, pinned: each was an INTERNAL error or worse. */
+t.test('values the fuzz test found: refused as BAD_REQUEST, never INTERNAL or a broken route', async (t) => {
+  const broker = await startBroker(t, tempDir(t), ['--auto-create-topic', 'true']);
+  const client = await broker.client('fuzz-findings');
+  await createTopic(client, 'Found', 1);
+  const codeOf = (promise: Promise<unknown>): Promise<string> => promise.then(() => 'OK', (error: { code: string }) => error.code);
+
+  // Negative numbers the record stores unsigned made the CommitLog write throw.
+  t.equal(await codeOf(send(client, sendRequest('Found', 0, Buffer.from('x'), { flags: -23 }))), 'BAD_REQUEST', 'negative flags');
+  t.equal(await codeOf(send(client, sendRequest('Found', 0, Buffer.from('x'), { bornTimestamp: -1 }))), 'BAD_REQUEST', 'negative bornTimestamp');
+  t.equal(await codeOf(send(client, sendRequest('Found', 0, Buffer.from('x'), { reconsumeTimes: -1 }))), 'BAD_REQUEST', 'negative reconsumeTimes');
+  const batch = p.encodeSendBatchRequest({ messages: [sendRequest('Found', 0, Buffer.from('a')), sendRequest('Found', 0, Buffer.from('b'), { bornTimestamp: -1 })] });
+  t.equal(await codeOf(client.request(p.request_codes.SEND_BATCH, batch)), 'BAD_REQUEST', 'a batch with one of them');
+  t.equal((await send(client, sendRequest('Found', 0, Buffer.from('x'), { bornHost: 'not-an-address:-5' }))).status, 'SEND_OK', 'a born host that is no address is stored as 0 (informational)');
+
+  // A count that, sent back once, no longer fits the protocol's int: the retry copy could not be pulled.
+  t.equal(await codeOf(send(client, sendRequest('Found', 0, Buffer.from('x'), { reconsumeTimes: 2 ** 31 - 1 }))), 'BAD_REQUEST', 'reconsumeTimes past the broker\'s bound');
+  const worn = await send(client, sendRequest('Found', 0, Buffer.from('worn out'), { reconsumeTimes: send_limits.reconsume_times_max }));
+  const back = p.decodeSendBackResult(await client.request(p.request_codes.CONSUMER_SEND_BACK, p.encodeSendBackRequest({
+    group: 'fuzz-findings', commitLogOffset: worn.commitLogOffset, msgId: worn.msgId, maxReconsumeTimes: 2 ** 31 - 1,
+  })));
+  t.match(back.ok ? back.value : back.error, { destination: 'DLQ', reconsumeTimes: send_limits.reconsume_times_max + 1 }, 'a message at the bound is dead-lettered whatever maxReconsumeTimes says');
+  let letters = await pull(client, pullRequest('%DLQ%fuzz-findings', 0, 0));
+  for (let attempt = 0; attempt < 200 && letters.status !== 'FOUND'; attempt++) { // dispatch follows the append
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    letters = await pull(client, pullRequest('%DLQ%fuzz-findings', 0, 0));
+  }
+  t.equal(letters.messages[0]?.reconsumeTimes, send_limits.reconsume_times_max + 1, 'and its dead letter can be pulled');
+
+  // A perm the nameserver refuses made it refuse every registration of the broker from then on.
+  t.equal(await codeOf(client.request(p.request_codes.CREATE_TOPIC, p.encodeCreateTopicRequest({ topic: 'FoundPerm', queues: 13, perm: 2 ** 31 - 1 }))), 'BAD_REQUEST', 'CREATE_TOPIC with perm 2^31-1');
+  t.equal(await codeOf(client.request(p.request_codes.CREATE_TOPIC, p.encodeCreateTopicRequest({ topic: 'FoundPerm', queues: 1, perm: 8 }))), 'BAD_REQUEST', 'or with any bit beyond read, write, inherit');
+  t.equal(await codeOf(pull(client, pullRequest('FoundPerm', 0, 0))), 'TOPIC_NOT_FOUND', 'and the topic was not created');
 });

@@ -41,7 +41,7 @@ t.test('one connection holds at most held_per_connection_max long polls; more ar
   t.equal(empty.length, over, `${over} pulls over the bound were answered NO_NEW_MSG`);
   t.ok(empty.every(({ at_ms }) => at_ms < long_poll_ms / 2), 'at once, not after their poll time');
   t.equal(found.length, pull_hold_limits.held_per_connection_max, 'every held pull was answered by the send, with the message');
-  t.ok(found.every(({ reply }) => reply.messages[0]?.body.toString() === 'still served'));
+  t.ok(found.every(({ reply }) => reply.messages[0]?.body.toString() === 'still served'), 'each with that message');
 
   const held_other = pull(other, pullRequest('Held', 0, 1, { longPollTimeoutMs: long_poll_ms }), long_poll_ms + 10_000);
   await until('the other connection\'s pull is held', () => broker.heldPulls() === 1);
