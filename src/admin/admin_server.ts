@@ -293,7 +293,8 @@ async function sendView<V>(response: ServerResponse, view: V | undefined, read: 
   try {
     body = await read(view);
   } catch (error) {
-    sendJson(response, error instanceof MqError && error.code === 'BAD_REQUEST' ? 400 : 503, { error: errorText(error) });
+    const status = error instanceof MqError && error.code === 'BAD_REQUEST' ? 400 : error instanceof MqError && error.code === 'ACCESS_DENIED' ? 403 : 503;
+    sendJson(response, status, { error: errorText(error) });
     return;
   }
   sendJson(response, 200, body);

@@ -14,8 +14,12 @@
  *              the session, so a captured request cannot be replayed inside the window
  *              either, on this connection or another
  *   Signature  base64 of HMAC-SHA256(secret, canonical), canonical being
- *              "mq-sig-v1\n" code "\n" oneway "\n" AccessKey "\n" Timestamp "\n" Session "\n" Seq "\n"
- *              followed by the body bytes
+ *              "mq-sig-v1\n" server "\n" code "\n" oneway "\n" AccessKey "\n" Timestamp "\n" Session "\n"
+ *              Seq "\n" followed by the body bytes
+ *
+ * `server` is the server id the server announced in its HelloAck (e.g. `broker-a@0`): it is
+ * signed but not sent, so a request signed for one node or listener does not verify at
+ * another, where its session's replay table would not know it.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -39,6 +43,8 @@ const session_pattern = /^[0-9a-f]{32}$/;
 const signature_scheme = 'mq-sig-v1';
 
 export interface SignedFields {
+  /** The server id of the HelloAck: which server the request is for. */
+  server_id: string;
   code: number;
   oneway: boolean;
   access_key: string;
@@ -58,7 +64,7 @@ export function keyProblem(what: 'access key' | 'secret key', key: unknown): str
 
 export function computeSignature(secret_key: string, fields: SignedFields, body: Uint8Array): string {
   const hmac = createHmac('sha256', secret_key);
-  hmac.update(`${signature_scheme}\n${fields.code}\n${fields.oneway ? 1 : 0}\n${fields.access_key}\n${fields.timestamp_ms}\n${fields.session}\n${fields.seq}\n`);
+  hmac.update(`${signature_scheme}\n${fields.server_id}\n${fields.code}\n${fields.oneway ? 1 : 0}\n${fields.access_key}\n${fields.timestamp_ms}\n${fields.session}\n${fields.seq}\n`);
   hmac.update(body);
   return hmac.digest('base64');
 }
@@ -74,7 +80,7 @@ export function signatureHeaders(secret_key: string, fields: SignedFields, body:
   };
 }
 
-export type ParsedSignature = { ok: true; fields: Omit<SignedFields, 'code' | 'oneway'>; signature: string } | { ok: false; reason: string };
+export type ParsedSignature = { ok: true; fields: Omit<SignedFields, 'code' | 'oneway' | 'server_id'>; signature: string } | { ok: false; reason: string };
 
 /** The signed fields of a request's headers, checked for form only (not the signature). */
 export function parseSignatureHeaders(headers: Readonly<Record<string, string>>): ParsedSignature {

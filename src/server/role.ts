@@ -130,6 +130,13 @@ export class RunningNode {
     return own === undefined ? [] : [own];
   }, () => (this.node_tls === null ? undefined : nodeDialOptions(this.node_tls)), () => this.access?.credentials);
 
+  private messagesOverHttp<T>(read: () => Promise<T>): Promise<T> {
+    if (this.access?.acl_file !== undefined) {
+      return Promise.reject(new MqError('ACCESS_DENIED', 'message lookup over the admin HTTP port is off while access control is on: use `mq-node admin message get|query` with an account'));
+    }
+    return read();
+  }
+
   /** The admin view of this node: not healthy until every listener is up, nor while stopping. */
   private adminSource(): AdminSource {
     const store = (): Store | undefined => this.system?.store;
@@ -156,8 +163,10 @@ export class RunningNode {
       }),
       clusterView: () => this.views.cluster(),
       groupsView: () => this.views.groups(),
-      messageView: (msg_id: string) => this.views.message(msg_id),
-      messageQueryView: (query) => this.views.messagesByKey(query),
+      // Message bodies over HTTP would bypass the ACL (the inspector's client signs as the
+      // node): with access control on, they are looked up with an account (`admin message`).
+      messageView: (msg_id: string) => this.messagesOverHttp(() => this.views.message(msg_id)),
+      messageQueryView: (query) => this.messagesOverHttp(() => this.views.messagesByKey(query)),
       listActors: async (): Promise<ActorStats[]> => (this.system === null ? [] : this.system.listActors()),
       threadStats: async () => (this.system?.threadStats === undefined ? [] : this.system.threadStats()),
       restartActor: async (address: string, hold_ms: number): Promise<RestartOutcome> => (this.system?.restartActor === undefined ? 'not_running' : this.system.restartActor(address, hold_ms)),

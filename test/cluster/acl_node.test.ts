@@ -4,7 +4,8 @@ import t from 'tap';
 import * as p from '../../src/protocol/index.js';
 import { Admin, Consumer, MqError, Producer } from '../../src/client/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
-import { runCli, startNode } from '../cli/node_process.js';
+import { parseMessageId } from '../../src/client/message_id.js';
+import { adminGet, runCli, startNode } from '../cli/node_process.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
 import { client_test_limits, until } from '../client/client_helpers.js';
 
@@ -51,6 +52,7 @@ t.test('a standalone node with access control', async (t) => {
   ], { MQ_ACCESS_KEY: accounts.node.accessKey, MQ_SECRET_KEY: accounts.node.secretKey });
   const namesrv = node.ready['namesrv'] as string;
   const broker = node.ready['broker'] as string;
+  let payments_msg_id = '';
 
   const operator = new Admin({ namesrv, instanceName: 'acl-operator', ...keysOf(accounts.operator) });
   t.teardown(() => operator.close());
@@ -120,6 +122,22 @@ t.test('a standalone node with access control', async (t) => {
       }
     });
     t.equal(result.status, 'SEND_OK');
+    payments_msg_id = result.msgId;
+  });
+
+  await t.test('requests that would reach other data through a permitted group or topic are refused', async (t) => {
+    const consumer_raw = await ClientConnection.connect(broker, { client_id: 'acl-raw-reach', kind: 'CONSUMER', credentials: keysOf(accounts.consumer) });
+    t.teardown(() => consumer_raw.close());
+    const offset = parseMessageId(payments_msg_id).commitLogOffset;
+    const send_back = p.encodeSendBackRequest({ group: 'billing', commitLogOffset: offset, msgId: payments_msg_id, maxReconsumeTimes: 16 });
+    t.match(await denied(consumer_raw.request(p.request_codes.CONSUMER_SEND_BACK, send_back)), /may not use SUB on topic Payments/, 'a send-back of another topic\'s message (it would copy it into the group\'s retry topic)');
+    const heartbeat = p.encodeHeartbeatRequest({ clientId: 'sneaky@1', producerGroups: ['payments-tx'], consumerGroups: [] }, consumer_raw.protocol_version);
+    t.match(await denied(consumer_raw.request(p.request_codes.HEARTBEAT, heartbeat)), /may not use group payments-tx/, 'joining a producer group without its permission (its members get transaction check-backs)');
+    const unregister = p.encodeUnregisterClientRequest({ clientId: 'someone-else', consumerGroups: ['audit'] });
+    t.match(await denied(consumer_raw.request(p.request_codes.UNREGISTER_CLIENT, unregister)), /may not use group audit/, 'removing members of a group without its permission');
+    const http = await adminGet(node, `/api/messages/${payments_msg_id}`);
+    t.same([http.status, (JSON.parse(http.body) as { error: string }).error], [403, 'message lookup over the admin HTTP port is off while access control is on: use `mq-node admin message get|query` with an account'], 'message bodies over HTTP (which the node\'s own account would fetch) are off');
+    t.equal((await operator.getMessage(payments_msg_id)).body.toString(), 'allowed now', 'an account with SUB reads it through the ACL');
   });
 
   await t.test('admin acl: an admin edits every node; a non-admin cannot', async (t) => {

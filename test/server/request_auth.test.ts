@@ -36,13 +36,14 @@ function accountJson(accessKey: string, fields: Record<string, unknown> = {}): R
 
 interface AuthServer {
   address: string;
+  server_id: string;
   acl_path: string;
   acl_file: AclFile;
   /** Bodies the send handler ran for (what got through). */
   served: string[];
 }
 
-async function startAuthServer(t: Test): Promise<AuthServer> {
+async function startAuthServer(t: Test, server_id = 'auth-test'): Promise<AuthServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mq-auth-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const acl_path = path.join(dir, 'acl.json');
@@ -66,10 +67,10 @@ async function startAuthServer(t: Test): Promise<AuthServer> {
     .on(admin_code, () => Buffer.from('admin done'))
     .on(route_code, () => Buffer.from('route'));
   const auth = new RequestAuth({ acl: () => acl_file.acl, window_ms, log: quiet });
-  const server = new FrameServer({ server_id: 'auth-test', router, log: quiet, auth });
+  const server = new FrameServer({ server_id, router, log: quiet, auth });
   const bound = await server.listen('127.0.0.1', 0);
   t.teardown(() => server.close());
-  return { address: `127.0.0.1:${bound.port}`, acl_path, acl_file, served };
+  return { address: `127.0.0.1:${bound.port}`, server_id, acl_path, acl_file, served };
 }
 
 async function connectAs(t: Test, address: string, accessKey?: string, secretKey = `${accessKey ?? ''}-secret`): Promise<ClientConnection> {
@@ -138,13 +139,13 @@ t.test('an expired timestamp and a replayed request are refused', async (t) => {
   const frameSignedAt = (signer: RequestSigner, correlation_id: number): Buffer =>
     p.encodeFrame(p.requestEnvelope(send_code, correlation_id, body, { headers: signer.headers(send_code, false, body) }));
 
-  const old = new RequestSigner(credentials, () => Date.now() - window_ms - 1_000);
+  const old = new RequestSigner(credentials, server.server_id, () => Date.now() - window_ms - 1_000);
   const raw = await rawHello(t, server.address);
   t.match(errorOf(await raw.send(frameSignedAt(old, 2))), /^ACCESS_DENIED: the request was signed at .* more than 5000 ms from this node's clock/, 'signed before the window');
-  const future = new RequestSigner(credentials, () => Date.now() + window_ms + 1_000);
+  const future = new RequestSigner(credentials, server.server_id, () => Date.now() + window_ms + 1_000);
   t.match(errorOf(await raw.send(frameSignedAt(future, 3))), /^ACCESS_DENIED: .* more than 5000 ms/, 'signed after the window');
 
-  const signer = new RequestSigner(credentials);
+  const signer = new RequestSigner(credentials, server.server_id);
   const captured = frameSignedAt(signer, 4);
   t.equal(errorOf(await raw.send(captured)), 'served: stored Orders', 'the original request is served');
   t.match(errorOf(await raw.send(captured)), /^ACCESS_DENIED: request 1 of session [0-9a-f]{32} was seen before \(a replay\)/, 'sent again on the same connection: a replay');
@@ -154,6 +155,12 @@ t.test('an expired timestamp and a replayed request are refused', async (t) => {
   tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 0x01; // the body's last byte
   t.match(errorOf(await other.send(tampered)), /^ACCESS_DENIED: the signature does not match/, 'a changed body breaks the signature');
   t.same(server.served, ['Orders'], 'the handler ran once');
+
+  // Another listener (or node) with the same ACL: the captured request names its server.
+  const elsewhere = await startAuthServer(t, 'auth-test-2');
+  const raw_elsewhere = await rawHello(t, elsewhere.address);
+  t.match(errorOf(await raw_elsewhere.send(captured)), /^ACCESS_DENIED: the signature does not match .*signed for another server/, 'replayed to another server: refused');
+  t.same(elsewhere.served, [], 'and nothing ran there');
 });
 
 t.test('a changed ACL file applies to the next request, without a restart', async (t) => {

@@ -61,6 +61,7 @@ export class ClientConnection {
   private push_listeners: Array<(push: Envelope) => void> = [];
 
   private signer: RequestSigner | undefined;
+  private server_id = '';
   /** Negotiated by the handshake; requests before it (HELLO) are version-independent. */
   private negotiated_version = protocol_version_min;
 
@@ -115,6 +116,7 @@ export class ClientConnection {
       const version = ack.ok ? checkHelloAck(ack.value, options.versions) : ack;
       if (!version.ok) throw new MqError('BAD_REQUEST', `handshake with ${address} failed: ${version.error.message}`);
       connection.negotiated_version = version.value;
+      if (ack.ok) connection.server_id = ack.value.serverId;
       // Every request after HELLO is signed (access control); HELLO itself cannot be.
       if (options.credentials !== undefined) connection.signWith(options.credentials);
     } catch (error) {
@@ -135,7 +137,12 @@ export class ClientConnection {
    * signed). Called right after connecting, before any other request.
    */
   signWith(credentials: Credentials): void {
-    this.signer = new RequestSigner(credentials);
+    this.signer = new RequestSigner(credentials, this.server_id);
+  }
+
+  /** The server's id from its HelloAck (what signatures are bound to). */
+  get peer_server_id(): string {
+    return this.server_id;
   }
 
   /** The protocol version this connection speaks (both sides chose it at HELLO). */

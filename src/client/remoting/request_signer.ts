@@ -26,6 +26,8 @@ export class RequestSigner {
 
   constructor(
     private readonly credentials: Credentials,
+    /** The server id of the connection's HelloAck: the signature binds each request to it. */
+    private readonly server_id: string,
     private readonly now_ms: () => number = Date.now,
   ) {
     checkCredentials(credentials);
@@ -33,6 +35,6 @@ export class RequestSigner {
 
   headers(code: number, oneway: boolean, body: Uint8Array): Record<string, string> {
     this.seq += 1;
-    return signatureHeaders(this.credentials.secretKey, { code, oneway, access_key: this.credentials.accessKey, timestamp_ms: this.now_ms(), session: this.session, seq: this.seq }, body);
+    return signatureHeaders(this.credentials.secretKey, { server_id: this.server_id, code, oneway, access_key: this.credentials.accessKey, timestamp_ms: this.now_ms(), session: this.session, seq: this.seq }, body);
   }
 }

@@ -17,7 +17,7 @@ export const acl_file_limits = {
  * Owned by the node's main thread.
  */
 export class AclFile {
-  private current: Acl;
+  private in_force: Acl;
   private timer: NodeJS.Timeout | undefined;
   private seen: string;
 
@@ -26,7 +26,7 @@ export class AclFile {
     private readonly log: Logger,
     acl: Acl,
   ) {
-    this.current = acl;
+    this.in_force = acl;
     this.seen = statKey(file_path);
   }
 
@@ -36,7 +36,13 @@ export class AclFile {
   }
 
   get acl(): Acl {
-    return this.current;
+    return this.in_force;
+  }
+
+  /** The ACL after reading the file again if it changed (what an edit must build on). */
+  current(): Acl {
+    this.reloadIfChanged();
+    return this.in_force;
   }
 
   /** Reloads on change from now on. */
@@ -51,19 +57,24 @@ export class AclFile {
     if (key === this.seen) return false;
     this.seen = key;
     try {
-      this.current = readAcl(this.file_path);
+      this.in_force = readAcl(this.file_path);
     } catch (error) {
       this.log.error({ file: this.file_path, reason: error instanceof Error ? error.message : String(error) }, 'ACL file not reloaded: the ACL in force stays');
       return false;
     }
-    this.log.info({ file: this.file_path, accounts: this.current.list().length }, 'ACL reloaded');
+    this.log.info({ file: this.file_path, accounts: this.in_force.list().length }, 'ACL reloaded');
     return true;
   }
 
-  /** Makes `acl` the one in force and writes it whole, durably. */
+  /**
+   * Makes `acl` the one in force and writes it whole, durably. Callers build `acl` from
+   * `current()`, which reads a changed file first, so a hand edit made just before is kept.
+   */
   replace(acl: Acl): void {
     const temporary = `${this.file_path}.tmp-${process.pid}`;
-    const fd = fs.openSync(temporary, 'w', 0o600);
+    // A new file of our own (never a leftover or a link planted there), readable by us only.
+    fs.rmSync(temporary, { force: true });
+    const fd = fs.openSync(temporary, 'wx', 0o600);
     try {
       fs.writeSync(fd, `${JSON.stringify(acl.toJson(), null, 2)}\n`);
       fs.fsyncSync(fd);
@@ -77,7 +88,7 @@ export class AclFile {
     } finally {
       fs.closeSync(dir);
     }
-    this.current = acl;
+    this.in_force = acl;
     this.seen = statKey(this.file_path);
   }
 
@@ -100,8 +111,9 @@ export function readAcl(file_path: string): Acl {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`the ACL file ${file_path} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  } catch {
+    // Not the parser's message: newer Node quotes the text around the error, secrets included.
+    throw new Error(`the ACL file ${file_path} is not valid JSON`);
   }
   try {
     return Acl.parse(value);

@@ -36,7 +36,7 @@ export function addAclHandlers(router: RequestRouter, acl_file: AclFile | undefi
       const target = file();
       let next;
       try {
-        next = target.acl.withAccount({ ...request.value.account, topicPerms: { ...request.value.account.topicPerms }, groupPerms: { ...request.value.account.groupPerms } } as Account);
+        next = target.current().withAccount({ ...request.value.account, topicPerms: { ...request.value.account.topicPerms }, groupPerms: { ...request.value.account.groupPerms } } as Account);
       } catch (error) {
         throw new MqError('BAD_REQUEST', `ACL_UPDATE_ACCOUNT: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -50,8 +50,9 @@ export function addAclHandlers(router: RequestRouter, acl_file: AclFile | undefi
       const target = file();
       // Idempotent: a standalone node's nameserver and broker share one ACL, and an admin
       // deletes on both; the second finds the account gone, which is what was asked.
-      if (target.acl.account(request.value.accessKey) === undefined) return encodeAclChangeResponse({});
-      target.replace(target.acl.withoutAccount(request.value.accessKey));
+      const acl = target.current();
+      if (acl.account(request.value.accessKey) === undefined) return encodeAclChangeResponse({});
+      target.replace(acl.withoutAccount(request.value.accessKey));
       log.info({ account: request.value.accessKey, by: context.headers['AccessKey'] ?? '', remote: context.connection.remote }, 'ACL account deleted');
       return encodeAclChangeResponse({});
     });

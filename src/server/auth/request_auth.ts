@@ -27,9 +27,9 @@ export interface RequestAuthOptions {
  * reason and is logged with the account and the resource, at most once a second per reason
  * (a flood of bad requests must not flood the log).
  *
- * Owned by the listener's thread; the ReplayGuard is per listener, and a session is per
- * connection, so a request replayed to another listener of the node is refused by its window
- * or its guard there.
+ * Owned by the listener's thread. The ReplayGuard is per listener: a signature names the
+ * server id it is for (request_signature.ts), so a request replayed to another listener or
+ * node does not verify there.
  */
 export class RequestAuth {
   private readonly replays: ReplayGuard;
@@ -42,23 +42,24 @@ export class RequestAuth {
   }
 
   /** The account that signed `request`; throws ACCESS_DENIED when none did, properly. */
-  authenticate(request: Envelope, oneway: boolean, remote_ip: string): Account {
+  authenticate(request: Envelope, oneway: boolean, remote_ip: string, server_id: string): Account {
     const parsed = parseSignatureHeaders(request.headers);
     if (!parsed.ok) throw this.denied(parsed.reason, { remote: remote_ip, code: request.code });
     const { fields } = parsed;
     const acl = this.options.acl();
     const account = acl.account(fields.access_key);
     if (account === undefined) throw this.denied(`no account has access key "${fields.access_key}"`, { remote: remote_ip, account: fields.access_key });
-    const expected = computeSignature(account.secretKey, { ...fields, code: request.code, oneway }, request.body);
+    const expected = computeSignature(account.secretKey, { ...fields, server_id, code: request.code, oneway }, request.body);
     if (!signaturesEqual(expected, parsed.signature)) {
-      throw this.denied('the signature does not match (a wrong secret key, or the request was changed on its way)', { remote: remote_ip, account: fields.access_key, code: request.code });
+      throw this.denied('the signature does not match (a wrong secret key, a request changed on its way, or signed for another server)', { remote: remote_ip, account: fields.access_key, code: request.code });
     }
     const now_ms = this.clock.nowMs();
     if (Math.abs(now_ms - fields.timestamp_ms) > this.options.window_ms) {
       throw this.denied(`the request was signed at ${new Date(fields.timestamp_ms).toISOString()}, more than ${this.options.window_ms} ms from this node's clock (a replay, or clocks apart: sync them)`, { remote: remote_ip, account: fields.access_key });
     }
     if (!acl.addressAllowed(fields.access_key, remote_ip)) throw this.denied(`account "${fields.access_key}" may not connect from ${remote_ip}`, { remote: remote_ip, account: fields.access_key });
-    const verdict = this.replays.check(fields.session, fields.seq, now_ms);
+    // Keyed by account too: one account cannot spoil another's session numbers.
+    const verdict = this.replays.check(`${fields.access_key}/${fields.session}`, fields.seq, now_ms);
     if (verdict === 'replayed') throw this.denied(`request ${fields.seq} of session ${fields.session} was seen before (a replay)`, { remote: remote_ip, account: fields.access_key });
     if (verdict === 'full') throw new MqError('BUSY', 'this node tracks as many signing sessions as it can; retry shortly', { retriable: true });
     return account;

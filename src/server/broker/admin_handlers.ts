@@ -1,10 +1,11 @@
 import {
   body_bytes_max,
+  system_properties,
+  internal_topics,
   checkMessageKey,
   checkName,
   decodeQueryMessageRequest,
   encodeQueryMessageResponse,
-  type StoredMessage,
   decodeGetAllConsumerOffsetRequest,
   decodeGetAllTopicConfigRequest,
   encodeAllConsumerOffset,
@@ -34,6 +35,7 @@ import { OffsetStore } from '../../storage/offset_store.js';
 import { offsetsPath } from '../../storage/storage_paths.js';
 import type { RetryHandlers } from './retry_handlers.js';
 import { storedMessageOf } from './stored_message.js';
+import { decodeMessageProperties } from '../../storage/message_properties.js';
 
 export const query_message_limits = {
   /** Messages one QUERY_MESSAGE answers at most, whatever it asks for. */
@@ -95,7 +97,9 @@ export class AdminHandlers {
     }
     const host = record.store_host;
     if (record.store_timestamp !== location.store_timestamp || host.ipv4 !== location.store_ipv4 || (host.port & 0xffff) !== location.store_port) throw not_here;
-    context.authorize({ kind: 'topic', topic: record.topic, perm: 'SUB' });
+    // A scheduled or half message is stored under an internal topic: its real one decides.
+    const real_topic = internal_topics.has(record.topic) ? decodeMessageProperties(record.properties).properties[system_properties.real_topic] : undefined;
+    context.authorize({ kind: 'topic', topic: real_topic ?? record.topic, perm: 'SUB' });
     // The reply copies the record (up to a 4 MiB body): lookups sent together must not copy
     // more than the connection's reply budget at once (about the record's size: same fields).
     if (!context.reserveReplyBytes(record.total_size)) {
@@ -116,20 +120,29 @@ export class AdminHandlers {
     if (beginMs < 0 || endMs < 0 || (endMs !== 0 && endMs < beginMs)) throw new MqError('BAD_REQUEST', `QUERY_MESSAGE time range ${beginMs}..${endMs} is not ms since the epoch with begin <= end (0 and 0: any time)`);
     const limit = Math.min(maxCount, query_message_limits.messages_max);
     const records = await this.broker.store.lookupByKey(topic, key, limit, { begin_ms: beginMs, end_ms: endMs === 0 ? Number.MAX_SAFE_INTEGER : endMs });
-    const messages: StoredMessage[] = [];
+    const kept: typeof records = [];
     let body_bytes = 0;
+    let record_bytes = 0;
     for (const record of records) {
-      if (messages.length > 0 && body_bytes + record.body.length > query_message_limits.body_bytes_max) break;
+      if (kept.length > 0 && body_bytes + record.body.length > query_message_limits.body_bytes_max) break;
       body_bytes += record.body.length;
-      messages.push(storedMessageOf(record));
+      record_bytes += record.total_size;
+      kept.push(record);
     }
-    return encodeQueryMessageResponse({ messages });
+    // As GET_MESSAGE: the answer copies the records, within the connection's reply budget.
+    if (!context.reserveReplyBytes(record_bytes)) {
+      throw new MqError('BUSY', `replies to earlier requests of this connection are still being written (${server_connection_limits.reply_bytes_reserved_max} bytes at most at once); read them, then ask again`);
+    }
+    return encodeQueryMessageResponse({ messages: kept.map(storedMessageOf) });
   };
 
   readonly heartbeat = (body: Uint8Array, context: RequestContext): Uint8Array => {
     const request = decodeHeartbeatRequest(body, context.connection.protocol_version);
     if (!request.ok) throw new MqError('BAD_REQUEST', `HEARTBEAT body: ${request.error.message}`);
+    // Group permissions cover producer groups too: a producer group's members get the
+    // transaction check-backs, which carry half messages.
     for (const group of request.value.consumerGroups) context.authorize({ kind: 'group', group: group.group });
+    for (const group of request.value.producerGroups) context.authorize({ kind: 'group', group });
     context.connection.client_id = request.value.clientId;
     // Only queues of topics this broker hosts are kept (they are what its view can show).
     const groups = request.value.consumerGroups.map((group) => ({ ...group, assignedQueues: group.assignedQueues.filter((queue) => this.broker.topics.get(queue.topic) !== undefined) }));
@@ -144,9 +157,10 @@ export class AdminHandlers {
     return encodeHeartbeatResponse({});
   };
 
-  readonly unregisterClient = (body: Uint8Array): Uint8Array => {
+  readonly unregisterClient = (body: Uint8Array, context: RequestContext): Uint8Array => {
     const request = decodeUnregisterClientRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `UNREGISTER_CLIENT body: ${request.error.message}`);
+    for (const group of request.value.consumerGroups) context.authorize({ kind: 'group', group });
     this.broker.groups.leaveGroups(request.value.clientId, request.value.consumerGroups);
     return encodeUnregisterClientResponse({});
   };

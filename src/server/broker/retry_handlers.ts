@@ -1,4 +1,5 @@
 import {
+  internal_topics,
   checkName,
   deadLetterTopicOf,
   decodeResendDeadLetterRequest,
@@ -50,6 +51,9 @@ export class RetryHandlers {
     if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
     context.authorize({ kind: 'group', group: request.group });
     const failed = this.readMessage(request.commitLogOffset);
+    // Sending a message back copies it into the group's retry topic: only a message the
+    // account may read (else SUB on one group would read any offset of the log).
+    context.authorize({ kind: 'topic', topic: failed.topic, perm: 'SUB' });
     const message = decodeMessageProperties(failed.properties);
     const reconsume_times = failed.reconsume_times + 1;
     // Past the broker's own bound a message goes to the dead letters whatever the consumer
@@ -109,7 +113,9 @@ export class RetryHandlers {
     } catch (error) {
       throw new MqError('BAD_REQUEST', `no message at CommitLog offset ${commit_log_offset} on broker ${this.broker.broker_name}: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (record.topic === schedule_topic) throw new MqError('BAD_REQUEST', `CommitLog offset ${commit_log_offset} holds a scheduled message, which no consumer has seen`);
+    if (record.topic === schedule_topic || internal_topics.has(record.topic)) {
+      throw new MqError('BAD_REQUEST', `CommitLog offset ${commit_log_offset} holds a ${record.topic === schedule_topic ? 'scheduled' : 'transaction'} record, which no consumer has seen`);
+    }
     return record;
   }
 }

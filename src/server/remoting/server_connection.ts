@@ -163,7 +163,7 @@ export class ServerConnection {
       // Before anything else is done for the request (frames arrive in order, so the
       // sequence numbers the replay check sees only grow).
       try {
-        const account = auth.authenticate(request, oneway, this.remote_ip);
+        const account = auth.authenticate(request, oneway, this.remote_ip, this.options.server_id);
         if (requestNeed(request.code) === 'admin') auth.authorize(account, { kind: 'admin' }, request.code);
         authorize = (need) => auth.authorize(account, need, request.code);
       } catch (error) {
@@ -225,7 +225,9 @@ export class ServerConnection {
     }
     clearTimeout(this.handshake_timer);
     this.version = accepted.value.version;
-    this.client_id = hello.ok ? hello.value.clientId : '';
+    // Under access control HELLO proves nothing: the client id counts (e.g. for leaving its
+    // groups when the connection closes) only once a signed heartbeat has set it.
+    this.client_id = hello.ok && this.options.auth === undefined ? hello.value.clientId : '';
     this.write(responseEnvelope(request, encodeHelloAck(accepted.value)));
   }
 
