@@ -62,6 +62,14 @@ t.test('master and slave under mutual TLS: sync replication acknowledges, the sl
     socket.on('error', reject);
   });
   t.ok(authorized, 'the HA port presents the node\'s certificate over TLS');
+  // Without a client certificate the master ends the handshake (TLS 1.3: with an alert right
+  // after the client finished): the connection is refused, whatever the client then sends.
+  const refusal = await new Promise<string>((resolve) => {
+    const socket = tlsConnect({ host: ha_host, port: Number(ha_port), ca: certs.ca }, () => socket.write('hello without a certificate'));
+    socket.on('error', (error) => resolve(error.message));
+    socket.on('close', () => resolve('closed without an error'));
+  });
+  t.match(refusal, /certificate required|alert/i, `a TLS client without a certificate is refused by the HA port (${refusal})`);
   await new Promise<void>((resolve) => {
     const socket = net.connect({ host: ha_host, port: Number(ha_port) }, () => socket.write('plain bytes, no TLS'));
     socket.on('error', () => undefined);
