@@ -2,7 +2,7 @@
  * What Admin returns: plain objects (the wire decoder's records are class instances) with
  * the field names of the protocol, so `--json` output and the SDK's results read the same.
  */
-import { master_broker_id, type ClusterInfo, type TopicRouteData } from '../protocol/index.js';
+import { master_broker_id, type BrokerMemberInfo, type ClusterInfo, type TopicRouteData } from '../protocol/index.js';
 
 export interface RouteView {
   topic: string;
@@ -20,17 +20,8 @@ export interface ClusterView {
   }>;
 }
 
-export interface ClusterMemberView {
-  brokerId: number;
-  address: string;
-  haAddress: string;
-  epoch: number;
-  dataVersion: number;
-  lastHeartbeatMs: number;
-  /** Its CommitLog end at its last report to the nameserver (0 from a protocol 1 nameserver). */
-  maxOffset: number;
-  /** A slave its master reports in sync (false for a master). */
-  inSync: boolean;
+/** A broker as cluster info describes it (cluster_info.ts BrokerMemberInfo), plus its lag. */
+export interface ClusterMemberView extends BrokerMemberInfo {
   /**
    * A slave's bytes behind its master, from their last reports (each up to a heartbeat old,
    * so a small figure may be in flight); 0 for a master; null when the group has no master

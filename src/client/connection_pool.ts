@@ -63,7 +63,8 @@ export class ConnectionPool {
   private readonly leases = new Set<PoolLease>();
   private closed = false;
 
-  private readonly tls_key: string;
+  /** Digest of what connections are made with (TLS and account): leases must match it. */
+  private readonly dial_identity: string;
 
   private constructor(
     readonly instance_name: string,
@@ -73,7 +74,7 @@ export class ConnectionPool {
     private readonly credentials: Credentials | undefined,
   ) {
     this.client_id = `${hostname()}@${process.pid}@${instance_name}`;
-    this.tls_key = tlsKey(tls, credentials);
+    this.dial_identity = dialIdentity(tls, credentials);
   }
 
   /** A lease on the pool of `instance_name` (created on first use). */
@@ -83,7 +84,7 @@ export class ConnectionPool {
     if (pool === undefined) {
       pool = new ConnectionPool(instance_name, options.clock ?? system_clock, options.random ?? Math.random, options.tls, options.credentials);
       ConnectionPool.by_instance.set(instance_name, pool);
-    } else if (pool.tls_key !== tlsKey(options.tls, options.credentials)) {
+    } else if (pool.dial_identity !== dialIdentity(options.tls, options.credentials)) {
       throw new MqError('BAD_REQUEST', `instanceName ${JSON.stringify(instance_name)} is in use by SDK objects with other tls options or another account; they share connections, so give this ${options.owner} another instanceName (or the same tls and keys)`);
     }
     const lease = new PoolLease(pool, options.owner);
@@ -296,7 +297,7 @@ export class PoolLease {
 
 /** Equal for equal TLS options (PEM text compared by hash, so the pool keeps no second copy of a key). */
 /** What a pool's connections are made with (TLS and account), as a digest: pools compare it. */
-function tlsKey(tls: TlsDialOptions | undefined, credentials: Credentials | undefined): string {
+function dialIdentity(tls: TlsDialOptions | undefined, credentials: Credentials | undefined): string {
   const text = (value: unknown): unknown => (Buffer.isBuffer(value) ? value.toString('utf8') : Array.isArray(value) ? value.map(text) : value);
   const fields = tls === undefined ? 'plain' : Object.entries(tls).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => [name, text(value)]);
   const account = credentials === undefined ? null : [credentials.accessKey, credentials.secretKey];

@@ -8,6 +8,7 @@ import { QueuePositions } from '../../storage/queue_positions.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
+import { readableEnd, readableEndMoved } from '../../storage/readable_end.js';
 import { commitLogDirs } from '../../storage/storage_paths.js';
 import { consume_queue_module_url, consume_queue_protocol, consumeQueueAddress, type ConsumeQueueMessage, type ConsumeQueueStatus } from '../consume_queue/consume_queue_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
@@ -86,10 +87,7 @@ class DispatchActor {
   }
 
   private readable(): { offset: number; seq: number } {
-    // Sequence first, then offset: a writer that publishes in between bumps the sequence,
-    // and the wait below returns at once instead of missing it.
-    if (this.args.flush_mode === 'sync') return { seq: this.control.load('flush_seq'), offset: this.control.load('flush_offset') };
-    return { seq: this.control.load('write_seq'), offset: this.control.load('write_offset') };
+    return readableEnd(this.control, this.args.flush_mode);
   }
 
   private async tick(): Promise<void> {
@@ -138,8 +136,7 @@ class DispatchActor {
   private waitForWriter(seen_seq: number): void {
     if (this.waiting) return;
     this.waiting = true;
-    const slot = this.args.flush_mode === 'sync' ? 'flush_seq' : 'write_seq';
-    void this.control.waitAsync(slot, seen_seq, idle_wait_ms).then(() => {
+    void readableEndMoved(this.control, this.args.flush_mode, seen_seq, idle_wait_ms).then(() => {
       if (!this.stopped) this.self.tell({ kind: 'tick' });
     });
   }

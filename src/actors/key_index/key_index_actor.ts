@@ -7,6 +7,7 @@ import { KeyIndex, key_index_limits } from '../../storage/key_index.js';
 import { decodeMessageProperties, keys_property } from '../../storage/message_properties.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control, type StoreControl } from '../../storage/store_control.js';
+import { readableEnd, readableEndMoved } from '../../storage/readable_end.js';
 import { commitLogDirs, keyIndexDir } from '../../storage/storage_paths.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { key_index_protocol, key_index_time_max_ms, type KeyIndexMessage, type KeyIndexReply } from './key_index_messages.js';
@@ -122,10 +123,7 @@ class KeyIndexActor {
   }
 
   private readable(): { offset: number; seq: number } {
-    // Sequence first, then offset: a writer that publishes in between bumps the sequence,
-    // and the wait below returns at once instead of missing it.
-    if (this.args.flush_mode === 'sync') return { seq: this.control.load('flush_seq'), offset: this.control.load('flush_offset') };
-    return { seq: this.control.load('write_seq'), offset: this.control.load('write_offset') };
+    return readableEnd(this.control, this.args.flush_mode);
   }
 
   private tick(): void {
@@ -185,8 +183,7 @@ class KeyIndexActor {
       }, idle_wait_ms);
       return;
     }
-    const slot = this.args.flush_mode === 'sync' ? 'flush_seq' : 'write_seq';
-    void this.control.waitAsync(slot, seen_seq, idle_wait_ms).then(() => {
+    void readableEndMoved(this.control, this.args.flush_mode, seen_seq, idle_wait_ms).then(() => {
       if (!this.stopped) this.self.tell({ kind: 'tick' });
     });
   }

@@ -7,7 +7,7 @@
 import { defineCodec } from '../avro_codec.js';
 import type { Result } from '../protocol_error.js';
 import type { AssignedQueue, ConsumeFromWhere, ConsumeMode, Subscription } from './heartbeat.js';
-import { consume_from_wheres, consume_modes } from './heartbeat.js';
+import { assigned_queue_schema, consume_from_wheres, consume_modes, subscription_schema } from './heartbeat.js';
 
 export const consumer_connection_protocol_version = 2;
 
@@ -61,14 +61,8 @@ export const get_consumer_connection_list_response_v2 = defineCodec<GetConsumerC
               { name: 'lastHeartbeatMs', type: 'long' },
               { name: 'mode', type: { type: 'enum', name: 'ConsumeMode', symbols: [...consume_modes] } },
               { name: 'fromWhere', type: { type: 'enum', name: 'ConsumeFromWhere', symbols: [...consume_from_wheres] } },
-              {
-                name: 'subscriptions',
-                type: { type: 'array', items: { type: 'record', name: 'Subscription', fields: [{ name: 'topic', type: 'string' }, { name: 'expression', type: 'string' }] } },
-              },
-              {
-                name: 'assignedQueues',
-                type: { type: 'array', items: { type: 'record', name: 'AssignedQueue', fields: [{ name: 'topic', type: 'string' }, { name: 'queueId', type: 'int' }] } },
-              },
+              { name: 'subscriptions', type: { type: 'array', items: subscription_schema } },
+              { name: 'assignedQueues', type: { type: 'array', items: assigned_queue_schema } },
               { name: 'assignmentKnown', type: 'boolean' },
             ],
           },

@@ -49,12 +49,22 @@ export interface HeartbeatRequest {
 /** Empty in version 1; a record so that later versions can add fields. */
 export type HeartbeatResponse = Record<string, never>;
 
-const subscription_schema = {
+/** Shared with consumer_connection.ts (the same records, named the same in both). */
+export const subscription_schema = {
   type: 'record',
   name: 'Subscription',
   fields: [
     { name: 'topic', type: 'string' },
     { name: 'expression', type: 'string' },
+  ],
+};
+
+export const assigned_queue_schema = {
+  type: 'record',
+  name: 'AssignedQueue',
+  fields: [
+    { name: 'topic', type: 'string' },
+    { name: 'queueId', type: 'int' },
   ],
 };
 
@@ -92,7 +102,7 @@ export const heartbeat_request_v2 = defineCodec<HeartbeatRequest>({
     ...consumerGroupFieldsV1(),
     {
       name: 'assignedQueues',
-      type: { type: 'array', items: { type: 'record', name: 'AssignedQueue', fields: [{ name: 'topic', type: 'string' }, { name: 'queueId', type: 'int' }] } },
+      type: { type: 'array', items: assigned_queue_schema },
     },
   ]),
 });

@@ -103,7 +103,7 @@ export class AdminHandlers {
     // The reply copies the record (up to a 4 MiB body): lookups sent together must not copy
     // more than the connection's reply budget at once (about the record's size: same fields).
     if (!context.reserveReplyBytes(record.total_size)) {
-      throw new MqError('BUSY', `replies to earlier requests of this connection are still being written (${server_connection_limits.reply_bytes_reserved_max} bytes at most at once); read them, then ask again`);
+      throw replyBudgetSpent();
     }
     return encodeGetMessageResponse(storedMessageOf(record));
   };
@@ -131,7 +131,7 @@ export class AdminHandlers {
     }
     // As GET_MESSAGE: the answer copies the records, within the connection's reply budget.
     if (!context.reserveReplyBytes(record_bytes)) {
-      throw new MqError('BUSY', `replies to earlier requests of this connection are still being written (${server_connection_limits.reply_bytes_reserved_max} bytes at most at once); read them, then ask again`);
+      throw replyBudgetSpent();
     }
     return encodeQueryMessageResponse({ messages: kept.map(storedMessageOf) });
   };
@@ -179,4 +179,9 @@ export class AdminHandlers {
     const { connections, left_out } = this.broker.groups.connections(request.value.group);
     return encodeGetConsumerConnectionListResponse({ connections, connectionsLeftOut: left_out });
   };
+}
+
+/** A lookup that would pass the connection's reply budget (GET_MESSAGE, QUERY_MESSAGE). */
+function replyBudgetSpent(): MqError {
+  return new MqError('BUSY', `replies to earlier requests of this connection are still being written (${server_connection_limits.reply_bytes_reserved_max} bytes at most at once); read them, then ask again`);
 }
