@@ -6,6 +6,8 @@ import type { Registry } from 'prom-client';
 import { restart_hold_ms_max } from '../runtime/actor_cell.js';
 import { MqError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/log.js';
+import type { Acl } from '../server/auth/acl.js';
+import { AdminAuth, admin_auth_challenge } from './admin_auth.js';
 import { createMetricsRegistry } from './admin_metrics.js';
 import type { AdminSource, HealthReport } from './admin_source.js';
 import { loadInspectorAssets, type InspectorAsset } from './inspector_assets.js';
@@ -36,7 +38,10 @@ import { logHandshakeFailures } from '../tls/tls_listener.js';
  * The restart is the one request that changes anything; the confirmation header (which a
  * page can only send from script, not from a link or a form) keeps a stray click or a
  * crawler from restarting actors. Who may reach the admin port at all is the operator's
- * network decision (bind --admin-port to loopback or a management network).
+ * network decision (bind --admin-port to loopback or a management network) and, with the
+ * node's ACL on, its admin accounts': every request but `GET /healthz` then needs HTTP Basic
+ * authentication with one (admin_auth.ts), 401 without, 403 for another account. /healthz
+ * stays open: load balancers probe it, and it tells nothing but "ok" or why not.
  *
  * With the node's TLS it serves https (and, when the node has a CA, only to clients with a
  * certificate it signed, as every other port of the node).
@@ -66,6 +71,8 @@ export interface AdminServerOptions {
   host_names?: readonly string[];
   /** https with these (tls/node_tls.ts nodeServerOptions); absent: http. */
   tls?: TlsOptions;
+  /** The node's ACL in force (read per request), when access control is on; absent: open. */
+  acl?: () => Acl;
 }
 
 type Route = (response: ServerResponse, url: URL, request: IncomingMessage) => Promise<void>;
@@ -82,9 +89,13 @@ export class AdminServer {
     const bounded = <T>(promise: Promise<T>, what: string): Promise<T> => withTimeout(promise, what, timeout_ms);
     const registry = createMetricsRegistry(options.source, bounded);
     const guard = new RequestGuard(options.host_names ?? []);
+    const auth = options.acl === undefined ? undefined : new AdminAuth({ acl: options.acl, ...(options.log === undefined ? {} : { log: options.log }) });
+    if (auth !== undefined && options.tls === undefined) {
+      options.log?.warn('the admin HTTP port runs plain http while access control is on: HTTP Basic authentication sends the secret key with every request, readable on the network; give the node --tls-cert and --tls-key to serve it over https');
+    }
     const routes = createRoutes(options.source, registry, bounded, loadInspectorAssets(), new InspectorEvents(options.source, bounded));
     const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
-      handle(routes, options.source, guard, bounded, request, response).catch((error: unknown) => {
+      handle(routes, options.source, guard, auth, bounded, request, response).catch((error: unknown) => {
         options.log?.error({ err: error, url: request.url }, 'admin request failed');
         if (!response.headersSent) sendJson(response, 500, { error: errorText(error) });
         else response.destroy();
@@ -234,6 +245,7 @@ async function handle(
   routes: ReadonlyMap<string, Route>,
   source: AdminSource,
   guard: RequestGuard,
+  auth: AdminAuth | undefined,
   bounded: Bound,
   request: IncomingMessage,
   response: ServerResponse,
@@ -245,6 +257,16 @@ async function handle(
     response.setHeader('connection', 'close');
     sendJson(response, 403, { error: refusal });
     return;
+  }
+  if (auth !== undefined && !(request.method === 'GET' && path === '/healthz')) {
+    const verdict = auth.check(request);
+    if (!verdict.ok) {
+      if (verdict.status === 401) response.setHeader('www-authenticate', admin_auth_challenge);
+      // A refused request's body (if any) is not read.
+      response.setHeader('connection', 'close');
+      sendJson(response, verdict.status, { error: verdict.reason });
+      return;
+    }
   }
   if (request.method === 'POST' && path === restart_path) {
     // The body (if any) is not read: close the connection instead of draining it.

@@ -20,6 +20,8 @@ export interface AclAccount {
   defaultGroupPerm?: 'DENY' | 'SUB';
   topicPerms?: Record<string, 'DENY' | 'PUB' | 'SUB' | 'PUB|SUB'>;
   groupPerms?: Record<string, 'DENY' | 'SUB'>;
+  /** What the account may hold of each node at once, in place of the node's defaults. */
+  limits?: { connections?: number; requestsInFlight?: number; heldPulls?: number; requestBytes?: number };
 }
 
 /** One node's answer to an ACL request: its accounts (a listing), or why it failed. */
@@ -81,6 +83,7 @@ export function upsertAclAccount(deps: AclDeps, account: AclAccount): Promise<Ac
     defaultGroupPerm: account.defaultGroupPerm ?? 'DENY',
     topicPerms: { ...(account.topicPerms ?? {}) },
     groupPerms: { ...(account.groupPerms ?? {}) },
+    limits: { ...(account.limits ?? {}) } as Record<string, number>,
   };
   return onEveryNode(deps, request_codes.ACL_UPDATE_ACCOUNT, encodeAclUpdateAccountRequest({ account: record }), changed);
 }
@@ -104,5 +107,6 @@ function accountOf(record: AclAccountRecord): AclAccount {
     defaultGroupPerm: record.defaultGroupPerm as AclAccount['defaultGroupPerm'],
     topicPerms: { ...record.topicPerms } as AclAccount['topicPerms'],
     groupPerms: { ...record.groupPerms } as AclAccount['groupPerms'],
+    ...(Object.keys(record.limits).length === 0 ? {} : { limits: { ...record.limits } }),
   };
 }

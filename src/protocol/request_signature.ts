@@ -20,6 +20,15 @@
  * `server` is the server id the server announced in its HelloAck (e.g. `broker-a@0`): it is
  * signed but not sent, so a request signed for one node or listener does not verify at
  * another, where its session's replay table would not know it.
+ *
+ * The HA port (a slave's HA_HELLO to its master, actors/replicator/ha_access.ts) signs its
+ * hello the same way, with Seq 1 and a new Session per connection. It has no HelloAck, so its
+ * server id is fixed by the broker group: `ha:<cluster>/<brokerName>` (`haServerId`). A hello
+ * signed for one group's HA port does not verify at another group's, nor at a client or
+ * nameserver port. The master's replay table refuses a hello it saw before; a hello captured
+ * on the wire could still be replayed, within the window, to another broker of the same group
+ * that became master since (its table is its own): where the network between brokers is not
+ * trusted, run the HA port over TLS too.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -67,6 +76,11 @@ export function computeSignature(secret_key: string, fields: SignedFields, body:
   hmac.update(`${signature_scheme}\n${fields.server_id}\n${fields.code}\n${fields.oneway ? 1 : 0}\n${fields.access_key}\n${fields.timestamp_ms}\n${fields.session}\n${fields.seq}\n`);
   hmac.update(body);
   return hmac.digest('base64');
+}
+
+/** The server id an HA_HELLO is signed for: the HA port of broker group `cluster/broker_name`. */
+export function haServerId(cluster: string, broker_name: string): string {
+  return `ha:${cluster}/${broker_name}`;
 }
 
 /** The headers that sign a request. */

@@ -13,6 +13,7 @@ import {
 import { readArgv, readConfigFile, readEnv, type ArgValue, type FileValue } from './config_sources.js';
 import { checkTlsPaths } from './config_tls.js';
 import { checkAclSettings } from './config_acl.js';
+import { client_limit_defaults, type ClientLimits } from './remoting/client_limits.js';
 import { InvalidValue, formatHostPort, isWildcardHost, type HostPort } from './config_values.js';
 
 /**
@@ -43,6 +44,10 @@ interface CommonConfig {
   adminPort: number;
   /** Connections each client port (namesrv, broker) keeps open from one source address. */
   connectionsPerAddressMax: number;
+  /** What one client may hold at once (remoting/client_limits.ts): the node's defaults. */
+  connectionsPerAccountMax: number;
+  requestsPerClientMax: number;
+  heldPullsPerClientMax: number;
   /** --tls-cert, --tls-key, --tls-ca: absolute paths, or null without TLS (config_tls.ts). */
   tlsCert: string | null;
   tlsKey: string | null;
@@ -222,6 +227,9 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
     port: sources.get(flags.port, role),
     adminPort: sources.get(flags.adminPort, role),
     connectionsPerAddressMax: sources.get(flags.connectionsPerAddressMax, role),
+    connectionsPerAccountMax: sources.get(flags.connectionsPerAccountMax, role),
+    requestsPerClientMax: sources.get(flags.requestsPerClientMax, role),
+    heldPullsPerClientMax: sources.get(flags.heldPullsPerClientMax, role),
     tlsCert: sources.given(flags.tlsCert) ?? null,
     tlsKey: sources.given(flags.tlsKey) ?? null,
     tlsCa: sources.given(flags.tlsCa) ?? null,
@@ -306,4 +314,14 @@ export function configToJson(config: NodeConfig): Record<string, unknown> {
 /** The broker's data directories: the first holds everything, the others CommitLog segments. */
 export function dataDirs(config: { data: string }): string[] {
   return config.data.split(',');
+}
+
+/** The node's default limits per client (remoting/client_limits.ts), from its flags. */
+export function clientLimitsOf(config: NodeConfig): ClientLimits {
+  return {
+    connections_max: config.connectionsPerAccountMax,
+    requests_in_flight_max: config.requestsPerClientMax,
+    held_pulls_max: config.heldPullsPerClientMax,
+    request_bytes_max: client_limit_defaults.request_bytes_max,
+  };
 }

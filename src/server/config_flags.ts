@@ -3,6 +3,8 @@ import { resolve as resolvePath } from 'node:path';
 import { registry_limits } from '../actors/registry/registry_limits.js';
 import { keyProblem, signature_limits } from '../protocol/index.js';
 import { server_connection_limits } from './remoting/remoting_limits.js';
+import { client_limit_defaults } from './remoting/client_limits.js';
+import { account_limits_max } from './auth/acl.js';
 import type { ConfigSource } from './config_error.js';
 import {
   alignedIntegerType,
@@ -84,6 +86,11 @@ function spec<T>(fields: Omit<FlagSpec<T>, 'sources'> & { sources?: readonly Con
 const every_role = roles;
 const broker_roles: readonly Role[] = ['broker', 'standalone'];
 const namesrv_roles: readonly Role[] = ['namesrv', 'standalone'];
+
+/** The same default for every role. */
+function everyRole(value: number): Record<Role, string> {
+  return { namesrv: String(value), broker: String(value), standalone: String(value) };
+}
 
 /** Nameserver plugins named at once (--plugins); each is a module loaded at start. */
 export const plugins_max = 32;
@@ -176,12 +183,23 @@ export const flags = {
   }),
   connectionsPerAddressMax: spec({
     flag: 'connections-per-address-max', type: integerType(1, server_connection_limits.connections_max), roles: every_role,
-    defaults: {
-      namesrv: String(server_connection_limits.connections_per_address_max),
-      broker: String(server_connection_limits.connections_per_address_max),
-      standalone: String(server_connection_limits.connections_per_address_max),
-    },
+    defaults: everyRole(server_connection_limits.connections_per_address_max),
     placeholder: 'N', help: 'connections one client/broker port keeps open from one source address; more are closed at once (clients behind one NAT address share it)',
+  }),
+  connectionsPerAccountMax: spec({
+    flag: 'connections-per-account-max', type: integerType(1, account_limits_max.connections), roles: every_role,
+    defaults: everyRole(client_limit_defaults.connections_max),
+    placeholder: 'N', help: 'with --acl-file: connections one account keeps open on a client/broker port; an ACL account\'s limits.connections overrides it',
+  }),
+  requestsPerClientMax: spec({
+    flag: 'requests-per-client-max', type: integerType(1, account_limits_max.requestsInFlight), roles: every_role,
+    defaults: everyRole(client_limit_defaults.requests_in_flight_max),
+    placeholder: 'N', help: 'requests one client (an account; a source address without --acl-file) has in flight on a port, over its connections; more are answered BUSY',
+  }),
+  heldPullsPerClientMax: spec({
+    flag: 'held-pulls-per-client-max', type: integerType(1, account_limits_max.heldPulls), roles: every_role,
+    defaults: everyRole(client_limit_defaults.held_pulls_max),
+    placeholder: 'N', help: 'long-polling pulls the broker holds for one client (an account; a source address without --acl-file); more are answered empty at once',
   }),
   tlsCert: spec({
     flag: 'tls-cert', type: filePathType, roles: every_role, defaults: {}, optional: true,

@@ -2,7 +2,7 @@ import { assert } from '../runtime/assert.js';
 import { logger } from '../runtime/log.js';
 import { brokerListener } from './broker/broker_listener.js';
 import { haListener } from './broker/ha_listener.js';
-import { formatHostPort, type NamesrvConfig, type NodeConfig, type StandaloneConfig } from './config.js';
+import { clientLimitsOf, formatHostPort, type NamesrvConfig, type NodeConfig, type StandaloneConfig } from './config.js';
 import { isActorHost, NamesrvListener } from './namesrv/namesrv_listener.js';
 import type { Listener, NodeSystem } from './role.js';
 import type { NodeTls } from '../tls/node_tls.js';
@@ -51,6 +51,7 @@ function namesrvListener(config: NamesrvConfig | StandaloneConfig, port: number,
     audit_log_path: config.auditLog,
     server_id: `namesrv@${config.advertiseHost}`,
     connections_per_address_max: config.connectionsPerAddressMax,
+    client_limits: clientLimitsOf(config),
     access,
     cluster: config.role === 'namesrv' ? {
       self: formatHostPort({ host: config.advertiseHost, port }),

@@ -76,7 +76,8 @@ export async function runRoleProcess(config: NodeConfig): Promise<void> {
   }
   if (shutting_down) return; // a signal came while starting: the handler is stopping the node
   process.stdout.write(`${JSON.stringify(node.ready)}\n`);
-  log.info({ ready: node.ready, config }, 'ready');
+  // The secret key is never logged (logs are kept and shipped; the key signs as the node).
+  log.info({ ready: node.ready, config: { ...config, secretKey: config.secretKey === null ? null : '(hidden)' } }, 'ready');
 }
 
 /**
@@ -112,6 +113,13 @@ async function startNodeSystem(config: NodeConfig, options: { threads: number; n
       store_ipv4: ipv4ToNumber(config.advertiseHost),
       store_port: config.port,
       ha_tls: node_tls,
+      // The HA port checks and signs with the same ACL file and account as the node's
+      // listeners; the replicator, on its own thread, opens and watches the file itself.
+      ha_access: {
+        acl_file: config.aclFile,
+        acl_window_ms: config.aclWindowMs,
+        credentials: config.accessKey === null || config.secretKey === null ? null : { accessKey: config.accessKey, secretKey: config.secretKey },
+      },
     });
   } catch (error) {
     await system.stop();

@@ -117,6 +117,27 @@ export class ConsumeQueueReader {
     return { status: entries.length > 0 ? 'found' : 'no_matched_message', entries, next_queue_offset: queue_offset };
   }
 
+  /**
+   * The first queue offset in [from_queue_offset, window end) whose entry points at or past
+   * `commit_log_offset`, found by binary search: entries are in CommitLog order. Where
+   * retention deleted CommitLog records but not yet their ConsumeQueue segment (it goes by
+   * whole segments of 300,000 entries), a consumer is moved to the first message still kept
+   * in one step, not a batch at a time. An entry whose segment is gone counts as before.
+   */
+  firstAtOrAfter(commit_log_offset: number, from_queue_offset: number, window: ConsumeQueueWindow): number {
+    let low = Math.max(from_queue_offset, window.min_offset);
+    let high = window.max_offset;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const byte_offset = middle * entry_bytes;
+      const segment = this.segments.find(byte_offset);
+      const points_at = segment === undefined ? -1 : entryCommitLogOffset(segment.buffer, byte_offset - segment.start_offset);
+      if (points_at >= commit_log_offset) high = middle;
+      else low = middle + 1;
+    }
+    return low;
+  }
+
   close(): void {
     this.segments.close();
   }

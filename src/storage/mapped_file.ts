@@ -8,6 +8,10 @@ export const page_bytes = mmap.PAGESIZE;
 
 export type MapMode = 'read-write' | 'read-only';
 
+/** madvise(MADV_REMOVE) on Linux (not among the binding's constants): frees a range's pages
+ *  and their backing store, as a hole punched through the file. */
+const madv_remove = 9;
+
 /**
  * One segment file of fixed size, mapped MAP_SHARED. Every thread that needs a segment maps
  * it itself (a mapped Buffer sent to another thread arrives as a copy); the kernel shares
@@ -108,6 +112,31 @@ export class MappedFile {
     this.mapped = undefined;
     fs.closeSync(this.fd);
     this.fd = -1;
+  }
+
+  /** Removes the file's name; the mapping (and the file's disk blocks) stay until close. */
+  unlink(): void {
+    fs.rmSync(this.path, { force: true });
+  }
+
+  /**
+   * Gives the file's disk blocks back now, whatever other mappings of it live on: a file
+   * system frees an unlinked file only when its last mapping goes, and a mapping goes only
+   * when its Buffer is garbage-collected, in every thread that mapped it — on an idle broker
+   * with a full disk, perhaps never. MADV_REMOVE punches a hole through the whole file
+   * instead; every mapping reads zeros from then on, so only a file that nothing reads any
+   * more may be released (SegmentSet retires a segment first). False where the file system
+   * cannot punch holes: its blocks come back with the last mapping, as before.
+   */
+  releaseBlocks(): boolean {
+    assert(this.mode === 'read-write', 'releasing blocks needs a read-write mapping');
+    if (this.mapped === undefined || process.platform !== 'linux') return false;
+    try {
+      mmap.advise(this.mapped, madv_remove as 4);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Closes and removes the file. */

@@ -18,6 +18,8 @@ import { parseSegmentFileName, segmentFileName } from './storage_paths.js';
  */
 export class SegmentSet {
   private readonly segments = new Map<number, MappedFile>();
+  /** Segments retention removed (unlinked) but whose disk blocks are not given back yet. */
+  private readonly retired: MappedFile[] = [];
   private first_start: number | undefined;
   private last_start: number | undefined;
   readonly dirs: readonly string[];
@@ -135,6 +137,40 @@ export class SegmentSet {
     return removed;
   }
 
+  /**
+   * Retention in two steps, for a log read on other threads while it is deleted (the
+   * CommitLog): takes whole segments that end at or before `offset` out of the set and
+   * unlinks them, keeping the last one, as removeBefore does, but keeps them mapped until
+   * `releaseRetired` gives their blocks back. In between, the new min offset is published and
+   * every reader that had checked the old one finishes its read: releasing zeroes the pages
+   * under every mapping. Returns the new min offset.
+   */
+  retireBefore(offset: number): number {
+    while (this.first_start !== undefined && this.first_start !== this.last_start && this.first_start + this.segment_bytes <= offset) {
+      const start = this.first_start;
+      const segment = this.segments.get(start);
+      if (segment === undefined) fs.rmSync(this.pathOf(start), { force: true });
+      else {
+        segment.unlink();
+        this.retired.push(segment);
+      }
+      this.segments.delete(start);
+      this.first_start = start + this.segment_bytes;
+    }
+    return this.min_offset;
+  }
+
+  /** Gives back the disk blocks of the retired segments (MappedFile.releaseBlocks) and closes
+   *  them. Returns how many could be released at once (the rest wait for their mappings' GC). */
+  releaseRetired(): number {
+    let released = 0;
+    for (const segment of this.retired.splice(0)) {
+      if (segment.releaseBlocks()) released++;
+      segment.close();
+    }
+    return released;
+  }
+
   /** Deletes whole segments that end at or before `offset` (retention), oldest first, keeping
    *  at least the last segment. Returns the new min offset. */
   removeBefore(offset: number): number {
@@ -177,6 +213,7 @@ export class SegmentSet {
   close(): void {
     for (const segment of this.segments.values()) segment.close();
     this.segments.clear();
+    for (const segment of this.retired.splice(0)) segment.close();
   }
 
   private get(start: number): MappedFile | undefined {

@@ -66,7 +66,8 @@ export class StoreReader {
     let first_kept = 0;
     while (first_kept < read.entries.length && (read.entries[first_kept] as { commit_log_offset: number }).commit_log_offset < min_offset) first_kept++;
     if (first_kept > 0 && first_kept === read.entries.length) {
-      return { status: 'offset_too_small', records: [], next_queue_offset: read.next_queue_offset, ...window };
+      const next_queue_offset = this.queueReader(topic, queue_id).firstAtOrAfter(min_offset, read.next_queue_offset, window);
+      return { status: 'offset_too_small', records: [], next_queue_offset, ...window };
     }
     const records = read.entries.slice(first_kept).map((entry) => {
       const record = this.commit_log.read(entry.commit_log_offset, readable);

@@ -131,8 +131,8 @@ export async function startNode(t: Test, args: readonly string[], env: NodeJS.Pr
   };
 }
 
-/** GET on the node's admin server. */
-export async function adminGet(node: NodeProcess, path: string): Promise<{ status: number; type: string; body: string }> {
-  const response = await fetch(`http://${String(node.ready['admin'])}${path}`, { signal: AbortSignal.timeout(node_process_limits.command_timeout_ms) });
+/** GET on the node's admin server (`headers`: an Authorization header, for a node with an ACL). */
+export async function adminGet(node: NodeProcess, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
+  const response = await fetch(`http://${String(node.ready['admin'])}${path}`, { headers, signal: AbortSignal.timeout(node_process_limits.command_timeout_ms) });
   return { status: response.status, type: response.headers.get('content-type') ?? '', body: await response.text() };
 }

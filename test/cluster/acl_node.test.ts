@@ -6,6 +6,7 @@ import { Admin, Consumer, MqError, Producer } from '../../src/client/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import { parseMessageId } from '../../src/client/message_id.js';
 import { adminGet, runCli, startNode } from '../cli/node_process.js';
+import { basicAuthorization } from '../../src/admin/admin_auth.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
 import { client_test_limits, until } from '../client/client_helpers.js';
 
@@ -135,8 +136,12 @@ t.test('a standalone node with access control', async (t) => {
     t.match(await denied(consumer_raw.request(p.request_codes.HEARTBEAT, heartbeat)), /may not use group payments-tx/, 'joining a producer group without its permission (its members get transaction check-backs)');
     const unregister = p.encodeUnregisterClientRequest({ clientId: 'someone-else', consumerGroups: ['audit'] });
     t.match(await denied(consumer_raw.request(p.request_codes.UNREGISTER_CLIENT, unregister)), /may not use group audit/, 'removing members of a group without its permission');
-    const http = await adminGet(node, `/api/messages/${payments_msg_id}`);
-    t.same([http.status, (JSON.parse(http.body) as { error: string }).error], [403, 'message lookup over the admin HTTP port is off while access control is on: use `mq-node admin message get|query` with an account'], 'message bodies over HTTP (which the node\'s own account would fetch) are off');
+    const anonymous_http = await adminGet(node, `/api/messages/${payments_msg_id}`);
+    t.equal(anonymous_http.status, 401, 'message bodies over HTTP (which the node\'s own account fetches) need an account');
+    const non_admin_http = await adminGet(node, `/api/messages/${payments_msg_id}`, { authorization: basicAuthorization(accounts.consumer.accessKey, accounts.consumer.secretKey) });
+    t.equal(non_admin_http.status, 403, 'and an admin one: a consumer with SUB on Orders must not read Payments through the node');
+    const admin_http = await adminGet(node, `/api/messages/${payments_msg_id}`, { authorization: basicAuthorization(accounts.operator.accessKey, accounts.operator.secretKey) });
+    t.same([admin_http.status, (JSON.parse(admin_http.body) as { bodyText: string }).bodyText], [200, 'allowed now'], 'an admin account reads it over HTTP');
     t.equal((await operator.getMessage(payments_msg_id)).body.toString(), 'allowed now', 'an account with SUB reads it through the ACL');
   });
 

@@ -335,4 +335,5 @@ export const acl_account: AclAccountRecord = {
   defaultGroupPerm: 'SUB',
   topicPerms: { Orders: 'PUB|SUB' },
   groupPerms: { billing: 'SUB' },
+  limits: { heldPulls: 2048 },
 };

@@ -316,3 +316,31 @@ function packedRange(from: number, to: number, base: number, tagOf: (index: numb
   }
   return packEntries(entries);
 }
+
+t.test('firstAtOrAfter: the first entry at or past a CommitLog offset, by binary search over segments', async (t) => {
+  const data_dir = tempDir(t);
+  const entries_per_segment = 64;
+  const queue = openQueue(data_dir, entries_per_segment);
+  const count = 1_000;
+  const ends: number[] = [];
+  let commit_log_offset = 0;
+  for (let index = 0; index < count; index++) {
+    ends.push(commit_log_offset);
+    queue.append(index, commit_log_offset, recordSizeOf(index), 0);
+    commit_log_offset += recordSizeOf(index);
+  }
+  const reader = openReader(data_dir, entries_per_segment);
+  const window = { min_offset: queue.min_offset, max_offset: queue.max_offset };
+  let wrong = 0;
+  for (let index = 0; index < count; index += 7) {
+    const start = ends[index] as number;
+    // Exactly at a record, and one byte into it (the first at or past is the next record).
+    if (reader.firstAtOrAfter(start, 0, window) !== index) wrong++;
+    if (reader.firstAtOrAfter(start + 1, 0, window) !== index + 1) wrong++;
+  }
+  t.equal(wrong, 0, 'every record found from queue offset 0');
+  t.equal(reader.firstAtOrAfter(0, 500, window), 500, 'never before the queue offset it starts from');
+  t.equal(reader.firstAtOrAfter(commit_log_offset, 0, window), count, 'past the last entry: the queue end');
+  t.equal(reader.firstAtOrAfter(0, 0, { min_offset: 200, max_offset: count }), 200, 'never before the window');
+  reader.close();
+});

@@ -19,6 +19,13 @@ import { commit_log_protocol, placement_bytes, type CommitLogMessage, type Commi
 import { OffsetWaiters } from './offset_waiters.js';
 import { writeU64 } from '../../storage/record.js';
 
+export const commit_log_limits = {
+  /** A segment retention deleted keeps its pages this long before its disk blocks are given
+   *  back (SegmentSet.retireBefore): reads on other threads that checked the old min offset
+   *  are synchronous and end within microseconds; this is ample. */
+  retired_release_grace_ms: 1_000,
+} as const;
+
 /**
  * The CommitLog writer: the one actor that appends. It owns the CommitLog (segments, write
  * offset, queue-offset table) and publishes the write offset in the store control block.
@@ -48,6 +55,7 @@ class CommitLogActor {
   private next_requested = -1;
   private segments!: SegmentSet;
   private retention_timer: NodeJS.Timeout | undefined;
+  private release_timer: NodeJS.Timeout | undefined;
   private readonly flush;
   private readonly allocator;
 
@@ -117,6 +125,7 @@ class CommitLogActor {
 
   async stop(): Promise<void> {
     clearInterval(this.retention_timer);
+    clearTimeout(this.release_timer);
     // Everything appended is flushed before the writer goes (the flush actor stops after it).
     await this.flush.ask({ kind: 'flush_now' }, { timeout_ms: this.args.flush_timeout_ms * 10 }).catch((error: unknown) => {
       this.context.log.error({ err: error }, 'final flush failed');
@@ -266,9 +275,16 @@ class CommitLogActor {
       delete_before = start + this.args.commit_log_segment_bytes;
     }
     if (delete_before === segments.min_offset) return;
-    const min_offset = segments.removeBefore(delete_before);
+    const min_offset = segments.retireBefore(delete_before);
     this.control.store('min_offset', min_offset);
     this.context.log.info({ min_offset }, 'CommitLog segments deleted by retention');
+    // Readers that checked the old min offset finish their reads well within the grace; then
+    // the disk space comes back, also on a full disk where nothing would collect the mappings.
+    clearTimeout(this.release_timer);
+    this.release_timer = setTimeout(() => {
+      const released = segments.releaseRetired();
+      this.context.log.debug({ released }, 'disk blocks of deleted CommitLog segments released');
+    }, commit_log_limits.retired_release_grace_ms);
   }
 
   private status(): CommitLogReply {

@@ -19,6 +19,7 @@ import type { EpochHistory } from '../../storage/epoch_history.js';
 import type { SegmentSet } from '../../storage/segment_set.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { StoreArgs } from '../store/store_args.js';
+import type { HaAccess } from './ha_access.js';
 import { replicator_limits } from './replicator_limits.js';
 import { ha_roles } from './replicator_messages.js';
 
@@ -28,6 +29,8 @@ export interface MasterSessionDeps {
   /** The master's CommitLog, mapped read-only on this thread (shared by the sessions). */
   segments: SegmentSet;
   epochs: EpochHistory;
+  /** Checks the hello's signature when the node runs with an ACL file. */
+  access: HaAccess;
   log: Logger;
   now_ms(): number;
   /** True while the fault probe holds the stream (replicator_actor.ts `ha_hold`). */
@@ -41,6 +44,9 @@ export interface MasterSessionDeps {
  * One slave's connection on the master's HA port: the handshake (HA_HELLO), then the
  * stream — HA_PUSH frames of CommitLog bytes straight from the mapped segments, from where
  * the slave's log ends — and the slave's HA_ACKs, which say how much of it the slave holds.
+ * With access control on, the first frame must be an HA_HELLO signed by an admin account
+ * (ha_access.ts), checked before anything else: whoever fails it gets ACCESS_DENIED, the
+ * connection closes, and it never learns anything of the log.
  *
  * Flow control: the stream stops while the socket holds `socket_buffered_bytes_max` unsent
  * and goes on at 'drain', so a slow slave costs the master that much memory and no more.
@@ -49,6 +55,7 @@ export interface MasterSessionDeps {
  */
 export class HaMasterSession {
   readonly remote: string;
+  private readonly remote_ip: string;
   /** `brokerName/brokerId` of the slave, once it said hello. */
   slave = '';
   slave_id = -1;
@@ -61,12 +68,15 @@ export class HaMasterSession {
   private last_sent_ms: number;
   private readonly opened_ms: number;
   private closed = false;
+  /** The handshake was refused: the answer is sent and the socket ended; nothing more is read. */
+  private refused = false;
 
   constructor(
     private readonly socket: Socket,
     private readonly deps: MasterSessionDeps,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remote_ip = socket.remoteAddress ?? '';
     this.opened_ms = deps.now_ms();
     this.last_heard_ms = this.opened_ms;
     this.last_sent_ms = this.opened_ms;
@@ -89,7 +99,9 @@ export class HaMasterSession {
     if (!this.ready || this.deps.held()) return;
     const readable_offset = this.deps.control.load('write_offset');
     while (this.next_offset < readable_offset && this.socket.writableLength < replicator_limits.socket_buffered_bytes_max) {
-      const segment = this.deps.segments.find(this.next_offset);
+      // Below the min offset a segment may still be mapped here but already released (its
+      // pages read zeros: SegmentSet.retireBefore): gone all the same.
+      const segment = this.next_offset < this.deps.control.load('min_offset') ? undefined : this.deps.segments.find(this.next_offset);
       if (segment === undefined) {
         this.close(`the CommitLog segment holding offset ${this.next_offset} is gone (retention); the slave must be rebuilt from a copy`);
         return;
@@ -107,7 +119,7 @@ export class HaMasterSession {
     if (this.closed) return;
     const now_ms = this.deps.now_ms();
     if (this.next_offset < 0 && now_ms - this.opened_ms > replicator_limits.handshake_timeout_ms) {
-      this.close('no HA_HELLO within the handshake time');
+      this.close(this.refused ? 'refused, and the peer kept the connection open' : 'no HA_HELLO within the handshake time');
       return;
     }
     if (now_ms - this.last_heard_ms > replicator_limits.link_silence_ms_max) {
@@ -127,8 +139,10 @@ export class HaMasterSession {
 
   private onData(chunk: Buffer): void {
     this.last_heard_ms = this.deps.now_ms();
+    if (this.refused) return;
     for (const result of this.decoder.push(chunk)) {
-      if (this.closed) return;
+      // Frames sent behind a refused hello (in the same chunk) are not looked at.
+      if (this.closed || this.refused) return;
       if (!result.ok) {
         this.close(`malformed frame: ${result.error.message}`);
         return;
@@ -158,6 +172,12 @@ export class HaMasterSession {
   }
 
   private handshake(frame: Envelope): void {
+    // First of all, so that nobody unauthenticated learns even what the port expects.
+    const verdict = this.deps.access.checkHello(frame, this.remote_ip);
+    if (!verdict.ok) {
+      this.refuse(frame, verdict.error, verdict.account);
+      return;
+    }
     if (frame.code !== ha_codes.HA_HELLO) {
       this.refuse(frame, new MqError('BAD_REQUEST', 'the first frame on the HA port must be HA_HELLO'));
       return;
@@ -210,10 +230,12 @@ export class HaMasterSession {
     return undefined;
   }
 
-  private refuse(frame: Envelope, error: MqError): void {
+  /** `account`: the access key the hello was signed with, for the log ('' when not signed). */
+  private refuse(frame: Envelope, error: MqError, account = ''): void {
     this.write(errorEnvelope(frame, encodeErrorResponse({ code: error.code, message: error.message, retriable: error.retriable })));
+    this.refused = true;
     this.socket.end();
-    this.deps.log.warn({ remote: this.remote, slave: this.slave, reason: error.message }, 'HA handshake refused');
+    this.deps.log.warn({ remote: this.remote, slave: this.slave, account, code: error.code, reason: error.message }, 'HA handshake refused');
   }
 
   private write(envelope: Envelope): void {

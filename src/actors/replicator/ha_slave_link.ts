@@ -17,6 +17,7 @@ import type { Logger } from '../../runtime/log.js';
 import type { EpochHistory } from '../../storage/epoch_history.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { StoreArgs } from '../store/store_args.js';
+import type { HaAccess } from './ha_access.js';
 import { replicator_limits } from './replicator_limits.js';
 import { nodeDialOptions } from '../../tls/node_tls.js';
 import { describeDialError, dialSocket } from '../../tls/tls_dial.js';
@@ -26,6 +27,8 @@ export interface SlaveLinkDeps {
   control: StoreControl;
   /** This log's epoch history: its last epoch goes in the hello; the master's replaces it. */
   epochs: EpochHistory;
+  /** Signs the hello with the node's account (when it has one). */
+  access: HaAccess;
   /** The master streams from below this log's end: it must be cut to `offset` first. */
   onTruncationNeeded(offset: number): void;
   log: Logger;
@@ -125,7 +128,7 @@ export class HaSlaveLink {
       maxOffset: control.load('write_offset'),
       segmentBytes: args.commit_log_segment_bytes,
     });
-    this.write(requestEnvelope(ha_codes.HA_HELLO, 1, body));
+    this.write(requestEnvelope(ha_codes.HA_HELLO, 1, body, { headers: this.deps.access.signHello(body) }));
   }
 
   private onData(chunk: Buffer): void {
@@ -148,6 +151,12 @@ export class HaSlaveLink {
     }
     if ((frame.flags & flag_error) !== 0) {
       const error = decodeErrorResponse(frame.body);
+      if (error.ok && error.value.code === 'ACCESS_DENIED') {
+        const access_key = this.deps.access.access_key;
+        const signed_as = access_key === undefined ? 'this node has no account to sign it with (give it --access-key and --secret-key)' : `it was signed by account "${access_key}" (--access-key)`;
+        this.deps.log.error({ master: this.master, account: access_key ?? '', reason: error.value.message },
+          `the master refused this slave's HA_HELLO (ACCESS_DENIED): ${signed_as}; the master's ACL file must hold that account, as an admin allowed from this address`);
+      }
       this.close(`the master refused: ${error.ok ? `${error.value.code}: ${error.value.message}` : 'an unreadable error'}`);
       return;
     }

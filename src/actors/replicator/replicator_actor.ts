@@ -11,6 +11,7 @@ import { EpochHistory } from '../../storage/epoch_history.js';
 import { commitLogDirs, configDir, epochHistoryPath } from '../../storage/storage_paths.js';
 import { commit_log_address, commit_log_protocol, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
+import { HaAccess } from './ha_access.js';
 import { HaMasterSession } from './ha_master_session.js';
 import { HaSlaveLink } from './ha_slave_link.js';
 import { replicator_limits } from './replicator_limits.js';
@@ -39,6 +40,10 @@ import { createFrameListener } from '../../tls/tls_listener.js';
  * TLS — requiring client certificates when the node has a CA — and the slave link dials
  * with it; a TLS context is built here, as Node's TLS objects cannot cross threads.
  *
+ * With the node's ACL file (`args.ha_access`) a master takes only HA_HELLOs signed by an
+ * admin account of it, and a slave signs its hello with the node's account (ha_access.ts,
+ * which opens and watches the file on this thread).
+ *
  * Fault probe (Redpanda style): while a file named `ha_hold` exists in the data directory,
  * a master sends its slaves nothing but keep-alives — a partition of the HA link, for tests
  * and drills, without touching the network. Checked on the timer, not per append.
@@ -65,6 +70,7 @@ class ReplicatorActor {
   private truncate_to = -1;
   private held = false;
   private readonly hold_path: string;
+  private readonly access: HaAccess;
 
   constructor(
     private readonly context: ActorContext,
@@ -77,6 +83,7 @@ class ReplicatorActor {
     fs.mkdirSync(configDir(args.data_dir), { recursive: true });
     this.epochs = new EpochHistory(epochHistoryPath(args.data_dir), context.log).load();
     this.hold_path = path.join(args.data_dir, 'ha_hold');
+    this.access = HaAccess.open(args, context.log, context.clock);
   }
 
   start(): void {
@@ -113,6 +120,7 @@ class ReplicatorActor {
     for (const session of this.sessions) session.close('the master is stopping');
     await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
     this.segments?.close();
+    this.access.close();
   }
 
   inspect(): Record<string, unknown> {
@@ -169,6 +177,7 @@ class ReplicatorActor {
       control: this.control,
       segments: this.segments,
       epochs: this.epochs,
+      access: this.access,
       log: this.context.log,
       now_ms: () => this.context.clock.monotonicMs(),
       held: () => this.held,
@@ -275,6 +284,7 @@ class ReplicatorActor {
       args: this.args,
       control: this.control,
       epochs: this.epochs,
+      access: this.access,
       onTruncationNeeded: (offset) => {
         this.truncate_to = offset;
       },

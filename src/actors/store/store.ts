@@ -31,6 +31,7 @@ import { transaction_address, transaction_module_url, transaction_protocol, type
 import { timing_wheel_address, timing_wheel_module_url, timing_wheel_protocol, type TimingWheelMessage, type TimingWheelStatus } from '../timing_wheel/timing_wheel_messages.js';
 import { segment_allocator_address, segment_allocator_module_url, segment_allocator_protocol } from '../segment_allocator/segment_allocator_messages.js';
 import { ha_roles, replicator_address, replicator_module_url, replicator_protocol, type ReplicatorMessage, type ReplicatorStatus } from '../replicator/replicator_messages.js';
+import { ha_access_off } from '../replicator/ha_access.js';
 import type { StoreArgs } from './store_args.js';
 
 export const store_defaults = {
@@ -145,6 +146,7 @@ export class Store {
       replication_acks: options.replication_acks ?? store_defaults.replication_acks,
       replication_timeout_ms: options.replication_timeout_ms ?? store_defaults.replication_timeout_ms,
       ha_tls: options.ha_tls ?? null,
+      ha_access: options.ha_access ?? ha_access_off,
       data_dir: options.data_dir,
       extra_data_dirs: [...(options.extra_data_dirs ?? [])],
       control: store_control.create().sab,

@@ -1,4 +1,5 @@
 import type { NodeTls } from '../../tls/node_tls.js';
+import type { HaAccessArgs } from '../replicator/ha_access.js';
 
 /**
  * What every store actor is spawned with. Plain data (structured-cloned into the worker);
@@ -61,4 +62,8 @@ export interface StoreArgs {
   /** The node's TLS (PEM text, tls/node_tls.ts): the HA port serves it and a slave dials its
    *  master with it; null: plain TCP. Only the replicator reads it. */
   ha_tls: NodeTls | null;
+  /** Access control on the HA port (replicator/ha_access.ts): the node's ACL file, which a
+   *  master checks each slave's HA_HELLO against, and the node's account, which a slave signs
+   *  its HA_HELLO with (each null: off). Only the replicator reads it. */
+  ha_access: HaAccessArgs;
 }

@@ -23,6 +23,8 @@ export interface AclAccountRecord {
   defaultGroupPerm: string;
   topicPerms: Record<string, string>;
   groupPerms: Record<string, string>;
+  /** The account's own limits by their ACL-file names (auth/acl.ts AccountLimits); empty: the node's. */
+  limits: Record<string, number>;
 }
 
 export interface AclUpdateAccountRequest {
@@ -49,6 +51,7 @@ const account_schema = {
     { name: 'defaultGroupPerm', type: 'string' },
     { name: 'topicPerms', type: { type: 'map', values: 'string' } },
     { name: 'groupPerms', type: { type: 'map', values: 'string' } },
+    { name: 'limits', type: { type: 'map', values: 'long' } },
   ],
 };
 

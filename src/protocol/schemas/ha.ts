@@ -5,9 +5,10 @@
  *
  *   slave                                             master
  *     | HA_HELLO  { who, epoch, maxOffset, segment size } |
- *     | ------------------------------------------------> |   checks group, epoch, segment size
+ *     |   (signed, headers as request_signature.ts)       |
+ *     | ------------------------------------------------> |   checks the signature (ACL on), group, epoch, segment size
  *     | <------------------------------------------------ |   HA_HELLO response { epoch, startOffset, masterOffset }
- *     |                                                   |   (or an error: NOT_MASTER, BAD_REQUEST)
+ *     |                                                   |   (or an error: ACCESS_DENIED, NOT_MASTER, BAD_REQUEST)
  *     | <---- HA_PUSH  correlationId = offset, body = CommitLog bytes [offset, offset + n)
  *     | <---- HA_PUSH  ... (an empty body: a keep-alive)
  *     | ----> HA_ACK   correlationId = the slave's CommitLog end (what it holds), no body

@@ -1,5 +1,5 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { groupOfSystemTopic, isValidName, keyProblem } from '../../protocol/index.js';
+import { frame_bytes_max, groupOfSystemTopic, isValidName, keyProblem } from '../../protocol/index.js';
 
 /**
  * The access-control list of a node: accounts (access key, secret key) with their
@@ -11,7 +11,8 @@ import { groupOfSystemTopic, isValidName, keyProblem } from '../../protocol/inde
  *         "allowAddresses": ["10.1.0.0/16", "127.0.0.1"],
  *         "defaultTopicPerm": "DENY", "defaultGroupPerm": "SUB",
  *         "topicPerms": { "Orders": "PUB|SUB", "Audit": "SUB" },
- *         "groupPerms": { "billing": "SUB" } }
+ *         "groupPerms": { "billing": "SUB" },
+ *         "limits": { "connections": 200, "requestsInFlight": 4096, "heldPulls": 2048, "requestBytes": 1048576 } }
  *     ]
  *   }
  *
@@ -23,6 +24,9 @@ import { groupOfSystemTopic, isValidName, keyProblem } from '../../protocol/inde
  *   may connect from; missing or empty: any.
  * - A group's retry and dead-letter topics (`%RETRY%G`, `%DLQ%G`) follow the group's
  *   permission, not a topic entry: consuming a group is reading its retries.
+ * - `limits`: what the account may hold of a node at once, in place of the node's defaults
+ *   (server/remoting/client_limits.ts): connections and requests in flight per port, pulls
+ *   held by the broker, the largest request body. Each optional.
  *
  * Parsing is strict: an unknown field or a bad value names itself, so a typo in the file is
  * an error at load, not an account silently more (or less) allowed than meant.
@@ -39,6 +43,22 @@ export const acl_limits = {
   addresses_per_account_max: 256,
 } as const;
 
+/** An account's own limits, as the ACL file names them; missing ones take the node's. */
+export interface AccountLimits {
+  connections?: number;
+  requestsInFlight?: number;
+  heldPulls?: number;
+  requestBytes?: number;
+}
+
+/** The largest value of each account limit: beyond it the node's own bound applies anyway. */
+export const account_limits_max: Readonly<Required<AccountLimits>> = {
+  connections: 10_000,
+  requestsInFlight: 1 << 20,
+  heldPulls: 65_536,
+  requestBytes: frame_bytes_max,
+};
+
 export interface Account {
   accessKey: string;
   secretKey: string;
@@ -48,6 +68,8 @@ export interface Account {
   defaultGroupPerm: GroupPerm;
   topicPerms: Record<string, TopicPerm>;
   groupPerms: Record<string, GroupPerm>;
+  /** Absent: the node's defaults for all. */
+  limits?: AccountLimits;
 }
 
 /** What a request needs: an admin account, or a permission on a topic or a group. */
@@ -141,7 +163,7 @@ export class Acl {
   }
 }
 
-const account_fields = ['accessKey', 'secretKey', 'admin', 'allowAddresses', 'defaultTopicPerm', 'defaultGroupPerm', 'topicPerms', 'groupPerms'];
+const account_fields = ['accessKey', 'secretKey', 'admin', 'allowAddresses', 'defaultTopicPerm', 'defaultGroupPerm', 'topicPerms', 'groupPerms', 'limits'];
 
 function parseAccount(value: unknown, where: string): Account {
   if (!isObject(value)) throw new Error(`${where} is not an object`);
@@ -157,7 +179,9 @@ function parseAccount(value: unknown, where: string): Account {
     throw new Error(`${where}.allowAddresses is not a list of at most ${acl_limits.addresses_per_account_max} addresses`);
   }
   blockListOf(addresses as string[], where);
+  const limits = value['limits'] === undefined ? undefined : parseLimits(value['limits'], `${where}.limits`);
   return {
+    ...(limits === undefined ? {} : { limits }),
     accessKey: access_key as string,
     secretKey: secret_key as string,
     admin,
@@ -167,6 +191,22 @@ function parseAccount(value: unknown, where: string): Account {
     topicPerms: permTable(value['topicPerms'] ?? {}, topic_perms, `${where}.topicPerms`, 'topic'),
     groupPerms: permTable(value['groupPerms'] ?? {}, group_perms, `${where}.groupPerms`, 'group'),
   };
+}
+
+function parseLimits(value: unknown, where: string): AccountLimits {
+  if (!isObject(value)) throw new Error(`${where} is not an object`);
+  const names = Object.keys(account_limits_max) as Array<keyof AccountLimits>;
+  checkFields(value, names, where);
+  const limits: AccountLimits = {};
+  for (const name of names) {
+    const limit = value[name];
+    if (limit === undefined) continue;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > account_limits_max[name]) {
+      throw new Error(`${where}.${name} is ${JSON.stringify(limit)}; use a whole number from 1 to ${account_limits_max[name]}`);
+    }
+    limits[name] = limit;
+  }
+  return limits;
 }
 
 function permOf<P extends string>(value: unknown, allowed: readonly P[], where: string): P {

@@ -14,7 +14,8 @@ export const acl_file_limits = {
  * The ACL file of a node: loaded at start (a missing or bad file stops the start, with the
  * reason), looked at every second and reloaded when it changed — a bad edit is logged and the
  * ACL in force stays — and written whole (temporary file, fsync, rename) by admin edits.
- * Owned by the node's main thread.
+ * Owned by the thread that opened it: the node's main thread, and the replicator's worker
+ * thread, which opens its own to check slaves (actors/replicator/ha_access.ts).
  */
 export class AclFile {
   private in_force: Acl;

@@ -36,7 +36,7 @@ export function addAclHandlers(router: RequestRouter, acl_file: AclFile | undefi
       const target = file();
       let next;
       try {
-        next = target.current().withAccount({ ...request.value.account, topicPerms: { ...request.value.account.topicPerms }, groupPerms: { ...request.value.account.groupPerms } } as Account);
+        next = target.current().withAccount(accountOf(request.value.account));
       } catch (error) {
         throw new MqError('BAD_REQUEST', `ACL_UPDATE_ACCOUNT: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -69,5 +69,14 @@ export function recordOf(account: Account, secret_key: string): AclAccountRecord
     defaultGroupPerm: account.defaultGroupPerm,
     topicPerms: { ...account.topicPerms },
     groupPerms: { ...account.groupPerms },
+    limits: { ...account.limits } as Record<string, number>,
   };
+}
+
+/** The account a record asks for, to be checked by Acl.withAccount (the record is untrusted). */
+function accountOf(record: AclAccountRecord): Account {
+  const { limits, ...rest } = record;
+  const account = { ...rest, topicPerms: { ...record.topicPerms }, groupPerms: { ...record.groupPerms } } as Account;
+  if (Object.keys(limits).length > 0) account.limits = { ...limits };
+  return account;
 }

@@ -2,12 +2,20 @@ import { computeSignature, parseSignatureHeaders, requestCodeName, signaturesEqu
 import { system_clock, type Clock } from '../../runtime/clock.js';
 import { MqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
+import { LogThrottle } from '../../runtime/log_throttle.js';
 import type { Account, Acl, Need } from './acl.js';
 import { ReplayGuard } from './replay_guard.js';
 
 export const request_auth_defaults = {
   /** A signed request more than this away from the node's clock is refused (either way). */
   window_ms: 60_000,
+} as const;
+
+export const request_auth_limits = {
+  /** A refusal with the same reason and account is logged at most this often. */
+  denied_log_interval_ms: 1_000,
+  /** Reasons remembered for that (the table starts over beyond). */
+  denied_log_keys_max: 10_000,
 } as const;
 
 /** The checks of one listener: who sent a request, and whether that one may do it. */
@@ -34,11 +42,12 @@ export interface RequestAuthOptions {
 export class RequestAuth {
   private readonly replays: ReplayGuard;
   private readonly clock: Clock;
-  private readonly logged_ms = new Map<string, number>();
+  private readonly log_throttle: LogThrottle;
 
   constructor(private readonly options: RequestAuthOptions) {
     this.replays = new ReplayGuard(options.window_ms);
     this.clock = options.clock ?? system_clock;
+    this.log_throttle = new LogThrottle({ interval_ms: request_auth_limits.denied_log_interval_ms, keys_max: request_auth_limits.denied_log_keys_max, clock: this.clock });
   }
 
   /** The account that signed `request`; throws ACCESS_DENIED when none did, properly. */
@@ -77,13 +86,7 @@ export class RequestAuth {
   }
 
   private denied(reason: string, fields: Record<string, unknown>): MqError {
-    const now_ms = this.clock.monotonicMs();
-    const key = `${String(fields['account'] ?? '')}|${reason.slice(0, 40)}`;
-    if ((this.logged_ms.get(key) ?? -Infinity) + 1_000 <= now_ms) {
-      if (this.logged_ms.size >= 10_000) this.logged_ms.clear();
-      this.logged_ms.set(key, now_ms);
-      this.options.log.warn({ ...fields, reason }, 'access denied');
-    }
+    if (this.log_throttle.allow(`${String(fields['account'] ?? '')}|${reason.slice(0, 40)}`)) this.options.log.warn({ ...fields, reason }, 'access denied');
     return new MqError('ACCESS_DENIED', reason);
   }
 }

@@ -4,7 +4,7 @@ import { MqError } from '../../runtime/errors.js';
 import { logger } from '../../runtime/log.js';
 import { store_control } from '../../storage/store_control.js';
 import type { BrokerConfig, StandaloneConfig } from '../config.js';
-import { dataDirs, formatHostPort } from '../config.js';
+import { clientLimitsOf, dataDirs, formatHostPort } from '../config.js';
 import { FrameServer } from '../remoting/frame_server.js';
 import { RequestRouter } from '../remoting/request_router.js';
 import type { Listener } from '../role.js';
@@ -114,6 +114,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     router,
     log,
     connections_per_address_max: config.connectionsPerAddressMax,
+    client_limits: clientLimitsOf(config),
     ...(node_tls === null ? {} : { tls: nodeServerOptions(node_tls) }),
     listener: 'broker',
     ...(auth === undefined ? {} : { auth }),

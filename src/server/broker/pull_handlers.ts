@@ -70,9 +70,9 @@ export class PullHandlers {
         const read = context.connection.open ? this.read(request, filter, context) : first;
         resolve(read === over_budget ? this.notNow(request) : read);
       };
-      // Not held (the broker's or this connection's hold is full): answered empty at once,
+      // Not held (the broker's, this connection's or this client's hold is full): answered empty at once,
       // which a consumer takes as any empty pull (pull_hold.ts says why not an error).
-      const held = this.broker.pulls.hold(ready, answer, request.longPollTimeoutMs, context.connection);
+      const held = this.broker.pulls.hold(ready, answer, request.longPollTimeoutMs, context.connection, context.client);
       if (!held) resolve(first);
     });
     return encodePullResponse(answered);

@@ -1,4 +1,5 @@
 import type { StoreControl } from '../../storage/store_control.js';
+import type { ClientIdentity } from '../remoting/client_limits.js';
 
 export const pull_hold_limits = {
   /** Pulls held at once on this broker; more are answered at once (empty). */
@@ -22,6 +23,8 @@ interface HeldPull {
   deadline_ms: number;
   /** Whose pull it is (the connection): counted against held_per_connection_max. */
   owner: object;
+  /** The client the connection speaks for (client_limits.ts): counted against its held_pulls_max. */
+  client_key: string;
 }
 
 /**
@@ -31,7 +34,7 @@ interface HeldPull {
  * each wake re-checks the held pulls (a read of shared positions, no message). Timers answer
  * the pulls whose time runs out. Owned by the broker's main thread.
  *
- * A pull over either bound (the broker's, one connection's) is not held: the caller answers
+ * A pull over any bound (the broker's, one connection's, one client's) is not held: the caller answers
  * it at once with NO_NEW_MSG, as if its poll time had run out. A consumer handles that as it
  * handles any empty pull (it pauses briefly and pulls again), where an error would make it
  * log, back off and count the broker as failing.
@@ -40,6 +43,8 @@ export class PullHold {
   private readonly held = new Set<HeldPull>();
   /** The held pulls of each owner that has any. */
   private readonly held_by_owner = new Map<object, Set<HeldPull>>();
+  /** How many pulls each client that has any holds, over its connections. */
+  private readonly held_by_client = new Map<string, number>();
   private waiting = false;
   private timer: NodeJS.Timeout | undefined;
   /** When the timer fires (Infinity: none armed). */
@@ -57,14 +62,22 @@ export class PullHold {
     return this.held_by_owner.get(owner)?.size ?? 0;
   }
 
-  /** Holds a pull of `owner` (its connection); false when the hold is full, for the broker
-   *  or for that owner (the caller answers at once). */
-  hold(ready: () => boolean, answer: () => void, hold_ms: number, owner: object): boolean {
+  /** Pulls held for `client_key` now, over its connections. */
+  heldForClient(client_key: string): number {
+    return this.held_by_client.get(client_key) ?? 0;
+  }
+
+  /** Holds a pull of `owner` (its connection), which speaks for `client`; false when the
+   *  hold is full, for the broker, that owner or that client (the caller answers at once). */
+  hold(ready: () => boolean, answer: () => void, hold_ms: number, owner: object, client: ClientIdentity): boolean {
     if (this.closed || this.held.size >= pull_hold_limits.held_max) return false;
     let owned = this.held_by_owner.get(owner);
     if (owned !== undefined && owned.size >= pull_hold_limits.held_per_connection_max) return false;
-    const pull: HeldPull = { ready, answer, deadline_ms: Date.now() + Math.min(hold_ms, pull_hold_limits.hold_ms_max), owner };
+    const client_held = this.held_by_client.get(client.key) ?? 0;
+    if (client_held >= client.limits.held_pulls_max) return false;
+    const pull: HeldPull = { ready, answer, deadline_ms: Date.now() + Math.min(hold_ms, pull_hold_limits.hold_ms_max), owner, client_key: client.key };
     this.held.add(pull);
+    this.held_by_client.set(client.key, client_held + 1);
     if (owned === undefined) {
       owned = new Set();
       this.held_by_owner.set(owner, owned);
@@ -88,6 +101,7 @@ export class PullHold {
     this.held_by_owner.delete(owner);
     for (const pull of owned) {
       this.held.delete(pull);
+      this.countOut(pull);
       pull.answer();
     }
     this.armTimer();
@@ -100,6 +114,7 @@ export class PullHold {
     for (const pull of this.held) pull.answer();
     this.held.clear();
     this.held_by_owner.clear();
+    this.held_by_client.clear();
   }
 
   private watch(): void {
@@ -126,10 +141,17 @@ export class PullHold {
 
   private remove(pull: HeldPull): void {
     this.held.delete(pull);
+    this.countOut(pull);
     const owned = this.held_by_owner.get(pull.owner);
     if (owned === undefined) return;
     owned.delete(pull);
     if (owned.size === 0) this.held_by_owner.delete(pull.owner);
+  }
+
+  private countOut(pull: HeldPull): void {
+    const held = this.held_by_client.get(pull.client_key) ?? 0;
+    if (held <= 1) this.held_by_client.delete(pull.client_key);
+    else this.held_by_client.set(pull.client_key, held - 1);
   }
 
   private armTimer(): void {

@@ -19,6 +19,7 @@ import type { NamesrvReplication } from '../config.js';
 import { nodeDialOptions, nodeServerOptions, type NodeTls } from '../../tls/node_tls.js';
 import { addAclHandlers } from '../auth/acl_handlers.js';
 import type { NodeAccess } from '../auth/node_access.js';
+import type { ClientLimits } from '../remoting/client_limits.js';
 
 /** What the nameserver needs of the actor system: to place its registry actor and remove it. */
 export type ActorHost = Pick<ActorSystem, 'spawn' | 'stopActor'>;
@@ -39,6 +40,8 @@ export interface NamesrvOptions {
   server_id: string;
   /** Connections kept open from one source address (--connections-per-address-max). */
   connections_per_address_max?: number;
+  /** What one client may hold at once (remoting/client_limits.ts). */
+  client_limits?: ClientLimits;
   /** The replicated registry: this node's `host:port` as its peers know it, and the peers
    *  (none: the registry is this node's alone, in memory). */
   cluster?: NamesrvClusterSettings;
@@ -137,6 +140,7 @@ export class NamesrvListener implements Listener {
         router: this.router,
         log: options.log,
         connections_per_address_max: options.connections_per_address_max,
+        ...(options.client_limits === undefined ? {} : { client_limits: options.client_limits }),
         ...(node_tls === null ? {} : { tls: nodeServerOptions(node_tls) }),
         listener: 'namesrv',
         ...(auth === undefined ? {} : { auth }),

@@ -6,6 +6,7 @@ import type { RequestRouter } from './request_router.js';
 import { ServerConnection } from './server_connection.js';
 import type { RequestAuth } from '../auth/request_auth.js';
 import { ConnectionLimiter } from './connection_limiter.js';
+import { client_limit_defaults, ClientUsage, type ClientLimits } from './client_limits.js';
 import { createFrameListener } from '../../tls/tls_listener.js';
 import type { TlsOptions } from 'node:tls';
 
@@ -17,6 +18,8 @@ export interface FrameServerOptions {
   frame_bytes_max?: number;
   /** Connections kept open from one source address (--connections-per-address-max). */
   connections_per_address_max?: number;
+  /** What one client (account, or address with the ACL off) may hold at once (client_limits.ts). */
+  client_limits?: ClientLimits;
   onConnection?: (connection: ServerConnection) => void;
   onDisconnect?: (connection: ServerConnection) => void;
   /** TLS on this port (tls/node_tls.ts nodeServerOptions); absent: plain TCP. */
@@ -35,6 +38,8 @@ export class FrameServer {
   private readonly server: net.Server;
   private readonly connections = new Set<ServerConnection>();
   private readonly limiter: ConnectionLimiter;
+  /** Connections and requests in flight per client, over this listener's connections. */
+  readonly client_usage = new ClientUsage();
 
   constructor(private readonly options: FrameServerOptions) {
     // Over TLS a connection reaches accept() once its TLS handshake is done; the handshake
@@ -100,6 +105,8 @@ export class FrameServer {
       router: this.options.router,
       log: this.options.log,
       ...(this.options.auth === undefined ? {} : { auth: this.options.auth }),
+      client_usage: this.client_usage,
+      client_limits: this.options.client_limits ?? client_limit_defaults,
       onClose: (closed) => {
         this.connections.delete(closed);
         this.options.onDisconnect?.(closed);

@@ -1,6 +1,7 @@
 import { requestCodeName } from '../../protocol/index.js';
 import { MqError } from '../../runtime/errors.js';
 import type { Need } from '../auth/acl.js';
+import type { ClientIdentity } from './client_limits.js';
 import type { ServerConnection } from './server_connection.js';
 
 /** What a handler learns about the request besides its body. */
@@ -17,6 +18,8 @@ export interface RequestContext {
   authorize(need: Need): void;
   /** Whether access control is on: a handler skips work done only to authorize when it is off. */
   access_control: boolean;
+  /** Whose request it is (an account, or a source address with the ACL off) and that client's limits. */
+  client: ClientIdentity;
   /**
    * Sets aside `bytes` of the connection's budget for replies being built
    * (server_connection_limits.reply_bytes_reserved_max) until this request's reply is written;

@@ -19,8 +19,10 @@ import {
 import { assert } from '../../runtime/assert.js';
 import { MqError, toMqError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
+import type { Account } from '../auth/acl.js';
 import type { RequestAuth } from '../auth/request_auth.js';
 import { requestNeed } from '../auth/request_needs.js';
+import { accountClient, addressClient, type ClientIdentity, type ClientLimits, type ClientUsage } from './client_limits.js';
 import { server_connection_limits } from './remoting_limits.js';
 import type { RequestContext, RequestRouter } from './request_router.js';
 
@@ -32,6 +34,9 @@ export interface ServerConnectionOptions {
   onClose: (connection: ServerConnection) => void;
   /** Access control (ACL on): every request after HELLO is authenticated before its handler. */
   auth?: RequestAuth;
+  /** The listener's counts per client (client_limits.ts), and the node's default limits. */
+  client_usage: ClientUsage;
+  client_limits: ClientLimits;
 }
 
 /**
@@ -60,6 +65,14 @@ export class ServerConnection {
   private readonly handshake_timer: NodeJS.Timeout;
   /** Set by the listener's owner (e.g. the client id from HELLO) for logs and admin views. */
   client_id = '';
+  /**
+   * Whose requests these are (client_limits.ts): the source address with the ACL off; with
+   * it on, the account of the first signed request, unset before. A connection speaks for
+   * one account: its count of the account's connections is taken once, at that request.
+   */
+  private client: ClientIdentity | undefined;
+  /** Set when a refusal ends the connection once its answer is written. */
+  private end_after_reply = false;
 
   constructor(
     private readonly socket: Socket,
@@ -69,6 +82,7 @@ export class ServerConnection {
     this.remote_ip = socket.remoteAddress ?? '';
     this.id = this.remote;
     this.decoder = new FrameDecoder({ frame_bytes_max: options.frame_bytes_max });
+    if (options.auth === undefined) this.client = addressClient(this.remote_ip, options.client_limits);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.options.log.debug({ remote: this.remote, err: error }, 'connection error'));
@@ -157,20 +171,15 @@ export class ServerConnection {
       return;
     }
     const oneway = isOneway(request);
-    let authorize: RequestContext['authorize'] = () => undefined;
-    const auth = this.options.auth;
-    if (auth !== undefined) {
-      // Before anything else is done for the request (frames arrive in order, so the
-      // sequence numbers the replay check sees only grow).
-      try {
-        const account = auth.authenticate(request, oneway, this.remote_ip, this.options.server_id);
-        if (requestNeed(request.code) === 'admin') auth.authorize(account, { kind: 'admin' }, request.code);
-        authorize = (need) => auth.authorize(account, need, request.code);
-      } catch (error) {
-        if (!oneway) this.writeError(request, toMqError(error));
-        return;
-      }
+    let admitted: { client: ClientIdentity; authorize: RequestContext['authorize'] };
+    try {
+      admitted = this.admit(request, oneway);
+    } catch (error) {
+      if (!oneway) this.writeError(request, toMqError(error));
+      if (this.end_after_reply) this.end();
+      return;
     }
+    const { client, authorize } = admitted;
     // Requests that arrive together start together, so their replies are all built before
     // the first is written: a handler of a large reply reserves its bytes first, and what is
     // reserved here is freed once the reply is written (or dropped).
@@ -182,10 +191,11 @@ export class ServerConnection {
       return true;
     };
     this.in_flight++;
+    this.options.client_usage.startRequest(client);
     // The body is a view into the frame's buffer, which the decoder does not reuse: a
     // handler may keep it for as long as it needs.
     Promise.resolve()
-      .then(() => handler(request.body, { connection: this, code: request.code, headers: request.headers, oneway, authorize, access_control: auth !== undefined, reserveReplyBytes }))
+      .then(() => handler(request.body, { connection: this, code: request.code, headers: request.headers, oneway, authorize, access_control: this.options.auth !== undefined, client, reserveReplyBytes }))
       .then(
         (response) => {
           if (oneway) return;
@@ -206,8 +216,58 @@ export class ServerConnection {
       )
       .finally(() => {
         this.in_flight--;
+        this.options.client_usage.endRequest(client);
         this.reply_bytes_reserved -= reserved_bytes;
       });
+  }
+
+  /**
+   * Who sent `request` and whether it may start: authenticated and, for admin requests,
+   * authorized (ACL on), within its client's limits. Runs before anything else is done for
+   * the request (frames arrive in order, so the sequence numbers the replay check sees only
+   * grow). Throws the MqError to answer.
+   */
+  private admit(request: Envelope, oneway: boolean): { client: ClientIdentity; authorize: RequestContext['authorize'] } {
+    const auth = this.options.auth;
+    let authorize: RequestContext['authorize'] = () => undefined;
+    let client = this.client;
+    if (auth !== undefined) {
+      const account = auth.authenticate(request, oneway, this.remote_ip, this.options.server_id);
+      if (requestNeed(request.code) === 'admin') auth.authorize(account, { kind: 'admin' }, request.code);
+      authorize = (need) => auth.authorize(account, need, request.code);
+      client = this.bindAccount(account);
+    }
+    assert(client !== undefined, 'a connection without access control has its address as its client');
+    if (request.body.byteLength > client.limits.request_bytes_max) {
+      throw new MqError('MESSAGE_TOO_LARGE', `a request body of ${request.body.byteLength} bytes is more than ${client.key} may send (${client.limits.request_bytes_max})`);
+    }
+    if (this.options.client_usage.of(client.key).requests >= client.limits.requests_in_flight_max) {
+      throw new MqError('BUSY', `${client.key} has ${client.limits.requests_in_flight_max} requests in flight on this port, its limit; wait for replies before sending more`);
+    }
+    return { client, authorize };
+  }
+
+  /**
+   * The client of a signed request: its account, with the account's limits as the ACL has
+   * them now (a reload applies to the next request). The first signed request binds the
+   * connection to its account, counted against the account's connections; a connection
+   * over that count is answered and closed.
+   */
+  private bindAccount(account: Account): ClientIdentity {
+    const client = accountClient(account.accessKey, this.options.client_limits, account.limits);
+    if (this.client === undefined) {
+      if (!this.options.client_usage.connect(client)) {
+        this.end_after_reply = true;
+        throw new MqError('ACCESS_DENIED', `account "${account.accessKey}" has ${client.limits.connections_max} connections open on this port, its limit: close some, or raise the account's limits.connections in the ACL file`);
+      }
+      this.client = client;
+      return client;
+    }
+    if (this.client.key !== client.key) {
+      throw new MqError('ACCESS_DENIED', `this connection speaks for ${this.client.key}; a request of account "${account.accessKey}" needs a connection of its own`);
+    }
+    this.client = client;
+    return client;
   }
 
   private handshake(request: Envelope): void {
@@ -257,6 +317,8 @@ export class ServerConnection {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.handshake_timer);
+    // An account's connections were counted at binding; an address's at TCP accept.
+    if (this.client !== undefined && this.options.auth !== undefined) this.options.client_usage.disconnect(this.client);
     this.options.onClose(this);
   }
 }

@@ -1,0 +1,210 @@
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { Admin, Producer, type Message } from '../../src/client/index.js';
+import * as p from '../../src/protocol/index.js';
+import { until } from '../client/client_helpers.js';
+import { tempDir } from '../storage/commit_log_helpers.js';
+import { commitLogPrefix, ha_test_limits, startHaBroker, startHaCluster } from './fixtures/ha_cluster.js';
+
+/**
+ * The HA port under access control, between real processes. A master and a slave whose node
+ * account is an admin of their ACL file replicate under sync replication: the slave's signed
+ * HA_HELLO is taken, every SEND_OK was held by the slave, and its CommitLog equals the
+ * master's byte for byte. A raw client on the master's HA port — unsigned, signed by a
+ * non-admin account, with a wrong secret, or replaying a hello the master took before — is
+ * answered ACCESS_DENIED and closed without a byte of the log, each refusal logged with the
+ * account and the remote; a slave whose account the master's ACL lacks logs the refusal;
+ * and the master serves on, its slave still in sync.
+ */
+
+t.setTimeout(200_000);
+
+const cluster_name = 'DefaultCluster';
+const group = 'ha-group';
+const topic = 'HaGuarded';
+const queues = 4;
+const message_count = 300;
+/** The brokers' default CommitLog segment (a hello must name the master's own). */
+const segment_bytes = 1 << 30;
+const exchange_timeout_ms = 10_000;
+
+interface Keys {
+  accessKey: string;
+  secretKey: string;
+}
+
+const keys = (name: string): Keys => ({ accessKey: name, secretKey: `${name}-secret-0123456789` });
+const node = keys('node-admin');
+const producer_keys = keys('guarded-producer');
+const reader = keys('reader');
+/** Admin at the nameserver (it registers), absent from the brokers' ACL: the master refuses its hello. */
+const stranger = keys('stranger-replica');
+
+/** What a raw client saw on the HA port. */
+interface Exchange {
+  frames: p.Envelope[];
+  /** The master ended the connection (rather than this client giving up). */
+  ended_by_master: boolean;
+}
+
+/**
+ * Sends `frame` to the HA port at `address` and collects what comes back until the master
+ * closes, or until `enough(frames)` says so (then this side closes). Bounded in time.
+ */
+function haExchange(address: string, frame: Buffer, enough: (frames: readonly p.Envelope[]) => boolean = () => false): Promise<Exchange> {
+  const separator = address.lastIndexOf(':');
+  return new Promise<Exchange>((resolve, reject) => {
+    const frames: p.Envelope[] = [];
+    const decoder = new p.FrameDecoder({ frame_bytes_max: 32 << 20 });
+    let ended_by_master = false;
+    const socket = net.connect({ host: address.slice(0, separator), port: Number(address.slice(separator + 1)) }, () => socket.write(frame));
+    const deadline = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the HA port neither answered enough nor closed within ${exchange_timeout_ms} ms (frames: ${frames.map((seen) => seen.code).join(',')})`));
+    }, exchange_timeout_ms);
+    socket.on('data', (chunk: Buffer) => {
+      for (const result of decoder.push(chunk)) {
+        if (!result.ok) {
+          socket.destroy();
+          reject(result.error);
+          return;
+        }
+        frames.push(result.envelope);
+      }
+      if (enough(frames)) socket.destroy();
+    });
+    socket.on('end', () => {
+      ended_by_master = true;
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve({ frames, ended_by_master });
+    });
+  });
+}
+
+function helloBody(broker_id: number): Uint8Array {
+  return p.encodeHaHelloRequest({ version: p.ha_protocol_version, cluster: cluster_name, brokerName: group, brokerId: broker_id, epoch: 0, maxOffset: 0, segmentBytes: segment_bytes });
+}
+
+/** An HA_HELLO frame, signed as a slave signs it when `signer` is given. */
+function helloFrame(broker_id: number, signer?: Keys): Buffer {
+  const body = helloBody(broker_id);
+  const headers = signer === undefined ? {} : p.signatureHeaders(signer.secretKey, {
+    server_id: p.haServerId(cluster_name, group),
+    code: p.ha_codes.HA_HELLO,
+    oneway: false,
+    access_key: signer.accessKey,
+    timestamp_ms: Date.now(),
+    session: Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join(''),
+    seq: 1,
+  }, body);
+  return p.encodeFrame(p.requestEnvelope(p.ha_codes.HA_HELLO, 1, body, { headers }));
+}
+
+/** `CODE: message` of the refusal, after checking it is one error answer (to a frame of `code`) and nothing else. */
+function refusalOf(exchange: Exchange, code: number = p.ha_codes.HA_HELLO): string {
+  const pushes = exchange.frames.filter((frame) => frame.code === p.ha_codes.HA_PUSH).length;
+  if (pushes > 0) return `${pushes} HA_PUSH frames received`;
+  if (!exchange.ended_by_master) return 'the master did not close the connection';
+  const [answer, ...more] = exchange.frames;
+  if (answer === undefined || more.length > 0) return `${exchange.frames.length} frames received`;
+  if (answer.code !== code || (answer.flags & p.flag_error) === 0) return `an answer with code ${answer.code}, flags ${answer.flags}`;
+  const error = p.decodeErrorResponse(answer.body);
+  return error.ok ? `${error.value.code}: ${error.value.message}` : 'an unreadable error';
+}
+
+/** The master's log lines `HA handshake refused` for ACCESS_DENIED, parsed. */
+function refusalsLogged(stderr: string): Array<Record<string, unknown>> {
+  return stderr.split('\n').flatMap((line) => {
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      return entry['msg'] === 'HA handshake refused' && entry['code'] === 'ACCESS_DENIED' ? [entry] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+t.test('the HA port with access control: the signed slave replicates; unsigned, non-admin, wrong-secret and replayed hellos are refused', { timeout: 150_000 }, async (t) => {
+  const dir = tempDir(t);
+  const namesrv_acl = path.join(dir, 'namesrv-acl.json');
+  const broker_acl = path.join(dir, 'broker-acl.json');
+  writeFileSync(namesrv_acl, JSON.stringify({ accounts: [{ ...node, admin: true }, { ...producer_keys, topicPerms: { [topic]: 'PUB' } }, { ...stranger, admin: true }] }));
+  writeFileSync(broker_acl, JSON.stringify({ accounts: [{ ...node, admin: true }, { ...producer_keys, topicPerms: { [topic]: 'PUB' } }, { ...reader, defaultTopicPerm: 'PUB|SUB', defaultGroupPerm: 'SUB' }] }));
+  const acl_flags = (file: string): string[] => ['--acl-file', file, '--acl-window-ms', '30000'];
+  const account_flags = (account: Keys): string[] => ['--access-key', account.accessKey, '--secret-key', account.secretKey];
+  const cluster = await startHaCluster(t, ['--replication', 'sync', ...acl_flags(broker_acl), ...account_flags(node)], { namesrv_flags: acl_flags(namesrv_acl) });
+  const ha_address = String(cluster.master.node.ready['ha']);
+
+  const admin = new Admin({ namesrv: cluster.namesrv, instanceName: 'ha-acl-admin', ...node });
+  t.teardown(() => admin.close());
+  await until(`topic ${topic} created`, () => admin.createTopic({ topic, queues }));
+  const producer = new Producer({ namesrv: cluster.namesrv, instanceName: 'ha-acl-producer', sendTimeoutMs: 10_000, ...producer_keys });
+  t.teardown(() => producer.shutdown());
+  await producer.start();
+
+  await t.test('the slave\'s signed hello is taken: every SEND_OK is on the slave, its CommitLog equals the master\'s', async (t) => {
+    // Until the slave follows, a sync send answers SLAVE_NOT_AVAILABLE: wait for a first SEND_OK.
+    await until('a first send acknowledged by the slave', async () => ((await producer.send({ topic, body: 'first' })).status === 'SEND_OK' ? true : undefined), ha_test_limits.catch_up_timeout_ms);
+    const statuses = new Map<string, number>();
+    for (let first = 0; first < message_count; first += 50) {
+      const batch: Message[] = Array.from({ length: 50 }, (_, k) => ({ topic, body: Buffer.from(`guarded ${first + k} `.repeat(1 + ((first + k) % 7))) }));
+      for (const result of await producer.sendBatch(batch)) statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
+    }
+    t.same(Object.fromEntries(statuses), { SEND_OK: message_count }, 'every message SEND_OK under sync replication: the slave held it');
+    const master_log = await until('the slave\'s CommitLog equals the master\'s', () => {
+      const master = commitLogPrefix(cluster.master.data_dir);
+      return master.length > 0 && commitLogPrefix(cluster.slave.data_dir).equals(master) ? master : undefined;
+    }, ha_test_limits.catch_up_timeout_ms);
+    t.ok(master_log.length > message_count * 20, `the copied log holds the messages (${master_log.length} bytes)`);
+    t.notMatch(cluster.master.node.stderr(), /ACCESS_DENIED|access denied/, 'the master refused nobody');
+    t.notMatch(cluster.slave.node.stderr(), /ACCESS_DENIED|access denied/, 'nobody refused the slave');
+  });
+
+  await t.test('a raw client on the HA port: each bad hello is answered ACCESS_DENIED and closed, without a byte of the log', async (t) => {
+    t.match(refusalOf(await haExchange(ha_address, helloFrame(7))), /^ACCESS_DENIED: the request is not signed/, 'an unsigned hello');
+    t.match(refusalOf(await haExchange(ha_address, helloFrame(7, reader))), /^ACCESS_DENIED: account "reader" is not an admin account/, 'a hello signed by a non-admin account');
+    t.match(refusalOf(await haExchange(ha_address, helloFrame(7, { accessKey: node.accessKey, secretKey: 'not-the-secret-key' }))), /^ACCESS_DENIED: the signature does not match/, 'a hello with a wrong secret');
+    t.match(refusalOf(await haExchange(ha_address, p.encodeFrame({ code: p.ha_codes.HA_ACK, correlationId: 1 << 20, flags: p.flag_oneway, headers: {}, body: new Uint8Array(0) })), p.ha_codes.HA_ACK), /^ACCESS_DENIED: the request is not signed/, 'an unsigned HA_ACK as the first frame');
+
+    // A valid hello, as if captured on the wire: the master takes it once (and would stream)...
+    const captured = helloFrame(7, node);
+    const taken = await haExchange(ha_address, captured, (frames) => frames.length > 0);
+    const [answer] = taken.frames;
+    t.ok(answer !== undefined && answer.code === p.ha_codes.HA_HELLO && (answer.flags & p.flag_error) === 0, 'the valid hello is answered with the handshake');
+    const response = p.decodeHaHelloResponse(answer?.body ?? new Uint8Array(0));
+    t.ok(response.ok && response.value.masterOffset > 0, 'naming the master\'s log end');
+    // ...and refuses the very same bytes sent again.
+    t.match(refusalOf(await haExchange(ha_address, captured)), /^ACCESS_DENIED: .*seen before \(a replay\)/, 'the exact replay of a taken hello');
+
+    const refusals = await until('the refusals logged', () => {
+      const logged = refusalsLogged(cluster.master.node.stderr());
+      return logged.length >= 5 ? logged : undefined;
+    });
+    t.same(refusals.map((entry) => entry['account']), ['', 'reader', 'node-admin', '', 'node-admin'], 'each refusal is logged with the account');
+    t.ok(refusals.every((entry) => String(entry['remote']).startsWith('127.0.0.1:')), 'and the remote');
+  });
+
+  await t.test('a slave whose account the master\'s ACL lacks is refused and says why', async (t) => {
+    const outsider = await startHaBroker(t, cluster.namesrv, 2, tempDir(t), ['--replication', 'sync', ...acl_flags(broker_acl), ...account_flags(stranger)]);
+    await until('the outsider logs the refusal', () => (/the master refused this slave's HA_HELLO \(ACCESS_DENIED\)/.test(outsider.node.stderr()) ? true : undefined), ha_test_limits.catch_up_timeout_ms);
+    t.match(outsider.node.stderr(), /no account has access key \\"stranger-replica\\"|no account has access key "stranger-replica"/, 'with the master\'s reason');
+    t.ok(refusalsLogged(cluster.master.node.stderr()).some((entry) => entry['account'] === stranger.accessKey), 'the master logged it with the account');
+    t.equal(commitLogPrefix(outsider.data_dir).length, 0, 'the outsider holds nothing of the log');
+    await outsider.node.signal('SIGKILL');
+  });
+
+  await t.test('the master serves on: its slave is still in sync', async (t) => {
+    const result = await producer.send({ topic, body: 'after the refusals' });
+    t.equal(result.status, 'SEND_OK', 'a sync send is acknowledged');
+    const master_log = await until('the slave\'s CommitLog equals the master\'s', () => {
+      const master = commitLogPrefix(cluster.master.data_dir);
+      return commitLogPrefix(cluster.slave.data_dir).equals(master) ? master : undefined;
+    }, ha_test_limits.catch_up_timeout_ms);
+    t.ok(master_log.includes(Buffer.from('after the refusals')), 'the slave\'s CommitLog is still the master\'s, the new message included');
+  });
+});
