@@ -27,8 +27,9 @@
  * signed for one group's HA port does not verify at another group's, nor at a client or
  * nameserver port. The master's replay table refuses a hello it saw before; a hello captured
  * on the wire could still be replayed, within the window, to another broker of the same group
- * that became master since (its table is its own): where the network between brokers is not
- * trusted, run the HA port over TLS too.
+ * that became master since, or to the same master after a restart (the tables are in memory,
+ * one per process): where the network between brokers is not trusted, run the HA port over
+ * TLS too. The same holds for the client ports' requests after a node's restart.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 

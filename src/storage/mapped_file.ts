@@ -9,8 +9,9 @@ export const page_bytes = mmap.PAGESIZE;
 export type MapMode = 'read-write' | 'read-only';
 
 /** madvise(MADV_REMOVE) on Linux (not among the binding's constants): frees a range's pages
- *  and their backing store, as a hole punched through the file. */
-const madv_remove = 9;
+ *  and their backing store, as a hole punched through the file. The binding passes the
+ *  number through to madvise; its declared type lists only the constants it exports. */
+const madv_remove = 9 as unknown as typeof mmap.MADV_DONTNEED;
 
 /**
  * One segment file of fixed size, mapped MAP_SHARED. Every thread that needs a segment maps
@@ -132,7 +133,7 @@ export class MappedFile {
     assert(this.mode === 'read-write', 'releasing blocks needs a read-write mapping');
     if (this.mapped === undefined || process.platform !== 'linux') return false;
     try {
-      mmap.advise(this.mapped, madv_remove as 4);
+      mmap.advise(this.mapped, madv_remove);
       return true;
     } catch {
       return false;

@@ -5,6 +5,11 @@ import { MqError } from '../runtime/errors.js';
 import { MappedFile, type MapMode } from './mapped_file.js';
 import { parseSegmentFileName, segmentFileName } from './storage_paths.js';
 
+interface RetiredSegment {
+  segment: MappedFile;
+  retired_ms: number;
+}
+
 /**
  * The segments of one log (the CommitLog, or one ConsumeQueue): fixed-size files named by
  * their start offset, back to back, each start a multiple of the segment size. Because of
@@ -18,8 +23,8 @@ import { parseSegmentFileName, segmentFileName } from './storage_paths.js';
  */
 export class SegmentSet {
   private readonly segments = new Map<number, MappedFile>();
-  /** Segments retention removed (unlinked) but whose disk blocks are not given back yet. */
-  private readonly retired: MappedFile[] = [];
+  /** Segments retention removed (unlinked) whose disk blocks are not given back yet, oldest first. */
+  private readonly retired: RetiredSegment[] = [];
   private first_start: number | undefined;
   private last_start: number | undefined;
   readonly dirs: readonly string[];
@@ -145,14 +150,14 @@ export class SegmentSet {
    * every reader that had checked the old one finishes its read: releasing zeroes the pages
    * under every mapping. Returns the new min offset.
    */
-  retireBefore(offset: number): number {
+  retireBefore(offset: number, now_ms: number): number {
     while (this.first_start !== undefined && this.first_start !== this.last_start && this.first_start + this.segment_bytes <= offset) {
       const start = this.first_start;
       const segment = this.segments.get(start);
       if (segment === undefined) fs.rmSync(this.pathOf(start), { force: true });
       else {
         segment.unlink();
-        this.retired.push(segment);
+        this.retired.push({ segment, retired_ms: now_ms });
       }
       this.segments.delete(start);
       this.first_start = start + this.segment_bytes;
@@ -160,15 +165,22 @@ export class SegmentSet {
     return this.min_offset;
   }
 
-  /** Gives back the disk blocks of the retired segments (MappedFile.releaseBlocks) and closes
-   *  them. Returns how many could be released at once (the rest wait for their mappings' GC). */
-  releaseRetired(): number {
+  /**
+   * Gives back the disk blocks of the retired segments (MappedFile.releaseBlocks) that were
+   * retired at least `grace_ms` ago and end at or below `floor_offset` (below it nothing may
+   * still read them: e.g. the HA stream's queued bytes), and closes them; the others wait for
+   * a later call. Oldest first, so a segment waits only on those before it.
+   */
+  releaseRetired(now_ms: number, grace_ms: number, floor_offset: number): { released: number; waiting: number } {
     let released = 0;
-    for (const segment of this.retired.splice(0)) {
-      if (segment.releaseBlocks()) released++;
-      segment.close();
+    while (this.retired.length > 0) {
+      const oldest = this.retired[0] as RetiredSegment;
+      if (now_ms - oldest.retired_ms < grace_ms || oldest.segment.end_offset > floor_offset) break;
+      this.retired.shift();
+      if (oldest.segment.releaseBlocks()) released++;
+      oldest.segment.close();
     }
-    return released;
+    return { released, waiting: this.retired.length };
   }
 
   /** Deletes whole segments that end at or before `offset` (retention), oldest first, keeping
@@ -213,7 +225,7 @@ export class SegmentSet {
   close(): void {
     for (const segment of this.segments.values()) segment.close();
     this.segments.clear();
-    for (const segment of this.retired.splice(0)) segment.close();
+    for (const { segment } of this.retired.splice(0)) segment.close();
   }
 
   private get(start: number): MappedFile | undefined {

@@ -20,6 +20,11 @@ export const store_control = defineControlBlock(
     retention_floor: 'i64',
     /** Transaction actor only: the same for half messages not decided yet. */
     transaction_floor: 'i64',
+    /** Replicator only: no slave's stream has CommitLog bytes below this waiting to be sent
+     *  (the HA_PUSH bodies are views of the mapped segments): the lowest acknowledged offset
+     *  of the connected slaves, the largest safe integer without any. The writer gives back
+     *  the disk blocks of deleted segments only below it (SegmentSet.releaseRetired). */
+    ha_stream_floor: 'i64',
     /** Replicator only, on a master: the CommitLog end that enough in-sync slaves hold
      *  (`replication_acks` of them); sync replication acknowledges below it. */
     replicated_offset: 'i64',

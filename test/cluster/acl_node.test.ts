@@ -104,7 +104,7 @@ t.test('a standalone node with access control', async (t) => {
     await anonymous.shutdown();
     const wrong = new Admin({ namesrv, instanceName: 'acl-wrong', accessKey: accounts.operator.accessKey, secretKey: 'not-the-secret' });
     t.teardown(() => wrong.close());
-    t.match(await denied(wrong.cluster()), /ACCESS_DENIED: the signature does not match/);
+    t.match(await denied(wrong.cluster()), /ACCESS_DENIED: access key "[^"]+" is unknown here, or the signature does not match/);
   });
 
   await t.test('the ACL file edited on disk applies without a restart', async (t) => {
@@ -166,6 +166,6 @@ t.test('a standalone node with access control', async (t) => {
     const cli = await runCli(t, ['admin', 'acl', 'delete', 'late-app', '--namesrv', namesrv, '--access-key', accounts.operator.accessKey], { MQ_SECRET_KEY: accounts.operator.secretKey });
     t.equal(cli.code, 0, cli.stderr);
     t.match(cli.stdout, /namesrv .* done/);
-    t.match(await denied(late_producer.send({ topic: 'Orders', body: 'deleted' })), /ACCESS_DENIED: no account has access key "late-app"/, 'the deleted account is refused');
+    t.match(await denied(late_producer.send({ topic: 'Orders', body: 'deleted' })), /ACCESS_DENIED: access key "late-app" is unknown here, or the signature does not match/, 'the deleted account is refused');
   });
 });

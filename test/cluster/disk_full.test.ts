@@ -1,7 +1,7 @@
 import { closeSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { Admin, Consumer, MqError, Producer, type ReceivedMessage } from '../../src/client/index.js';
+import { Admin, Consumer, MqError, parseMessageId, Producer, type ReceivedMessage } from '../../src/client/index.js';
 import { adminGet, startNode, type NodeProcess } from '../cli/node_process.js';
 import { until } from '../client/client_helpers.js';
 import { mountTmpfs, tmpfsUnavailable, type TmpfsMount } from '../helpers/tmpfs_mount.js';
@@ -12,7 +12,8 @@ import { patternBody } from '../storage/commit_log_helpers.js';
  * --data is a 64 MiB tmpfs, a filler file bringing the tmpfs near the mark, and the SDK.
  * Sends are refused (BROKER_UNAVAILABLE, naming the disk) once the tmpfs passes the mark;
  * the node keeps running; retention deletes the oldest CommitLog segment at its next check;
- * a consumer still reads every acknowledged message that is left, and nothing else; once the
+ * a consumer still reads every acknowledged message that is left, and nothing else, starting
+ * where retention cut each queue (the message before is gone, looked up by its id); once the
  * filler is deleted, sends are accepted again and consumed too.
  *
  * Why it is deterministic (the numbers are in `limits`):
@@ -70,11 +71,12 @@ const limits = {
 const topic = 'DiskFull';
 const segment_name = /^\d{20}$/;
 
-/** An acknowledged send: its position, and the index its body was made from. */
+/** An acknowledged send: its position, its id, and the index its body was made from. */
 interface Acked {
   index: number;
   queue_id: number;
   queue_offset: number;
+  msg_id: string;
 }
 
 /**
@@ -153,6 +155,46 @@ function checkAckedSuffix(t: Test, label: string, acked: readonly Acked[], recei
   }
 }
 
+/**
+ * Where each queue's consumed run starts (checkAckedSuffix checks its end): at the first
+ * message retention kept. The acknowledged message just before it must be gone — a lookup by
+ * its id is answered "not here" by the broker, and its CommitLog offset is below the oldest
+ * segment kept — while the first one consumed is still found by its id, bytes equal. So the
+ * consumer lost only what retention deleted, not a message more. A queue whose run starts at
+ * offset 0 lost nothing: its first message must be found.
+ */
+async function checkRetentionCut(t: Test, admin: Admin, acked: readonly Acked[], received: ReadonlyMap<number, ReceivedMessage[]>, kept_from_offset: number): Promise<void> {
+  for (let queue_id = 0; queue_id < limits.queues; queue_id++) {
+    const by_offset = new Map(acked.filter((entry) => entry.queue_id === queue_id).map((entry) => [entry.queue_offset, entry]));
+    const first = received.get(queue_id)?.[0];
+    const first_acked = first === undefined ? undefined : by_offset.get(first.queueOffset);
+    if (!t.ok(first !== undefined && first_acked !== undefined, `queue ${queue_id}: the first message consumed was acknowledged`)) continue;
+    const consumed = first as ReceivedMessage;
+    const start = first_acked as Acked;
+    const found = await admin.getMessage(start.msg_id).catch((error: unknown) => error as MqError);
+    if (found instanceof Error) {
+      t.fail(`queue ${queue_id}: the first message consumed (offset ${consumed.queueOffset}) is found by its id: ${found.message}`);
+    } else {
+      t.ok(found.body.equals(body(start.index)) && found.queueOffset === consumed.queueOffset && found.msgId === consumed.msgId, `queue ${queue_id}: the first message consumed (offset ${consumed.queueOffset}) is found by its id, bytes equal`);
+    }
+    t.ok(parseMessageId(start.msg_id).commitLogOffset >= kept_from_offset, `queue ${queue_id}: ...stored at or after the oldest segment kept (${kept_from_offset})`);
+    if (consumed.queueOffset === 0) {
+      t.comment(`queue ${queue_id}: consumed from offset 0: retention deleted none of its messages`);
+      continue;
+    }
+    const cut = by_offset.get(consumed.queueOffset - 1);
+    if (!t.ok(cut !== undefined, `queue ${queue_id}: offset ${consumed.queueOffset - 1}, before the first consumed, was acknowledged`)) continue;
+    const deleted = cut as Acked;
+    t.ok(parseMessageId(deleted.msg_id).commitLogOffset < kept_from_offset, `queue ${queue_id}: offset ${deleted.queue_offset} was stored in the deleted segment (below ${kept_from_offset})`);
+    const lookup = await admin.getMessage(deleted.msg_id).then(() => undefined, (error: unknown) => error);
+    if (!t.ok(lookup instanceof MqError, `queue ${queue_id}: offset ${deleted.queue_offset}, just before the first consumed, is not found by its id (got ${lookup === undefined ? 'the message' : String(lookup)})`)) continue;
+    const refusal = lookup as MqError;
+    t.equal(refusal.code, 'BAD_REQUEST', `queue ${queue_id}: ...BAD_REQUEST`);
+    // The broker answered (it was asked and said "not here"), rather than being unreachable.
+    t.match(refusal.message, /no broker of the cluster has message .*: BAD_REQUEST\)/, `queue ${queue_id}: ...the broker holding the log said it has no such message`);
+  }
+}
+
 const tmpfs_problem = tmpfsUnavailable();
 
 t.test('a full disk refuses sends through the SDK, keeps serving reads, and accepts sends once space is freed', { skip: tmpfs_problem ?? false }, async (t) => {
@@ -215,7 +257,7 @@ t.test('a full disk refuses sends through the SDK, keeps serving reads, and acce
     const index = next_index++;
     try {
       const result = await producer.send({ topic, body: body(index) });
-      acked.push({ index, queue_id: result.queueId, queue_offset: result.queueOffset });
+      acked.push({ index, queue_id: result.queueId, queue_offset: result.queueOffset, msg_id: result.msgId });
     } catch (error) {
       never_acked.add(index);
       refusal = error;
@@ -274,6 +316,14 @@ t.test('a full disk refuses sends through the SDK, keeps serving reads, and acce
   };
   await until('the consumer reaches the last acknowledged message of each queue', consumedThrough(acked), limits.consume_timeout_ms);
   checkAckedSuffix(t, 'while refusing', acked, received, never_acked);
+  // Right after consuming, well within the next retention check (10 s after the deletion):
+  // the log is still cut where the consumer found it.
+  const lookup_admin = new Admin({ namesrv });
+  t.teardown(() => lookup_admin.close().catch(() => undefined));
+  const kept_from_offset = Number(segments_after[0]);
+  await checkRetentionCut(t, lookup_admin, acked, received, kept_from_offset);
+  t.same(segmentFiles(data_dir), segments_after, 'no further segment was deleted while the cut was checked (else the first consumed may be gone too)');
+  await lookup_admin.close();
   const first_offsets = [...received.values()].map((messages) => messages[0]?.queueOffset);
   t.comment(`consumed while refusing from queue offsets ${first_offsets.join(', ')} (earlier ones were in the deleted segment); consumer warnings: ${consumer_warnings.length}`);
   for (const warning of consumer_warnings.slice(0, 4)) t.comment(`consumer: ${warning}`);
@@ -295,7 +345,7 @@ t.test('a full disk refuses sends through the SDK, keeps serving reads, and acce
   const probe_index = next_index++;
   const probe = await producer.send({ topic, body: body(probe_index) }).then(
     (result) => {
-      acked.push({ index: probe_index, queue_id: result.queueId, queue_offset: result.queueOffset });
+      acked.push({ index: probe_index, queue_id: result.queueId, queue_offset: result.queueOffset, msg_id: result.msgId });
       return undefined;
     },
     (error: unknown) => {
@@ -314,7 +364,7 @@ t.test('a full disk refuses sends through the SDK, keeps serving reads, and acce
     const index = next_index++;
     try {
       const result = await producer.send({ topic, body: body(index) });
-      acked.push({ index, queue_id: result.queueId, queue_offset: result.queueOffset });
+      acked.push({ index, queue_id: result.queueId, queue_offset: result.queueOffset, msg_id: result.msgId });
       resumed = true;
       break;
     } catch (error) {
@@ -331,7 +381,7 @@ t.test('a full disk refuses sends through the SDK, keeps serving reads, and acce
   for (let sent = 0; sent < limits.resumed_sends; sent++) {
     const index = next_index++;
     const result = await producer.send({ topic, body: body(index) });
-    acked.push({ index, queue_id: result.queueId, queue_offset: result.queueOffset });
+    acked.push({ index, queue_id: result.queueId, queue_offset: result.queueOffset, msg_id: result.msgId });
   }
   await until('the consumer reaches the messages sent after space was freed', consumedThrough(acked), limits.consume_timeout_ms);
   checkAckedSuffix(t, 'after freeing space', acked, received, never_acked);

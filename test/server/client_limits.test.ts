@@ -78,7 +78,7 @@ t.test('ClientUsage counts per client and forgets idle ones', async (t) => {
   t.ok(usage.connect(client));
   t.ok(usage.connect(client));
   t.notOk(usage.connect(client), 'the third connection is over the account\'s 2');
-  t.same(usage.of(client.key), { connections: 2, requests: 0 });
+  t.same(usage.openFor(client.key), { connections: 2, requests: 0 });
   for (let index = 0; index < 3; index++) t.ok(usage.startRequest(client));
   t.notOk(usage.startRequest(client), 'the fourth request is over its 3');
   usage.endRequest(client);
@@ -150,11 +150,11 @@ t.test('ACL on: limits per account, from the ACL file', async (t) => {
     t.equal(await outcome(first.request(echo_code, Buffer.from('1'))), 'ok 1');
     t.equal(await outcome(second.request(echo_code, Buffer.from('2'))), 'ok 2');
     const third = await connect(t, server.address, keys('two-conns'));
-    t.match(await outcome(third.request(echo_code, Buffer.from('3'))), /^ACCESS_DENIED: account "two-conns" has 2 connections open on this port, its limit/);
+    t.match(await outcome(third.request(echo_code, Buffer.from('3'))), /^BUSY: account "two-conns" has 2 connections open on this port, its limit/);
     t.match(await outcome(third.request(echo_code, Buffer.from('4'))), /^BROKER_UNAVAILABLE/, 'the refused connection was closed');
     t.equal(await outcome((await connect(t, server.address, keys('other-team'))).request(echo_code, Buffer.from('x'))), 'ok x', 'another account is not affected');
     first.close();
-    await until('the closed connection uncounted', () => server.server.client_usage.of('account two-conns').connections === 1);
+    await until('the closed connection uncounted', () => server.server.client_usage.openFor('account two-conns').connections === 1);
     const fourth = await connect(t, server.address, keys('two-conns'));
     t.equal(await outcome(fourth.request(echo_code, Buffer.from('5'))), 'ok 5');
   });

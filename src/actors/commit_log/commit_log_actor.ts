@@ -18,13 +18,8 @@ import { ha_roles } from '../replicator/replicator_messages.js';
 import { commit_log_protocol, placement_bytes, type CommitLogMessage, type CommitLogReply } from './commit_log_messages.js';
 import { OffsetWaiters } from './offset_waiters.js';
 import { writeU64 } from '../../storage/record.js';
+import { commit_log_limits } from './commit_log_limits.js';
 
-export const commit_log_limits = {
-  /** A segment retention deleted keeps its pages this long before its disk blocks are given
-   *  back (SegmentSet.retireBefore): reads on other threads that checked the old min offset
-   *  are synchronous and end within microseconds; this is ample. */
-  retired_release_grace_ms: 1_000,
-} as const;
 
 /**
  * The CommitLog writer: the one actor that appends. It owns the CommitLog (segments, write
@@ -260,6 +255,10 @@ class CommitLogActor {
    * Runs on this thread between messages, so no append races it.
    */
   private applyRetention(): void {
+    // Segments deleted at an earlier check whose blocks could not be given back then (a
+    // slave's stream still had their bytes queued) are given back first: this check's
+    // measure of the disk counts them.
+    this.releaseRetired();
     const segments = this.segments;
     const current_start = segments.startOf(this.log.offset);
     const expired_before_ms = Date.now() - this.args.retention_ms;
@@ -275,16 +274,19 @@ class CommitLogActor {
       delete_before = start + this.args.commit_log_segment_bytes;
     }
     if (delete_before === segments.min_offset) return;
-    const min_offset = segments.retireBefore(delete_before);
+    const min_offset = segments.retireBefore(delete_before, Date.now());
     this.control.store('min_offset', min_offset);
     this.context.log.info({ min_offset }, 'CommitLog segments deleted by retention');
-    // Readers that checked the old min offset finish their reads well within the grace; then
-    // the disk space comes back, also on a full disk where nothing would collect the mappings.
-    clearTimeout(this.release_timer);
-    this.release_timer = setTimeout(() => {
-      const released = segments.releaseRetired();
-      this.context.log.debug({ released }, 'disk blocks of deleted CommitLog segments released');
+    this.release_timer ??= setTimeout(() => {
+      this.release_timer = undefined;
+      this.releaseRetired();
     }, commit_log_limits.retired_release_grace_ms);
+  }
+
+  /** Gives back the disk blocks of deleted segments nothing reads any more. */
+  private releaseRetired(): void {
+    const { released, waiting } = this.segments.releaseRetired(Date.now(), commit_log_limits.retired_release_grace_ms, this.control.load('ha_stream_floor'));
+    if (released > 0 || waiting > 0) this.context.log.debug({ released, waiting }, 'disk blocks of deleted CommitLog segments given back');
   }
 
   private status(): CommitLogReply {

@@ -24,7 +24,8 @@ export interface HaAccessArgs {
 export const ha_access_off: HaAccessArgs = { acl_file: null, acl_window_ms: request_auth_defaults.window_ms, credentials: null };
 
 export type HaHelloVerdict =
-  | { ok: true }
+  /** `account`: the access key that signed the hello ('' with access control off). */
+  | { ok: true; account: string }
   /** `account`: the access key the hello named ('' when it named none). */
   | { ok: false; account: string; error: MqError };
 
@@ -60,18 +61,15 @@ export class HaAccess {
     this.server_id = server_id;
   }
 
-  /** Opens (and watches) the ACL file when there is one; throws an Error saying what is wrong with it. */
+  /** Opens (and watches) the ACL file when there is one. */
   static open(args: { ha_access: HaAccessArgs; cluster: string; broker_name: string }, log: Logger, clock: Clock): HaAccess {
     const { acl_file: file_path, acl_window_ms, credentials } = args.ha_access;
-    const acl_file = file_path === null ? undefined : AclFile.open(file_path, log);
+    // A replicator restarted while the file holds a bad edit (the node keeps its last good
+    // ACL then) refuses every slave until the file reads again, rather than failing to start.
+    const acl_file = file_path === null ? undefined : AclFile.openRefusingAll(file_path, log);
     acl_file?.watch();
     const auth = acl_file === undefined ? undefined : new RequestAuth({ acl: () => acl_file.acl, window_ms: acl_window_ms, log, clock });
     return new HaAccess(haServerId(args.cluster, args.broker_name), credentials, acl_file, auth, clock);
-  }
-
-  /** Whether this master checks hellos (its node runs with an ACL file). */
-  get checks(): boolean {
-    return this.auth !== undefined;
   }
 
   /** The access key this node signs its hellos with, or undefined. */
@@ -101,7 +99,7 @@ export class HaAccess {
   /** Whether the HA_HELLO `hello`, from `remote_ip`, may go on to the handshake. */
   checkHello(hello: Envelope, remote_ip: string): HaHelloVerdict {
     const auth = this.auth;
-    if (auth === undefined) return { ok: true };
+    if (auth === undefined) return { ok: true, account: '' };
     try {
       const account = auth.authenticate(hello, (hello.flags & flag_oneway) !== 0, remote_ip, this.server_id);
       try {
@@ -111,11 +109,23 @@ export class HaAccess {
         if (!(error instanceof MqError) || error.code !== 'ACCESS_DENIED') throw error;
         throw new MqError('ACCESS_DENIED', `account "${account.accessKey}" is not an admin account: a replica copies every topic, so only an admin account may replicate`);
       }
-      return { ok: true };
+      return { ok: true, account: account.accessKey };
     } catch (error) {
       const parsed = parseSignatureHeaders(hello.headers);
       return { ok: false, account: parsed.ok ? parsed.fields.access_key : '', error: toMqError(error) };
     }
+  }
+
+  /**
+   * Whether a slave let in as `account` from `remote_ip` may go on replicating: an account
+   * deleted, no longer admin, or no longer allowed that address loses its stream at the
+   * next tick, not at its next reconnect. Always true with access control off.
+   */
+  stillAllowed(account: string, remote_ip: string): boolean {
+    if (this.acl_file === undefined) return true;
+    const acl = this.acl_file.acl;
+    const found = acl.account(account);
+    return found !== undefined && acl.permits(found, { kind: 'admin' }) && acl.addressAllowed(account, remote_ip);
   }
 
   close(): void {

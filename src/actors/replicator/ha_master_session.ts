@@ -20,6 +20,7 @@ import type { SegmentSet } from '../../storage/segment_set.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { StoreArgs } from '../store/store_args.js';
 import type { HaAccess } from './ha_access.js';
+import type { LogThrottle } from '../../runtime/log_throttle.js';
 import { replicator_limits } from './replicator_limits.js';
 import { ha_roles } from './replicator_messages.js';
 
@@ -31,6 +32,9 @@ export interface MasterSessionDeps {
   epochs: EpochHistory;
   /** Checks the hello's signature when the node runs with an ACL file. */
   access: HaAccess;
+  /** Shared by the port's sessions: a flood of refused or dropped connections logs a line a
+   *  second per reason, not one per connection. */
+  log_throttle: LogThrottle;
   log: Logger;
   now_ms(): number;
   /** True while the fault probe holds the stream (replicator_actor.ts `ha_hold`). */
@@ -55,7 +59,7 @@ export interface MasterSessionDeps {
  */
 export class HaMasterSession {
   readonly remote: string;
-  private readonly remote_ip: string;
+  readonly remote_ip: string;
   /** `brokerName/brokerId` of the slave, once it said hello. */
   slave = '';
   slave_id = -1;
@@ -70,6 +74,8 @@ export class HaMasterSession {
   private closed = false;
   /** The handshake was refused: the answer is sent and the socket ended; nothing more is read. */
   private refused = false;
+  /** The account the slave's hello was signed with ('' with access control off). */
+  private account = '';
 
   constructor(
     private readonly socket: Socket,
@@ -126,6 +132,10 @@ export class HaMasterSession {
       this.close(`the slave was silent for ${now_ms - this.last_heard_ms} ms`);
       return;
     }
+    if (this.ready && !this.deps.access.stillAllowed(this.account, this.remote_ip)) {
+      this.close(`account "${this.account}" may no longer replicate from ${this.remote_ip} (the ACL changed)`);
+      return;
+    }
     if (this.ready && now_ms - this.last_sent_ms >= replicator_limits.keepalive_interval_ms && this.socket.writableLength === 0) {
       this.write({ code: ha_codes.HA_PUSH, correlationId: this.next_offset, flags: flag_oneway, headers: {}, body: new Uint8Array(0) });
     }
@@ -133,7 +143,7 @@ export class HaMasterSession {
 
   close(reason: string): void {
     if (this.closed) return;
-    this.deps.log.warn({ remote: this.remote, slave: this.slave, reason }, 'HA connection closed');
+    if (this.deps.log_throttle.allow(`closed|${reason.slice(0, 40)}`)) this.deps.log.warn({ remote: this.remote, slave: this.slave, reason }, 'HA connection closed');
     this.socket.destroy();
   }
 
@@ -178,6 +188,7 @@ export class HaMasterSession {
       this.refuse(frame, verdict.error, verdict.account);
       return;
     }
+    this.account = verdict.account;
     if (frame.code !== ha_codes.HA_HELLO) {
       this.refuse(frame, new MqError('BAD_REQUEST', 'the first frame on the HA port must be HA_HELLO'));
       return;
@@ -234,8 +245,12 @@ export class HaMasterSession {
   private refuse(frame: Envelope, error: MqError, account = ''): void {
     this.write(errorEnvelope(frame, encodeErrorResponse({ code: error.code, message: error.message, retriable: error.retriable })));
     this.refused = true;
-    this.socket.end();
-    this.deps.log.warn({ remote: this.remote, slave: this.slave, account, code: error.code, reason: error.message }, 'HA handshake refused');
+    // Closed once the answer is out, not when the peer closes: a refused socket must not
+    // keep its place on the port (slaves_max) until the handshake deadline.
+    this.socket.end(() => this.socket.destroy());
+    if (this.deps.log_throttle.allow(`refused|${error.message.slice(0, 40)}`)) {
+      this.deps.log.warn({ remote: this.remote, slave: this.slave, account, code: error.code, reason: error.message }, 'HA handshake refused');
+    }
   }
 
   private write(envelope: Envelope): void {

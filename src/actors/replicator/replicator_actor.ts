@@ -11,6 +11,7 @@ import { EpochHistory } from '../../storage/epoch_history.js';
 import { commitLogDirs, configDir, epochHistoryPath } from '../../storage/storage_paths.js';
 import { commit_log_address, commit_log_protocol, type CommitLogMessage, type CommitLogReply } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
+import { LogThrottle } from '../../runtime/log_throttle.js';
 import { HaAccess } from './ha_access.js';
 import { HaMasterSession } from './ha_master_session.js';
 import { HaSlaveLink } from './ha_slave_link.js';
@@ -71,6 +72,7 @@ class ReplicatorActor {
   private held = false;
   private readonly hold_path: string;
   private readonly access: HaAccess;
+  private readonly log_throttle: LogThrottle;
 
   constructor(
     private readonly context: ActorContext,
@@ -84,6 +86,8 @@ class ReplicatorActor {
     this.epochs = new EpochHistory(epochHistoryPath(args.data_dir), context.log).load();
     this.hold_path = path.join(args.data_dir, 'ha_hold');
     this.access = HaAccess.open(args, context.log, context.clock);
+    this.log_throttle = new LogThrottle({ interval_ms: replicator_limits.log_interval_ms, keys_max: replicator_limits.log_keys_max, clock: context.clock });
+    this.control.store('ha_stream_floor', Number.MAX_SAFE_INTEGER);
   }
 
   start(): void {
@@ -156,7 +160,7 @@ class ReplicatorActor {
       { tls: ha_tls === null ? undefined : nodeServerOptions(ha_tls), handshake_timeout_ms: replicator_limits.handshake_timeout_ms, log: this.context.log, listener: 'ha' },
       (socket) => this.accept(socket),
     );
-    server.maxConnections = replicator_limits.slaves_max;
+    server.maxConnections = replicator_limits.slaves_max + replicator_limits.handshakes_max;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -171,6 +175,14 @@ class ReplicatorActor {
   }
 
   private accept(socket: net.Socket): void {
+    const address = socket.remoteAddress ?? '';
+    let handshaking = 0;
+    for (const session of this.sessions) if (!session.ready && session.remote_ip === address) handshaking++;
+    if (handshaking >= replicator_limits.handshakes_per_address_max) {
+      if (this.log_throttle.allow(`handshakes|${address}`)) this.context.log.warn({ remote: address, handshaking }, 'HA connection closed at once: that address has handshakes open already');
+      socket.destroy();
+      return;
+    }
     this.segments ??= new SegmentSet(commitLogDirs(this.args), this.args.commit_log_segment_bytes, 'read-only').load();
     const session = new HaMasterSession(socket, {
       args: this.args,
@@ -178,6 +190,7 @@ class ReplicatorActor {
       segments: this.segments,
       epochs: this.epochs,
       access: this.access,
+      log_throttle: this.log_throttle,
       log: this.context.log,
       now_ms: () => this.context.clock.monotonicMs(),
       held: () => this.held,
@@ -197,6 +210,7 @@ class ReplicatorActor {
    * same slaves stay; a slave that leaves can lower the count, never an acknowledged byte.
    */
   private publishReplicated(): void {
+    this.publishStreamFloor();
     const acked = this.inSync().map((session) => session.acked_offset).sort((a, b) => b - a);
     this.control.store('replicas_in_sync', acked.length);
     const offset = acked[this.args.replication_acks - 1];
@@ -204,6 +218,13 @@ class ReplicatorActor {
     this.control.store('replicated_offset', offset);
     this.observeLag(Math.max(0, this.control.load('write_offset') - offset));
     this.commit_log.tell({ kind: 'replicated', offset });
+  }
+
+  /** The lowest byte any slave's stream may still have queued: what it acknowledged. */
+  private publishStreamFloor(): void {
+    let floor = Number.MAX_SAFE_INTEGER;
+    for (const session of this.sessions) if (session.ready) floor = Math.min(floor, session.acked_offset);
+    this.control.store('ha_stream_floor', floor);
   }
 
   /** Slaves connected within `in_sync_gap_bytes` of this log's end (none while a slave). */

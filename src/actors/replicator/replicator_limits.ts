@@ -22,6 +22,14 @@ export const replicator_limits = {
   in_sync_gap_bytes: 256 << 20,
   /** Slaves one master serves. */
   slaves_max: 16,
+  /** Connections of one address that have not finished the handshake; more are closed at
+   *  once, so that no one peer holding sockets open can take the port's places. */
+  handshakes_per_address_max: 2,
+  /** Places on the port for connections still in their handshake, besides the slaves'. */
+  handshakes_max: 64,
+  /** A repeated HA log line (a refusal, a dropped connection) at most this often per reason. */
+  log_interval_ms: 1_000,
+  log_keys_max: 1_024,
   /** The actor's timer. */
   tick_ms: 250,
   /** The master's pump waits at most this for new appends before looking again. */

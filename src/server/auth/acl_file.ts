@@ -36,6 +36,21 @@ export class AclFile {
     return new AclFile(file_path, log, readAcl(file_path));
   }
 
+  /**
+   * Loads the file, or — when it is missing or bad — starts with an empty ACL, which refuses
+   * every account, and logs why; the watch takes the file once it reads again. For a part
+   * that starts after the node did (its check of the file at start is what stops a bad
+   * start), so that a bad edit at that moment costs refusals, not the part.
+   */
+  static openRefusingAll(file_path: string, log: Logger): AclFile {
+    try {
+      return AclFile.open(file_path, log);
+    } catch (error) {
+      log.error({ file: file_path, reason: error instanceof Error ? error.message : String(error) }, 'ACL file unreadable: every account is refused until it reads again');
+      return new AclFile(file_path, log, Acl.empty());
+    }
+  }
+
   get acl(): Acl {
     return this.in_force;
   }

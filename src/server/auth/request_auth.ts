@@ -57,10 +57,16 @@ export class RequestAuth {
     const { fields } = parsed;
     const acl = this.options.acl();
     const account = acl.account(fields.access_key);
-    if (account === undefined) throw this.denied(`no account has access key "${fields.access_key}"`, { remote: remote_ip, account: fields.access_key });
+    // One answer for an unknown key and a wrong signature, as the admin port gives: a peer
+    // without a secret learns nothing about which access keys exist. The log tells them apart.
+    const unknown_or_unsigned = `access key "${fields.access_key}" is unknown here, or the signature does not match (a wrong secret key, a request changed on its way, or signed for another server)`;
+    if (account === undefined) {
+      // Made-up keys share one log line a second: the throttle key leaves the key out.
+      throw this.denied(unknown_or_unsigned, { remote: remote_ip, account: fields.access_key, log_reason: 'unknown access key' }, 'unknown access key');
+    }
     const expected = computeSignature(account.secretKey, { ...fields, server_id, code: request.code, oneway }, request.body);
     if (!signaturesEqual(expected, parsed.signature)) {
-      throw this.denied('the signature does not match (a wrong secret key, a request changed on its way, or signed for another server)', { remote: remote_ip, account: fields.access_key, code: request.code });
+      throw this.denied(unknown_or_unsigned, { remote: remote_ip, account: fields.access_key, code: request.code, log_reason: 'signature does not match' });
     }
     const now_ms = this.clock.nowMs();
     if (Math.abs(now_ms - fields.timestamp_ms) > this.options.window_ms) {
@@ -85,8 +91,10 @@ export class RequestAuth {
     });
   }
 
-  private denied(reason: string, fields: Record<string, unknown>): MqError {
-    if (this.log_throttle.allow(`${String(fields['account'] ?? '')}|${reason.slice(0, 40)}`)) this.options.log.warn({ ...fields, reason }, 'access denied');
+  /** The refusal to answer, logged at most once a second per `throttle_key` (by default the
+   *  account and the start of the reason). */
+  private denied(reason: string, fields: Record<string, unknown>, throttle_key = `${String(fields['account'] ?? '')}|${reason.slice(0, 40)}`): MqError {
+    if (this.log_throttle.allow(throttle_key)) this.options.log.warn({ ...fields, reason }, 'access denied');
     return new MqError('ACCESS_DENIED', reason);
   }
 }

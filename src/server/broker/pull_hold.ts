@@ -1,3 +1,4 @@
+import { assert } from '../../runtime/assert.js';
 import type { StoreControl } from '../../storage/store_control.js';
 import type { ClientIdentity } from '../remoting/client_limits.js';
 
@@ -149,8 +150,9 @@ export class PullHold {
   }
 
   private countOut(pull: HeldPull): void {
-    const held = this.held_by_client.get(pull.client_key) ?? 0;
-    if (held <= 1) this.held_by_client.delete(pull.client_key);
+    const held = this.held_by_client.get(pull.client_key);
+    assert(held !== undefined && held >= 1, `a held pull of ${pull.client_key} left the hold twice`);
+    if (held === 1) this.held_by_client.delete(pull.client_key);
     else this.held_by_client.set(pull.client_key, held - 1);
   }
 

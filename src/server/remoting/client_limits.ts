@@ -110,8 +110,8 @@ export class ClientUsage {
     this.dropIfIdle(client.key, usage);
   }
 
-  /** What `key` has open now (tests and admin views). */
-  of(key: string): Readonly<Usage> {
+  /** What the client `key` has open now (tests and admin views). */
+  openFor(key: string): Readonly<Usage> {
     return this.usage.get(key) ?? { connections: 0, requests: 0 };
   }
 

@@ -131,7 +131,8 @@ export class ServerConnection {
 
   private onData(chunk: Buffer): void {
     for (const result of this.decoder.push(chunk)) {
-      if (!this.open) return;
+      // A connection being refused reads nothing more, not even frames of the same chunk.
+      if (!this.open || this.end_after_reply) return;
       if (result.ok) this.onFrame(result.envelope);
       else this.onBadFrame(result.error);
     }
@@ -176,7 +177,7 @@ export class ServerConnection {
       admitted = this.admit(request, oneway);
     } catch (error) {
       if (!oneway) this.writeError(request, toMqError(error));
-      if (this.end_after_reply) this.end();
+      if (this.end_after_reply) this.socket.end(() => this.socket.destroy());
       return;
     }
     const { client, authorize } = admitted;
@@ -191,7 +192,6 @@ export class ServerConnection {
       return true;
     };
     this.in_flight++;
-    this.options.client_usage.startRequest(client);
     // The body is a view into the frame's buffer, which the decoder does not reuse: a
     // handler may keep it for as long as it needs.
     Promise.resolve()
@@ -241,7 +241,8 @@ export class ServerConnection {
     if (request.body.byteLength > client.limits.request_bytes_max) {
       throw new MqError('MESSAGE_TOO_LARGE', `a request body of ${request.body.byteLength} bytes is more than ${client.key} may send (${client.limits.request_bytes_max})`);
     }
-    if (this.options.client_usage.of(client.key).requests >= client.limits.requests_in_flight_max) {
+    // Counted here, as the last check: the request's handler ends the count (onFrame).
+    if (!this.options.client_usage.startRequest(client)) {
       throw new MqError('BUSY', `${client.key} has ${client.limits.requests_in_flight_max} requests in flight on this port, its limit; wait for replies before sending more`);
     }
     return { client, authorize };
@@ -258,7 +259,9 @@ export class ServerConnection {
     if (this.client === undefined) {
       if (!this.options.client_usage.connect(client)) {
         this.end_after_reply = true;
-        throw new MqError('ACCESS_DENIED', `account "${account.accessKey}" has ${client.limits.connections_max} connections open on this port, its limit: close some, or raise the account's limits.connections in the ACL file`);
+        // Retriable: a capacity limit, not a denial; the client may connect again once one of
+        // the account's connections closes.
+        throw new MqError('BUSY', `account "${account.accessKey}" has ${client.limits.connections_max} connections open on this port, its limit: close some, or raise the account's limits.connections in the ACL file`);
       }
       this.client = client;
       return client;
