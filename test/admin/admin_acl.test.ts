@@ -1,13 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { startAclStandalone } from '../cluster/fixtures/acl_standalone.js';
 import t from 'tap';
 import { chromium } from 'playwright-core';
 import { admin_auth_challenge, basicAuthorization } from '../../src/admin/admin_auth.js';
 import { Admin, Producer } from '../../src/client/index.js';
 import type { ActorStats } from '../../src/runtime/actor_stats.js';
-import { node_process_limits, runCli, startNode, type NodeProcess } from '../cli/node_process.js';
-import { client_test_limits, until } from '../client/client_helpers.js';
-import { tempDir } from '../storage/commit_log_helpers.js';
+import { node_process_limits, runCli, type NodeProcess } from '../cli/node_process.js';
+import { until } from '../client/client_helpers.js';
 
 /**
  * The admin HTTP port of a real standalone node with an ACL (--acl-file): /healthz stays
@@ -77,14 +76,7 @@ const restart = (address: string): { path: string; method: 'POST'; headers: Reco
 });
 
 t.test('the admin HTTP port of a node with an ACL', async (t) => {
-  const dir = tempDir(t);
-  const acl_path = path.join(dir, 'acl.json');
-  writeFileSync(acl_path, JSON.stringify({ accounts: Object.values(accounts) }));
-  const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
-    '--data', path.join(dir, 'data'), '--threads', '2', '--heartbeat-interval-ms', String(client_test_limits.heartbeat_interval_ms), '--log-level', 'warn',
-    '--acl-file', acl_path,
-  ], { MQ_ACCESS_KEY: accounts.node.accessKey, MQ_SECRET_KEY: accounts.node.secretKey });
+  const { node, acl_path } = await startAclStandalone(t, Object.values(accounts), accounts.node);
   const namesrv = node.ready['namesrv'] as string;
   const admin_address = node.ready['admin'] as string;
 

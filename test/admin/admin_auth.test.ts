@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { httpsGet } from '../helpers/https_get.js';
 import t from 'tap';
 import { AdminAuth, admin_auth_limits, basicAuthorization, basicCredentials } from '../../src/admin/admin_auth.js';
 import { AdminServer } from '../../src/admin/admin_server.js';
@@ -107,17 +107,8 @@ t.test('the admin server warns once about Basic authentication over http; over h
     const https_server = await AdminServer.start({ host: '127.0.0.1', port: 0, source, log: secure.log, acl: () => acl, tls: nodeServerOptions({ cert: certs.server.cert, key: certs.server.key, ca: null }) });
     t.teardown(() => https_server.close());
     t.same(secure.lines, [], 'no warning');
-    const get = (authorization?: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-      const request = httpsRequest(`https://127.0.0.1:${https_server.address.port}/api/actors`, { ca: certs.ca, headers: authorization === undefined ? {} : { authorization } }, (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => {
-          body += chunk;
-        });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      });
-      request.on('error', reject);
-      request.end();
-    });
+    const get = (authorization?: string): Promise<{ status: number; body: string }> =>
+      httpsGet(`https://127.0.0.1:${https_server.address.port}/api/actors`, { ca: certs.ca, headers: authorization === undefined ? {} : { authorization } });
     t.equal((await get()).status, 401, 'without credentials: 401');
     t.same(await get(basicAuthorization('operator', 'operator-secret-0123456789')), { status: 200, body: '{"actors":[]}\n' }, 'an admin account: the actors');
   });

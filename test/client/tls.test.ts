@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
+import { httpsGet as httpsGetWith } from '../helpers/https_get.js';
 import t, { type Test } from 'tap';
 import { Admin, Consumer, MqError, Producer, type ClientTlsOptions, type ReceivedMessage } from '../../src/client/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
@@ -24,7 +24,6 @@ const tls_test_limits = {
   /** The round trip's messages, of sizes up to `body_bytes_max`. */
   messages: 200,
   body_bytes_max: 8_192,
-  https_timeout_ms: 5_000,
 } as const;
 
 function nodeFlags(certs: TestCertificates, mutual: boolean): string[] {
@@ -50,20 +49,6 @@ function assertRefused(t: Test, outcome: { error: MqError | undefined; elapsed_m
   t.ok(outcome.elapsed_ms < tls_test_limits.refused_connect_timeout_ms + 500, `${what}: within the connect timeout (${Math.round(outcome.elapsed_ms)} ms)`);
 }
 
-/** GET over https with the given CA (and client certificate); fetch() takes no CA in Node 20. */
-function httpsGet(url: string, tls: ClientTlsOptions): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(url, { ca: tls.ca as string, cert: tls.cert, key: tls.key, signal: AbortSignal.timeout(tls_test_limits.https_timeout_ms) }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.on('error', reject);
-    request.end();
-  });
-}
 
 /**
  * Sends `count` messages of random bytes through a Producer and takes them back through a
@@ -99,6 +84,11 @@ async function roundTrip(t: Test, node: Standalone, tls: ClientTlsOptions, topic
   await consumer.shutdown();
   await producer.shutdown();
   await admin.close();
+}
+
+/** GET over https with a client's TLS options (its CA, and its certificate for mutual TLS). */
+function httpsGet(url: string, tls: ClientTlsOptions): Promise<{ status: number; body: string }> {
+  return httpsGetWith(url, { ca: tls.ca as string, cert: tls.cert, key: tls.key });
 }
 
 t.test('a TLS standalone node: the SDK, the admin command and https work; plaintext and untrusted clients are refused cleanly', { skip: tls_skip }, async (t) => {

@@ -1,14 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { startAclStandalone } from './fixtures/acl_standalone.js';
 import t from 'tap';
 import * as p from '../../src/protocol/index.js';
 import { Admin, Consumer, MqError, Producer } from '../../src/client/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import { parseMessageId } from '../../src/client/message_id.js';
-import { adminGet, runCli, startNode } from '../cli/node_process.js';
+import { adminGet, runCli } from '../cli/node_process.js';
 import { basicAuthorization } from '../../src/admin/admin_auth.js';
-import { tempDir } from '../storage/commit_log_helpers.js';
-import { client_test_limits, until } from '../client/client_helpers.js';
+import { until } from '../client/client_helpers.js';
 
 /**
  * Access control on a real standalone node (--acl-file, its own account from MQ_ACCESS_KEY /
@@ -43,14 +42,7 @@ async function denied(promise: Promise<unknown>): Promise<string> {
 }
 
 t.test('a standalone node with access control', async (t) => {
-  const dir = tempDir(t);
-  const acl_path = path.join(dir, 'acl.json');
-  writeFileSync(acl_path, JSON.stringify({ accounts: Object.values(accounts) }));
-  const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
-    '--data', path.join(dir, 'data'), '--threads', '2', '--heartbeat-interval-ms', String(client_test_limits.heartbeat_interval_ms), '--log-level', 'warn',
-    '--acl-file', acl_path, '--acl-window-ms', '30000',
-  ], { MQ_ACCESS_KEY: accounts.node.accessKey, MQ_SECRET_KEY: accounts.node.secretKey });
+  const { node, acl_path } = await startAclStandalone(t, Object.values(accounts), accounts.node, ['--acl-window-ms', '30000']);
   const namesrv = node.ready['namesrv'] as string;
   const broker = node.ready['broker'] as string;
   let payments_msg_id = '';

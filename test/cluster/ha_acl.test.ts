@@ -60,6 +60,19 @@ interface Exchange {
   ended_by_master: boolean;
 }
 
+/** Decodes `chunk` into `frames`; on a malformed frame destroys the socket, rejects, and answers false. */
+function collectFrames(decoder: p.FrameDecoder, chunk: Buffer, frames: p.Envelope[], socket: net.Socket, reject: (error: unknown) => void): boolean {
+  for (const result of decoder.push(chunk)) {
+    if (!result.ok) {
+      socket.destroy();
+      reject(result.error);
+      return false;
+    }
+    frames.push(result.envelope);
+  }
+  return true;
+}
+
 /**
  * Sends `frame` to the HA port at `address` and collects what comes back until the master
  * closes, or until `enough(frames)` says so (then this side closes). Bounded in time.
@@ -76,14 +89,7 @@ function haExchange(address: string, frame: Buffer, enough: (frames: readonly p.
       reject(new Error(`the HA port neither answered enough nor closed within ${exchange_timeout_ms} ms (frames: ${frames.map((seen) => seen.code).join(',')})`));
     }, exchange_timeout_ms);
     socket.on('data', (chunk: Buffer) => {
-      for (const result of decoder.push(chunk)) {
-        if (!result.ok) {
-          socket.destroy();
-          reject(result.error);
-          return;
-        }
-        frames.push(result.envelope);
-      }
+      if (!collectFrames(decoder, chunk, frames, socket, reject)) return;
       if (enough(frames)) socket.destroy();
     });
     socket.on('end', () => {
@@ -129,16 +135,7 @@ function refusedExchange(address: string, frame: Buffer): Promise<TimedRefusal> 
       socket.destroy();
       resolve({ frames, ended_by_master: ended_after_ms >= 0, ended_after_ms, closed_after_ms: undefined });
     }, replicator_limits.handshake_timeout_ms + exchange_timeout_ms);
-    socket.on('data', (chunk: Buffer) => {
-      for (const result of decoder.push(chunk)) {
-        if (!result.ok) {
-          socket.destroy();
-          reject(result.error);
-          return;
-        }
-        frames.push(result.envelope);
-      }
-    });
+    socket.on('data', (chunk: Buffer) => collectFrames(decoder, chunk, frames, socket, reject));
     socket.on('end', () => {
       ended_after_ms = performance.now() - sent_ms;
       poker = setInterval(() => socket.write(Buffer.of(0)), poke_interval_ms);

@@ -76,38 +76,20 @@ export class ClientUsage {
 
   /** Binds one more connection to `client`; false when it has its maximum open. */
   connect(client: ClientIdentity): boolean {
-    const usage = this.usageOf(client.key);
-    if (usage.connections >= client.limits.connections_max) {
-      this.dropIfIdle(client.key, usage);
-      return false;
-    }
-    usage.connections++;
-    return true;
+    return this.take(client, 'connections', client.limits.connections_max);
   }
 
   disconnect(client: ClientIdentity): void {
-    const usage = this.usage.get(client.key);
-    assert(usage !== undefined && usage.connections > 0, `a connection of ${client.key} was released that was never bound`);
-    usage.connections--;
-    this.dropIfIdle(client.key, usage);
+    this.give(client, 'connections');
   }
 
   /** Counts one more request of `client` in flight; false when it has its maximum. */
   startRequest(client: ClientIdentity): boolean {
-    const usage = this.usageOf(client.key);
-    if (usage.requests >= client.limits.requests_in_flight_max) {
-      this.dropIfIdle(client.key, usage);
-      return false;
-    }
-    usage.requests++;
-    return true;
+    return this.take(client, 'requests', client.limits.requests_in_flight_max);
   }
 
   endRequest(client: ClientIdentity): void {
-    const usage = this.usage.get(client.key);
-    assert(usage !== undefined && usage.requests > 0, `a request of ${client.key} ended that never started`);
-    usage.requests--;
-    this.dropIfIdle(client.key, usage);
+    this.give(client, 'requests');
   }
 
   /** What the client `key` has open now (tests and admin views). */
@@ -117,6 +99,23 @@ export class ClientUsage {
 
   get clients(): number {
     return this.usage.size;
+  }
+
+  private take(client: ClientIdentity, what: keyof Usage, max: number): boolean {
+    const usage = this.usageOf(client.key);
+    if (usage[what] >= max) {
+      this.dropIfIdle(client.key, usage);
+      return false;
+    }
+    usage[what]++;
+    return true;
+  }
+
+  private give(client: ClientIdentity, what: keyof Usage): void {
+    const usage = this.usage.get(client.key);
+    assert(usage !== undefined && usage[what] > 0, `${client.key} gave back more ${what} than it took`);
+    usage[what]--;
+    this.dropIfIdle(client.key, usage);
   }
 
   private usageOf(key: string): Usage {
