@@ -66,7 +66,7 @@ async function round(index: number): Promise<FailoverRound> {
     const broker = async (id: number): Promise<Started> => {
       const dir = mkdtempSync(path.join(tmpdir(), 'mq-bench-failover-'));
       dirs.push(dir);
-      return startProcess(['--role', 'broker', '--namesrv', namesrv, '--broker-name', 'bench-ha', '--broker-id', String(id), '--port', '0', '--admin-port', '0', '--ha-port', '0',
+      return startProcess(['--role', 'broker', '--namesrv', namesrv, '--broker-name', 'bench-ha', '--broker-id', String(id), '--port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0',
         '--host', '127.0.0.1', '--data', dir, '--threads', '2', '--log-level', 'error', '--replication', 'sync'], children);
     };
     const master = await broker(0);

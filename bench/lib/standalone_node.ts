@@ -21,7 +21,7 @@ const ready_timeout_ms = 20_000;
 export async function withStandaloneNode<T>(extra_flags: readonly string[], use: (node: BenchNode) => Promise<T>): Promise<T> {
   const data_dir = mkdtempSync(path.join(tmpdir(), 'mq-bench-'));
   const child = spawn(process.execPath, [
-    bin_path, '--role', 'standalone', '--host', '127.0.0.1', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0',
+    bin_path, '--role', 'standalone', '--host', '127.0.0.1', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0',
     '--data', data_dir, '--log-level', 'warn', ...extra_flags,
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {

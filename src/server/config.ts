@@ -83,6 +83,8 @@ export interface NamesrvConfig extends CommonConfig, NamesrvSettings {
 
 export interface BrokerSettings {
   haPort: number;
+  /** The RocketMQ 5 gRPC endpoint's port (server/grpc/). */
+  grpcPort: number;
   /** Absolute path, or several comma-separated (dataDirs): the first holds everything, the
    *  others take their share of the CommitLog segments. */
   data: string;
@@ -269,6 +271,7 @@ function buildConfig(role: Role, sources: Sources): NodeConfig {
   }
   const broker: BrokerSettings = {
     haPort: sources.get(flags.haPort, role),
+    grpcPort: sources.get(flags.grpcPort, role),
     data: sources.get(flags.data, role),
     commitLogSegmentBytes: sources.get(flags.commitLogSegmentBytes, role),
     cluster: sources.get(flags.cluster, role),

@@ -277,6 +277,10 @@ export const flags = {
     flag: 'ha-port', type: portType, roles: broker_roles, defaults: { broker: '10912', standalone: '10912' },
     placeholder: 'N', help: 'port on which a master streams its CommitLog to slaves',
   }),
+  grpcPort: spec({
+    flag: 'grpc-port', type: portType, roles: broker_roles, defaults: { broker: '8081', standalone: '8081' },
+    placeholder: 'N', help: 'RocketMQ 5 gRPC port: the official Apache RocketMQ clients (5.x, gRPC) produce here (docs/rocketmq-compat.md)',
+  }),
   data: spec({
     flag: 'data', type: pathListType, roles: [...broker_roles, 'namesrv'], defaults: { broker: './data', standalone: './data', namesrv: './data/namesrv' },
     placeholder: 'DIR[,DIR...]',

@@ -1,6 +1,7 @@
 import { assert } from '../runtime/assert.js';
 import { logger } from '../runtime/log.js';
 import { brokerListener } from './broker/broker_listener.js';
+import { grpcListener } from './grpc/grpc_listener.js';
 import { haListener } from './broker/ha_listener.js';
 import { clientLimitsOf, formatHostPort, type NamesrvConfig, type NodeConfig, type StandaloneConfig } from './config.js';
 import { isActorHost, NamesrvListener } from './namesrv/namesrv_listener.js';
@@ -12,10 +13,11 @@ import { no_access, type NodeAccess } from './auth/node_access.js';
  * The network listeners of each role, started in this order after the actor system:
  *
  *   namesrv     namesrv (config.port)
- *   broker      ha (config.haPort), broker (config.port)
- *   standalone  namesrv (config.namesrvPort), ha (config.haPort), broker (config.port)
+ *   broker      ha (config.haPort), broker (config.port), grpc (config.grpcPort)
+ *   standalone  namesrv (config.namesrvPort), ha (config.haPort), broker (config.port), grpc (config.grpcPort)
  *
- * The HA port opens before the client port: the broker registers its HA address.
+ * The HA port opens before the client port: the broker registers its HA address. The gRPC
+ * endpoint (RocketMQ 5 clients) opens last: it fronts the broker listener's handlers.
  *
  * With `node_tls` every listener runs TLS and the node dials its peers over TLS (the HA
  * port's TLS reaches the replicator in the store's arguments: role_process.ts).
@@ -28,7 +30,8 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem, node_tl
       assert(system.store !== undefined, 'a broker node runs a store');
       const namesrv = config.namesrv.map((address) => formatHostPort(address));
       const ha = haListener(config, system.store);
-      return [ha, brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs, node_tls, access })];
+      const broker = brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs, node_tls, access });
+      return [ha, broker, grpcListener({ config, broker: broker.services, node_tls, access })];
     }
     case 'standalone': {
       assert(system.store !== undefined, 'a standalone node runs a store');
@@ -36,7 +39,8 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem, node_tl
       const namesrv = namesrvListener(config, config.namesrvPort, system, node_tls, access);
       const embedded = (): string[] => (namesrv.bound === null ? [] : [formatHostPort({ host: config.advertiseHost, port: namesrv.bound.port })]);
       const ha = haListener(config, system.store);
-      return [namesrv, ha, brokerListener({ config, store: system.store, namesrv_addresses: embedded, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs, node_tls, access })];
+      const broker = brokerListener({ config, store: system.store, namesrv_addresses: embedded, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs, node_tls, access });
+      return [namesrv, ha, broker, grpcListener({ config, broker: broker.services, node_tls, access })];
     }
   }
 }

@@ -64,4 +64,5 @@ t.test('--help prints the flags and exits 0', async (t) => {
   t.equal(result.code, 0);
   t.match(result.stdout, /^usage: mq-node --role namesrv\|broker\|standalone/);
   t.match(result.stdout, /--auto-create-topic true\|false/);
+  t.match(result.stdout, /--grpc-port N +RocketMQ 5 gRPC port/, 'the gRPC endpoint\'s port');
 });

@@ -77,8 +77,9 @@ function checkStoreClosed(t: Test, data_dir: string): void {
 
 t.test('standalone: ready line, admin endpoints, store, SIGTERM exits 0', async (t) => {
   const data_dir = join(dir, 'standalone');
-  const node = await startNode(t, ['--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--data', data_dir, '--host', '127.0.0.1', '--threads', '2']);
+  const node = await startNode(t, ['--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--data', data_dir, '--host', '127.0.0.1', '--threads', '2']);
   checkReadyLine(t, node, 'standalone');
+  t.match(node.ready['grpc'], loopback_address, 'the RocketMQ 5 gRPC endpoint is in the ready line');
   await checkAdmin(t, node, 2);
   await checkStore(t, node, data_dir);
   await checkCleanExit(t, node);
@@ -93,10 +94,11 @@ t.test('namesrv: ready line, admin endpoints, SIGTERM exits 0', async (t) => {
 });
 
 t.test('broker (settings from env, logs at warn): ready line, admin endpoints, SIGTERM exits 0', async (t) => {
-  const node = await startNode(t, ['--role', 'broker', '--namesrv', '127.0.0.1:9876', '--port', '0', '--ha-port', '0', '--host', '127.0.0.1'], {
+  const node = await startNode(t, ['--role', 'broker', '--namesrv', '127.0.0.1:9876', '--port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1'], {
     MQ_ADMIN_PORT: '0', MQ_DATA: join(dir, 'broker'), MQ_THREADS: '1', MQ_LOG_LEVEL: 'warn',
   });
   checkReadyLine(t, node, 'broker');
+  t.match(node.ready['grpc'], loopback_address, 'a broker has the gRPC endpoint too');
   await checkAdmin(t, node, 1);
   await checkStore(t, node, join(dir, 'broker'));
   const exit = await node.signal('SIGTERM');

@@ -6,7 +6,8 @@ import { childNodeOptions } from '../helpers/tap_hooks.js';
 /**
  * Runs `node dist/bin/mq-node.js ...` as a child process for tests. Every child is killed
  * (SIGKILL, by its PID) in the test's teardown unless it already exited, so a failing
- * assertion never leaves a node running. Every wait has a deadline.
+ * assertion never leaves a node running — and when the test process exits without running
+ * its teardowns. Every wait has a deadline.
  */
 
 export const bin_path = fileURLToPath(new URL('../../bin/mq-node.js', import.meta.url));
@@ -43,12 +44,32 @@ interface Child {
   exited: Promise<Exit>;
 }
 
+/**
+ * Kills of the children still running. A test process that ends without its teardowns (a test
+ * left unfinished, an uncaught error) still kills its nodes: an 'exit' handler runs
+ * synchronously, and so does process.kill. One handler for all (not one per child: more than
+ * ten would draw a MaxListenersExceededWarning).
+ */
+const live_children = new Set<() => void>();
+process.once('exit', () => {
+  for (const kill of live_children) {
+    try {
+      kill();
+    } catch {
+      // It exited meanwhile.
+    }
+  }
+});
+
 function spawnChild(t: Test, args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Child {
   const child = spawn(process.execPath, [bin_path, ...args], { env: childEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid;
-  t.teardown(() => {
+  const kill = (): void => {
     if (pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
-  });
+  };
+  t.teardown(kill);
+  live_children.add(kill);
+  child.once('close', () => live_children.delete(kill));
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {

@@ -25,7 +25,7 @@ function orderKeys(index: number): string[] {
 
 function standaloneArgs(data_dir: string): string[] {
   return [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', data_dir, '--threads', '2', '--flush', 'sync', '--heartbeat-interval-ms', String(client_test_limits.heartbeat_interval_ms), '--log-level', 'error',
   ];
 }

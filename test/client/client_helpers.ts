@@ -32,7 +32,7 @@ export interface Standalone {
 /** A namesrv and a broker in one process, auto-create on; `flags` add to (not replace) these. */
 export async function startStandalone(t: Test, flags: readonly string[] = [], log_level = 'error'): Promise<Standalone> {
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', tempDir(t), '--threads', '2', '--heartbeat-interval-ms', String(client_test_limits.heartbeat_interval_ms), '--log-level', log_level, ...flags,
   ]);
   return { node, namesrv: node.ready['namesrv'] as string, broker: node.ready['broker'] as string };
@@ -53,7 +53,7 @@ export async function startCluster(t: Test, broker_names: readonly string[], bro
   const brokers = new Map<string, NodeProcess>();
   await Promise.all(broker_names.map(async (name) => {
     brokers.set(name, await startNode(t, [
-      '--role', 'broker', '--namesrv', namesrv, '--broker-name', name, '--port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+      '--role', 'broker', '--namesrv', namesrv, '--broker-name', name, '--port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
       '--data', tempDir(t), '--threads', '2', '--heartbeat-interval-ms', String(client_test_limits.heartbeat_interval_ms), '--log-level', 'error', ...broker_flags,
     ]));
   }));

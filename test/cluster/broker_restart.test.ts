@@ -7,7 +7,7 @@ import { createTopic, pull, pullRequest, send, sendRequest } from '../server/bro
 import { patternBody, tempDir } from '../storage/commit_log_helpers.js';
 
 const broker_args = (data_dir: string): string[] => [
-  '--role', 'broker', '--namesrv', '127.0.0.1:9', '--port', '0', '--admin-port', '0', '--ha-port', '0',
+  '--role', 'broker', '--namesrv', '127.0.0.1:9', '--port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0',
   '--host', '127.0.0.1', '--data', data_dir, '--threads', '2', '--log-level', 'error',
 ];
 

@@ -79,7 +79,7 @@ t.test('ACL on: an account\'s held pulls are bounded by its limits.heldPulls, ov
     ],
   }));
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', path.join(dir, 'data'), '--threads', '2', '--log-level', 'warn', '--acl-file', acl_path,
   ], { MQ_ACCESS_KEY: 'node-admin', MQ_SECRET_KEY: secretOf('node-admin') });
   await checkHeld(t, { namesrv: node.ready['namesrv'] as string, broker: node.ready['broker'] as string, admin: keysOf('node-admin'), client: keysOf('held-team'), connections: 2, per_connection: 3, held_max: 4 });
@@ -88,7 +88,7 @@ t.test('ACL on: an account\'s held pulls are bounded by its limits.heldPulls, ov
 t.test('ACL off: a source address\'s held pulls are bounded by --held-pulls-per-client-max', async (t) => {
   const dir = tempDir(t);
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', path.join(dir, 'data'), '--threads', '2', '--log-level', 'warn', '--held-pulls-per-client-max', '2',
   ]);
   await checkHeld(t, { namesrv: node.ready['namesrv'] as string, broker: node.ready['broker'] as string, admin: undefined, client: undefined, connections: 2, per_connection: 2, held_max: 2 });

@@ -45,7 +45,7 @@ interface DelayNode {
 
 async function startDelayNode(t: Test, extra_flags: readonly string[] = []): Promise<DelayNode> {
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', tempDir(t), '--threads', '2', '--log-level', 'warn', ...extra_flags,
   ]);
   return { node, namesrv: node.ready['namesrv'] as string, broker: node.ready['broker'] as string };

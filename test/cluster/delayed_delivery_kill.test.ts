@@ -41,7 +41,7 @@ const fence_topic = 'Fence';
 
 function nodeArgs(data_dir: string): string[] {
   return [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', data_dir, '--threads', '2', '--log-level', 'warn', '--flush', 'sync',
   ];
 }

@@ -219,7 +219,7 @@ t.test('a full disk refuses sends through the SDK, keeps serving reads, and acce
   });
 
   node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', data_dir, '--threads', '2', '--heartbeat-interval-ms', '200', '--log-level', 'warn',
     '--commit-log-segment-bytes', String(limits.segment_bytes), '--disk-high-water', String(limits.high_water_percent),
   ]);

@@ -13,7 +13,7 @@ function namesrvArgs(port: number): string[] {
 }
 
 function brokerArgs(name: string, namesrv: string, data_dir: string): string[] {
-  return ['--role', 'broker', '--namesrv', namesrv, '--broker-name', name, '--port', '0', '--admin-port', '0', '--ha-port', '0',
+  return ['--role', 'broker', '--namesrv', namesrv, '--broker-name', name, '--port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0',
     '--host', '127.0.0.1', '--data', data_dir, '--threads', '2', '--heartbeat-interval-ms', String(heartbeat_ms), '--log-level', 'error'];
 }
 

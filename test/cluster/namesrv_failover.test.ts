@@ -92,7 +92,7 @@ t.test('sync: brokers and clients keep working through the loss of the leader na
   const namesrv = cluster.members.map((member) => member.address);
   const leader = await leaderOf(clients, cluster);
   const broker_node = await startNode(t, [
-    '--role', 'broker', '--namesrv', namesrv.join(','), '--broker-name', 'b1', '--port', '0', '--admin-port', '0', '--ha-port', '0',
+    '--role', 'broker', '--namesrv', namesrv.join(','), '--broker-name', 'b1', '--port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0',
     '--host', '127.0.0.1', '--data', tempDir(t), '--threads', '2', '--heartbeat-interval-ms', '200', '--log-level', 'error',
   ]);
   const broker = broker_node.ready['broker'] as string;

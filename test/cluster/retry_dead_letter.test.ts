@@ -47,7 +47,7 @@ interface Standalone {
 
 async function startRetryNode(t: Test): Promise<Standalone> {
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', tempDir(t), '--threads', '2', '--log-level', 'error', '--heartbeat-interval-ms', String(client_test_limits.heartbeat_interval_ms),
     '--retry-delays', retry_delays_flag,
   ]);
@@ -410,7 +410,7 @@ async function startFreezableCluster(t: Test): Promise<{ namesrv: string; broker
   ]);
   const namesrv = namesrv_node.ready['namesrv'] as string;
   const broker_node = await startNode(t, [
-    '--role', 'broker', '--namesrv', namesrv, '--broker-name', 'broker-a', '--port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'broker', '--namesrv', namesrv, '--broker-name', 'broker-a', '--port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', tempDir(t), '--threads', '2', '--heartbeat-interval-ms', String(client_test_limits.heartbeat_interval_ms), '--log-level', 'error',
     '--retry-delays', retry_delays_flag,
   ]);

@@ -68,7 +68,7 @@ interface TxNode {
 
 async function startTxNode(t: Test, data_dir: string, extra_flags: readonly string[] = [], check_interval_ms: number = tx_test_limits.check_interval_ms): Promise<TxNode> {
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', data_dir, '--threads', '2', '--log-level', 'warn', '--heartbeat-interval-ms', '200',
     '--transaction-check-interval-ms', String(check_interval_ms), ...extra_flags,
   ]);

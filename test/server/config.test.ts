@@ -41,7 +41,7 @@ t.test('defaults per role match the contract', async (t) => {
 
   const broker = run(['--role', 'broker', '--namesrv', '10.0.0.1:9876,[::1]:9877']);
   t.match(broker, {
-    role: 'broker', port: 10911, haPort: 10912, adminPort: 10913, cluster: 'DefaultCluster', brokerName: 'broker-a',
+    role: 'broker', port: 10911, haPort: 10912, grpcPort: 8081, adminPort: 10913, cluster: 'DefaultCluster', brokerName: 'broker-a',
     brokerId: 0, flush: 'async', replication: 'async', autoCreateTopic: false, diskHighWater: 90, heartbeatIntervalMs: 30000, data: resolve('./data'),
   });
   t.same(broker.role === 'broker' ? broker.namesrv : null, [{ host: '10.0.0.1', port: 9876 }, { host: '::1', port: 9877 }]);
@@ -49,7 +49,7 @@ t.test('defaults per role match the contract', async (t) => {
   const standalone = run(['--role', 'standalone']);
   t.match(standalone, { brokerExpiryMs: 120_000 });
   t.same(standalone.role === 'standalone' ? standalone.plugins : null, ['route-notifications']);
-  t.match(standalone, { role: 'standalone', namesrvPort: 9876, port: 10911, haPort: 10912, adminPort: 10913, autoCreateTopic: true, data: resolve('./data') });
+  t.match(standalone, { role: 'standalone', namesrvPort: 9876, port: 10911, haPort: 10912, grpcPort: 8081, adminPort: 10913, autoCreateTopic: true, data: resolve('./data') });
 });
 
 t.test('advertise-host follows a specific listen host and replaces a wildcard', async (t) => {
@@ -191,6 +191,8 @@ t.test('help lists each role with its defaults', async (t) => {
   t.match(text, /--namesrv-port N +port of the embedded nameserver \(default: 9876\), MQ_NAMESRV_PORT/);
   t.match(text, /--namesrv h:p\[,h:p\] +nameservers to register with \(required\), MQ_NAMESRV/);
   t.notMatch(usageText('namesrv'), /--ha-port N/, 'a role shows only its flags');
+  t.match(usageText('standalone'), /--grpc-port N +RocketMQ 5 gRPC port: .*\(default: 8081\), MQ_GRPC_PORT/);
+  t.notMatch(usageText('namesrv'), /--grpc-port/, 'a nameserver has no gRPC endpoint');
 });
 
 t.test('delay and retry flags: durations with units, integer lists, bounds', async (t) => {

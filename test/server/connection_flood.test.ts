@@ -74,7 +74,7 @@ const refusalLines = (stderr: string, component: string): number =>
 
 t.test('connection and request floods from one address at a live node', async (t) => {
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', tempDir(t), '--threads', '2', '--log-level', 'warn', '--connections-per-address-max', String(flood_limits.per_address_max),
   ]);
   const broker = node.ready['broker'] as string;

@@ -75,7 +75,7 @@ const droppedLines = (node: NodeProcess, component: string): number =>
 
 t.test('a slow reader is dropped at the write-buffer bound with its memory bounded; the normal client goes on', async (t) => {
   const node = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', tempDir(t), '--threads', '2', '--log-level', 'warn',
   ]);
   const namesrv = node.ready['namesrv'] as string;

@@ -49,7 +49,18 @@ export interface BrokerListenerOptions {
  * The connection handling runs on the main thread: a send costs one hop to the CommitLog
  * writer's thread and one back; a pull none (it reads the mapped files here).
  */
-export interface BrokerListener extends Listener, TrafficSource {}
+export interface BrokerListener extends Listener, TrafficSource {
+  /** The broker's state and handlers, for the other front doors to the same broker (the
+   *  RocketMQ 5 gRPC endpoint, server/grpc/): one store, one topic table, one send path. */
+  readonly services: BrokerServices;
+}
+
+/** What another listener of the same broker uses of it (all owned by the main thread). */
+export interface BrokerServices {
+  readonly context: BrokerContext;
+  readonly send: SendHandlers;
+  readonly transactions: TransactionHandlers;
+}
 
 export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   const { config, store } = options;
@@ -126,6 +137,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   });
   return {
     key: 'broker',
+    services: { context, send, transactions },
     heldPulls: () => pulls.size,
     topicTraffic: () => traffic.snapshot(),
     async start() {

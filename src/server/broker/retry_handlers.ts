@@ -12,6 +12,7 @@ import {
   schedule_topic,
   system_properties,
   type SendBackDestination,
+  type SendBackResult,
 } from '../../protocol/index.js';
 import { scheduledRecordOf } from '../../actors/timing_wheel/scheduled_record.js';
 import { MqError } from '../../runtime/errors.js';
@@ -54,16 +55,35 @@ export class RetryHandlers {
     // Sending a message back copies it into the group's retry topic: only a message the
     // account may read (else SUB on one group would read any offset of the log).
     context.authorize({ kind: 'topic', topic: failed.topic, perm: 'SUB' });
-    const message = decodeMessageProperties(failed.properties);
-    const reconsume_times = failed.reconsume_times + 1;
     // Past the broker's own bound a message goes to the dead letters whatever the consumer
     // asks: the count it carries must stay within the protocol's int.
     const dead = failed.reconsume_times >= Math.min(request.maxReconsumeTimes, send_limits.reconsume_times_max);
-    const destination: SendBackDestination = dead ? 'DLQ' : 'RETRY';
-    const topic = dead ? deadLetterTopicOf(request.group) : retryTopicOf(request.group);
+    const moved = await this.moveBack(request.group, request.commitLogOffset, request.msgId, failed, dead ? 'DLQ' : 'RETRY');
+    return encodeSendBackResult(moved);
+  };
+
+  /**
+   * Copies the message at `commit_log_offset` into `%DLQ%<group>` now (a pop consumer's
+   * message past its attempts, or forwarded by the client). The caller has authorized the
+   * group and the message's topic. BAD_REQUEST when the offset holds no consumable message
+   * (deleted by retention, or never one).
+   */
+  async deadLetter(group: string, commit_log_offset: number, msg_id: string): Promise<SendBackResult> {
+    this.broker.requireMaster('a dead letter');
+    const bad_group = checkName('group', group);
+    if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
+    return this.moveBack(group, commit_log_offset, msg_id, this.readMessage(commit_log_offset), 'DLQ');
+  }
+
+  /** Stores a copy of `failed` in the group's retry topic (after its attempt's delay) or dead-letter topic (now). */
+  private async moveBack(group: string, commit_log_offset: number, msg_id: string, failed: RecordView, destination: SendBackDestination): Promise<SendBackResult> {
+    const dead = destination === 'DLQ';
+    const message = decodeMessageProperties(failed.properties);
+    const reconsume_times = failed.reconsume_times + 1;
+    const topic = dead ? deadLetterTopicOf(group) : retryTopicOf(group);
     this.ensureGroupTopic(topic);
     const properties = withoutTripProperties(message.properties);
-    properties[system_properties.origin_message_id] ??= request.msgId;
+    properties[system_properties.origin_message_id] ??= msg_id;
     properties[system_properties.origin_topic] ??= failed.topic;
     const copy: MessageProperties = { tag: message.tag, keys: message.keys, properties };
     const record = copyOf(failed, topic, copy, reconsume_times);
@@ -72,10 +92,10 @@ export class RetryHandlers {
     const deliver_at_ms = dead ? now_ms : now_ms + (delays[Math.min(reconsume_times, delays.length) - 1] as number);
     const [stored] = await this.send.appendRecords([dead ? record : scheduledRecordOf(record, copy, deliver_at_ms)]);
     if (stored === undefined) throw new MqError('INTERNAL', 'the store answered an append of one record with no placement');
-    this.broker.log.debug({ group: request.group, offset: request.commitLogOffset, destination, reconsume_times }, 'message sent back');
-    if (dead) this.broker.log.warn({ group: request.group, msg_id: properties[system_properties.origin_message_id], reconsume_times: failed.reconsume_times }, `message dead-lettered into ${topic}`);
-    return encodeSendBackResult({ destination, topic, reconsumeTimes: reconsume_times, deliverAtMs: dead ? stored.store_timestamp : deliver_at_ms, msgId: stored.msg_id });
-  };
+    this.broker.log.debug({ group, offset: commit_log_offset, destination, reconsume_times }, 'message sent back');
+    if (dead) this.broker.log.warn({ group, msg_id: properties[system_properties.origin_message_id], reconsume_times: failed.reconsume_times }, `message dead-lettered into ${topic}`);
+    return { destination, topic, reconsumeTimes: reconsume_times, deliverAtMs: dead ? stored.store_timestamp : deliver_at_ms, msgId: stored.msg_id };
+  }
 
   readonly resendDeadLetter = async (body: Uint8Array): Promise<Uint8Array> => {
     this.broker.requireMaster('resending a dead letter');

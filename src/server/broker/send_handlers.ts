@@ -98,7 +98,7 @@ export class SendHandlers {
     const request = decodeSendRequest(body);
     if (!request.ok) throw new MqError('BAD_REQUEST', `SEND body: ${request.error.message}`);
     context.authorize({ kind: 'topic', topic: request.value.topic, perm: 'PUB' });
-    const [result] = await this.append([request.value]);
+    const [result] = await this.appendMessages([request.value]);
     return encodeSendResult(result as SendResult);
   };
 
@@ -110,10 +110,17 @@ export class SendHandlers {
     if (messages.length === 0 || messages.length > send_limits.batch_messages_max) {
       throw new MqError('BAD_REQUEST', `a batch holds 1..${send_limits.batch_messages_max} messages, not ${messages.length}`);
     }
-    return encodeSendBatchResponse({ results: await this.append(messages) });
+    return encodeSendBatchResponse({ results: await this.appendMessages(messages) });
   };
 
-  private async append(messages: readonly SendRequest[]): Promise<SendResult[]> {
+  /**
+   * Stores producers' messages as one batch, whole or not at all: every message is checked
+   * (name, size, properties, delay, transaction fields), its queue picked (`queueId`, or round
+   * robin for `queue_id_any`), delayed and half messages put in their internal topics. SEND,
+   * SEND_BATCH and the gRPC endpoint's SendMessage (server/grpc/send_message.ts) come here;
+   * the caller has checked the caller's permissions.
+   */
+  async appendMessages(messages: readonly SendRequest[]): Promise<SendResult[]> {
     this.broker.requireMaster('a send');
     // Every message is checked before any is written: a batch is stored whole or not at all.
     const now_ms = Date.now();

@@ -5,6 +5,7 @@ import {
   encodeEndTransactionResponse,
   request_codes,
   system_properties,
+  type EndTransactionRequest,
   type EndTransactionResult,
   type StoredMessage,
 } from '../../protocol/index.js';
@@ -48,6 +49,16 @@ export class TransactionHandlers {
     const request = decoded.value;
     // Deciding a transaction publishes (or withdraws) its message: PUB on its real topic.
     if (context.access_control) context.authorize({ kind: 'topic', topic: this.halfTopic(request.commitLogOffset), perm: 'PUB' });
+    return encodeEndTransactionResponse({ result: await this.decide(request) });
+  };
+
+  /**
+   * Records a producer's outcome of a half message (END_TRANSACTION, and the gRPC endpoint's
+   * EndTransaction): checks the group and that the id names the offset, then asks the
+   * transaction actor. The caller has checked the caller's permission.
+   */
+  async decide(request: EndTransactionRequest): Promise<EndTransactionResult> {
+    this.broker.requireMaster('a transaction outcome');
     const bad_group = checkName('group', request.producerGroup);
     if (bad_group !== undefined) throw new MqError('BAD_REQUEST', bad_group.message);
     if (decodeMessageId(request.msgId).commit_log_offset !== request.commitLogOffset) {
@@ -63,11 +74,11 @@ export class TransactionHandlers {
       throw error;
     }
     if (request.fromCheck) this.broker.log.debug({ half_offset: request.commitLogOffset, outcome: request.outcome, result }, 'check-back answered');
-    return encodeEndTransactionResponse({ result: result as EndTransactionResult });
-  };
+    return result as EndTransactionResult;
+  }
 
   /** The topic a half message will be published to; BAD_REQUEST when the offset holds none. */
-  private halfTopic(commit_log_offset: number): string {
+  halfTopic(commit_log_offset: number): string {
     let half;
     try {
       half = this.broker.store.reader.readRecord(commit_log_offset);

@@ -63,7 +63,7 @@ function runSession(address: string, session: FuzzSession): Promise<void> {
 
 t.test(`fuzz at a live node while a normal client works (seed ${seed}; MQ_TEST_SEED=${seed} replays)`, async (t) => {
   const node: NodeProcess = await startNode(t, [
-    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--host', '127.0.0.1',
+    '--role', 'standalone', '--port', '0', '--namesrv-port', '0', '--admin-port', '0', '--ha-port', '0', '--grpc-port', '0', '--host', '127.0.0.1',
     '--data', tempDir(t), '--threads', '2', '--heartbeat-interval-ms', '200', '--log-level', 'error',
   ]);
   let exited = false;

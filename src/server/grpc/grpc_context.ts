@@ -1,0 +1,21 @@
+import type { Clock } from '../../runtime/clock.js';
+import type { Logger } from '../../runtime/log.js';
+import type { BrokerServices } from '../broker/broker_listener.js';
+import type { GrpcCallerGate } from './grpc_caller.js';
+import type { GrpcClients } from './grpc_clients.js';
+
+/**
+ * What the gRPC endpoint's handlers share: the broker they front (its store, topic table and
+ * send path), the caller checks, the clients known by id, and the endpoint's own advertised
+ * address. All owned by the main thread, where grpc-js runs its callbacks; a handler's
+ * awaits (the CommitLog append) let other calls interleave, never run in parallel.
+ */
+export interface GrpcContext {
+  readonly broker: BrokerServices;
+  readonly gate: GrpcCallerGate;
+  readonly clients: GrpcClients;
+  /** The host and port clients are told to dial (QueryRoute): --advertise-host and the bound port. */
+  readonly advertised: () => { host: string; port: number };
+  readonly log: Logger;
+  readonly clock: Clock;
+}

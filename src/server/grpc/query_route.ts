@@ -1,0 +1,89 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { perm_read, perm_write } from '../../protocol/index.js';
+import type { TopicSettings } from '../broker/topic_config_store.js';
+import type { GrpcCaller } from './grpc_caller.js';
+import type { GrpcContext } from './grpc_context.js';
+import { GrpcStatusError, ok_status } from './grpc_status.js';
+import { AddressScheme, Code, MessageType, Permission, type Endpoints, type MessageQueue, type QueryRouteRequest, type QueryRouteResponse } from './grpc_types.js';
+import { topicNameOf } from './grpc_resources.js';
+
+/**
+ * QueryRoute: the topic's message queues as the RocketMQ 5 clients want them — ONE
+ * MessageQueue for this broker, with id 0.
+ *
+ * Why one queue, id 0: the official clients keep only queues whose id is 0
+ * (`MASTER_BROKER_ID`, compared with the queue id; rocketmq-client-nodejs
+ * src/producer/PublishingLoadBalancer.ts:28-30, src/consumer/SubscriptionLoadBalancer.ts:28-30),
+ * so the broker's real queues cannot be listed. The RocketMQ proxy does the same: the client
+ * picks a broker, the broker picks the queue — round robin for a normal send, the message
+ * group's hash for FIFO (send_message.ts), every queue for consumption.
+ *
+ * The queue's broker endpoint is this endpoint's advertised address (--advertise-host and the
+ * gRPC port). In a cluster of several brokers, each answers with itself only; listing every
+ * master needs the nameserver to know their gRPC addresses (docs/rocketmq-compat.md).
+ *
+ * A missing topic is TOPIC_NOT_FOUND, unless the broker auto-creates topics (as a send
+ * would, send_handlers.ts topicForSend): then the query creates it — on a master, and with
+ * access control only for an account that may publish to it, since creating a topic is
+ * what publishing to a new one does.
+ *
+ * Runs on the main thread (it reads and may change the broker's topic table).
+ */
+
+/** Every type a route accepts: the broker stores all four (validate_message_type stays on). */
+export const accepted_message_types = [MessageType.NORMAL, MessageType.FIFO, MessageType.DELAY, MessageType.TRANSACTION] as const;
+
+/** The route's Endpoints for `host:port`: one address (the clients dial exactly one). */
+export function endpointsOf(host: string, port: number): Endpoints {
+  const scheme = isIPv4(host) ? AddressScheme.IPv4 : isIPv6(host) ? AddressScheme.IPv6 : AddressScheme.DOMAIN_NAME;
+  return { scheme, addresses: [{ host, port }] };
+}
+
+/** A topic's permission bits as the proto's Permission; a slave takes no writes. */
+export function permissionOf(perm: number, writable_here: boolean): number {
+  const read = (perm & perm_read) !== 0;
+  const write = writable_here && (perm & perm_write) !== 0;
+  if (read && write) return Permission.READ_WRITE;
+  if (read) return Permission.READ;
+  if (write) return Permission.WRITE;
+  return Permission.NONE;
+}
+
+export class QueryRouteHandler {
+  constructor(private readonly context: GrpcContext) {}
+
+  readonly handle = (request: QueryRouteRequest, caller: GrpcCaller): QueryRouteResponse => {
+    const name = topicNameOf(request.topic);
+    const topic = this.topicOf(name, caller);
+    const { host, port } = this.context.advertised();
+    const queue: MessageQueue = {
+      topic: { resource_namespace: '', name },
+      id: 0,
+      permission: permissionOf(topic.perm, this.context.broker.context.store.role !== 'slave'),
+      broker: { name: this.context.broker.context.broker_name, id: 0, endpoints: endpointsOf(host, port) },
+      accept_message_types: [...accepted_message_types],
+    };
+    return { status: ok_status, message_queues: [queue] };
+  };
+
+  private topicOf(name: string, caller: GrpcCaller): TopicSettings {
+    const { context: broker, send } = this.context.broker;
+    const known = broker.topics.get(name);
+    if (known !== undefined) return known;
+    const may_create = broker.auto_create_topic && broker.store.role !== 'slave' && (!this.context.gate.access_control || this.mayPublish(caller, name));
+    if (!may_create) {
+      throw new GrpcStatusError(Code.TOPIC_NOT_FOUND, `topic '${name}' does not exist on broker ${broker.broker_name}; create it with 'mq-node admin topic create'${broker.auto_create_topic ? '' : ' (auto-create is off)'}`);
+    }
+    // Created as a first send would create it (default queues, read-write, registered).
+    return send.writableTopic(name);
+  }
+
+  private mayPublish(caller: GrpcCaller, topic: string): boolean {
+    try {
+      this.context.gate.require(caller, { kind: 'topic', topic, perm: 'PUB' }, 'QueryRoute');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
