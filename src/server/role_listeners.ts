@@ -1,6 +1,7 @@
 import { assert } from '../runtime/assert.js';
 import { logger } from '../runtime/log.js';
 import { brokerListener } from './broker/broker_listener.js';
+import { grpcConsumption } from './grpc/grpc_consumption.js';
 import { grpcListener } from './grpc/grpc_listener.js';
 import { haListener } from './broker/ha_listener.js';
 import { clientLimitsOf, formatHostPort, type NamesrvConfig, type NodeConfig, type StandaloneConfig } from './config.js';
@@ -31,7 +32,7 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem, node_tl
       const namesrv = config.namesrv.map((address) => formatHostPort(address));
       const ha = haListener(config, system.store);
       const broker = brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs, node_tls, access });
-      return [ha, broker, grpcListener({ config, broker: broker.services, node_tls, access })];
+      return [ha, broker, grpcListener({ config, broker: broker.services, node_tls, access, consumption: grpcConsumption(broker.services, clientLimitsOf(config)) })];
     }
     case 'standalone': {
       assert(system.store !== undefined, 'a standalone node runs a store');
@@ -40,7 +41,7 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem, node_tl
       const embedded = (): string[] => (namesrv.bound === null ? [] : [formatHostPort({ host: config.advertiseHost, port: namesrv.bound.port })]);
       const ha = haListener(config, system.store);
       const broker = brokerListener({ config, store: system.store, namesrv_addresses: embedded, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs, node_tls, access });
-      return [namesrv, ha, broker, grpcListener({ config, broker: broker.services, node_tls, access })];
+      return [namesrv, ha, broker, grpcListener({ config, broker: broker.services, node_tls, access, consumption: grpcConsumption(broker.services, clientLimitsOf(config)) })];
     }
   }
 }

@@ -60,6 +60,8 @@ export interface BrokerServices {
   readonly context: BrokerContext;
   readonly send: SendHandlers;
   readonly transactions: TransactionHandlers;
+  /** Dead letters (the gRPC endpoint's pop engine stores its own through it). */
+  readonly retry: RetryHandlers;
 }
 
 export function brokerListener(options: BrokerListenerOptions): BrokerListener {
@@ -137,7 +139,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
   });
   return {
     key: 'broker',
-    services: { context, send, transactions },
+    services: { context, send, transactions, retry },
     heldPulls: () => pulls.size,
     topicTraffic: () => traffic.snapshot(),
     async start() {

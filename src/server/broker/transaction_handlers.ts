@@ -1,9 +1,7 @@
 import {
   checkName,
   decodeEndTransactionRequest,
-  encodeCheckTransactionStateRequest,
   encodeEndTransactionResponse,
-  request_codes,
   system_properties,
   type EndTransactionRequest,
   type EndTransactionResult,
@@ -16,6 +14,7 @@ import { decodeMessageProperties } from '../../storage/message_properties.js';
 import type { RequestContext } from '../remoting/request_router.js';
 import type { BrokerContext } from './broker_context.js';
 import { storedMessageOf } from './stored_message.js';
+import { framedCheckTargets, type TransactionCheckTarget, type TransactionCheckTargets } from './transaction_check_target.js';
 
 export const transaction_check_limits = {
   /** Check-backs handed out per round. */
@@ -28,19 +27,34 @@ export const transaction_check_limits = {
 
 /**
  * END_TRANSACTION, and the check-back rounds: the transaction actor (store/transaction) says
- * which half messages are due a check; each is pushed (CHECK_TRANSACTION_STATE, one-way) to a
- * live producer connection of its group, which answers with END_TRANSACTION. A group with no
- * live producer is not asked, but the check counts: after the maximum the actor rolls back.
- * Runs on the broker's main thread, which owns the connections.
+ * which half messages are due a check; each is sent to a live producer of its group, found by
+ * the check-back target sources in order (transaction_check_target.ts): the remoting
+ * producer connections (CHECK_TRANSACTION_STATE, one-way; they answer END_TRANSACTION), then
+ * what other front doors add (the gRPC endpoint: a Telemetry command; the client answers with
+ * its EndTransaction). A group with no live producer is not asked, but the check counts:
+ * after the maximum the actor rolls back. Runs on the broker's main thread, which owns the
+ * connections and streams.
  */
 export class TransactionHandlers {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
+  private readonly targets: TransactionCheckTargets[];
 
   constructor(
     private readonly broker: BrokerContext,
     private readonly check_interval_ms: number,
-  ) {}
+  ) {
+    this.targets = [framedCheckTargets(broker.producers)];
+  }
+
+  /** Adds a source of check-back targets (another front door's producers); the returned function removes it. */
+  addCheckTargets(targets: TransactionCheckTargets): () => void {
+    this.targets.push(targets);
+    return () => {
+      const at = this.targets.indexOf(targets);
+      if (at >= 0) this.targets.splice(at, 1);
+    };
+  }
 
   readonly endTransaction = async (body: Uint8Array, context: RequestContext): Promise<Uint8Array> => {
     this.broker.requireMaster('a transaction outcome');
@@ -114,11 +128,6 @@ export class TransactionHandlers {
   }
 
   private checkBack(check: DueCheck): void {
-    const connection = this.broker.producers.pick(check.producer_group);
-    if (connection === undefined) {
-      this.broker.log.debug({ half_offset: check.half_offset, producer_group: check.producer_group, check_times: check.check_times }, 'check-back: no live producer of the group');
-      return;
-    }
     let message: StoredMessage;
     try {
       message = asSent(storedMessageOf(this.broker.store.reader.readRecord(check.half_offset)));
@@ -126,10 +135,22 @@ export class TransactionHandlers {
       this.broker.log.error({ err: error, half_offset: check.half_offset }, 'check-back: the half message cannot be read');
       return;
     }
-    const body = encodeCheckTransactionStateRequest({ producerGroup: check.producer_group, commitLogOffset: check.half_offset, msgId: message.msgId, message, checkTimes: check.check_times });
-    if (!connection.push(request_codes.CHECK_TRANSACTION_STATE, body)) {
-      this.broker.log.debug({ half_offset: check.half_offset, producer: connection.remote }, 'check-back not sent: the connection is closing');
+    const target = this.pickTarget(check.producer_group, message.topic);
+    if (target === undefined) {
+      this.broker.log.debug({ half_offset: check.half_offset, producer_group: check.producer_group, check_times: check.check_times }, 'check-back: no live producer of the group');
+      return;
     }
+    if (!target.ask({ producer_group: check.producer_group, half_offset: check.half_offset, check_times: check.check_times, message })) {
+      this.broker.log.debug({ half_offset: check.half_offset, producer: target.description }, 'check-back not sent: the producer is going away');
+    }
+  }
+
+  private pickTarget(producer_group: string, topic: string): TransactionCheckTarget | undefined {
+    for (const targets of this.targets) {
+      const target = targets.pick(producer_group, topic);
+      if (target !== undefined) return target;
+    }
+    return undefined;
   }
 }
 

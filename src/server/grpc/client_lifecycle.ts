@@ -20,12 +20,14 @@ export class ClientLifecycleHandlers {
   readonly heartbeat = (request: HeartbeatRequest, caller: GrpcCaller): StatusResponse => {
     const client_id = this.context.gate.requireClientId(caller, 'Heartbeat');
     const group = request.group === undefined || request.client_type === ClientType.PRODUCER ? undefined : groupNameOf(request.group);
-    this.context.clients.seen(client_id, {
+    const client = this.context.clients.seen(client_id, {
       client_type: request.client_type,
       ...(group === undefined ? {} : { group }),
       account: caller.account?.accessKey ?? '',
       remote_ip: caller.remote_ip,
     }, this.context.clock.nowMs());
+    // The topics come from the client's Telemetry settings (a Heartbeat names only the group).
+    if (group !== undefined) void this.context.consumption?.subscribed(this.context, caller, group, client.topics);
     return { status: ok_status };
   };
 

@@ -3,6 +3,7 @@ import type { Logger } from '../../runtime/log.js';
 import type { BrokerServices } from '../broker/broker_listener.js';
 import type { GrpcCallerGate } from './grpc_caller.js';
 import type { GrpcClients } from './grpc_clients.js';
+import type { GrpcConsumption } from './grpc_consumption.js';
 
 /**
  * What the gRPC endpoint's handlers share: the broker they front (its store, topic table and
@@ -18,4 +19,6 @@ export interface GrpcContext {
   readonly advertised: () => { host: string; port: number };
   readonly log: Logger;
   readonly clock: Clock;
+  /** The consumer side (grpc_consumption.ts), told which groups consumers name; absent: producers only. */
+  readonly consumption?: GrpcConsumption;
 }

@@ -14,7 +14,9 @@ import { GrpcClients } from './grpc_clients.js';
 import type { GrpcContext } from './grpc_context.js';
 import { grpc_limits } from './grpc_limits.js';
 import { messagingServiceDefinition } from './grpc_proto.js';
-import { messagingService, type MessagingServiceParts, type MessagingService } from './messaging_service.js';
+import { grpcCheckTargets } from './grpc_check_targets.js';
+import type { GrpcConsumption } from './grpc_consumption.js';
+import { messagingService, type MessagingService } from './messaging_service.js';
 
 export interface GrpcListenerOptions {
   config: BrokerConfig | StandaloneConfig;
@@ -24,8 +26,8 @@ export interface GrpcListenerOptions {
   node_tls: NodeTls | null;
   /** Access control: with an ACL file every call must be signed by one of its accounts. */
   access: NodeAccess;
-  /** More RPCs (the consumption side), built with the endpoint's context. */
-  more?: MessagingServiceParts['more'];
+  /** The consumer side (ReceiveMessage, AckMessage, ...: grpc_consumption.ts); absent: producers only. */
+  consumption?: GrpcConsumption;
 }
 
 export interface GrpcListener extends Listener {
@@ -55,8 +57,8 @@ function credentialsOf(node_tls: NodeTls | null): grpc.ServerCredentials {
  *
  * grpc-js runs on the main thread, like the broker's client port: every call is handled
  * there, and a send costs one hop to the CommitLog writer's thread and one back. Started
- * after the broker listener (it needs the broker's handlers), stopped before it: telemetry
- * streams are ended first (they have no deadline), then calls in flight get
+ * after the broker listener (it needs the broker's handlers), stopped before it: the pop
+ * engine is closed and held receives answered, telemetry streams are ended (they have no deadline), then calls in flight get
  * `shutdown_grace_ms` to finish before the rest are cut.
  */
 export function grpcListener(options: GrpcListenerOptions): GrpcListener {
@@ -73,14 +75,22 @@ export function grpcListener(options: GrpcListenerOptions): GrpcListener {
     advertised: () => ({ host: config.advertiseHost, port: bound_port }),
     log,
     clock: system_clock,
+    ...(options.consumption === undefined ? {} : { consumption: options.consumption }),
   };
+  const consumption = options.consumption;
   let server: grpc.Server | undefined;
   let service: MessagingService | undefined;
+  let removeCheckTargets: (() => void) | undefined;
   return {
     key: 'grpc',
     clients,
     async start() {
-      service = messagingService(context, { settings: { max_body_size_bytes: body_bytes_max }, ...(options.more === undefined ? {} : { more: options.more }) });
+      service = messagingService(context, {
+        settings: { max_body_size_bytes: body_bytes_max, ...(consumption === undefined ? {} : { fifoOf: consumption.fifoOf }) },
+        ...(consumption === undefined ? {} : { more: (rpc_context) => consumption.rpcs(rpc_context) }),
+      });
+      // Transaction check-backs of RocketMQ 5 producers go over their Telemetry streams.
+      removeCheckTargets = options.broker.transactions.addCheckTargets(grpcCheckTargets(clients, service.sessions));
       const started = new grpc.Server(grpc_server_options);
       started.addService(messagingServiceDefinition(), service.implementation);
       server = started;
@@ -93,6 +103,9 @@ export function grpcListener(options: GrpcListenerOptions): GrpcListener {
       const stopping = server;
       if (stopping === undefined) return;
       server = undefined;
+      removeCheckTargets?.();
+      // Held receives answer empty now, before the broker listener closes the PullHold.
+      consumption?.close();
       service?.sessions.closeAll();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -41,8 +41,8 @@ export const grpc_property_names = {
   sharding_key: '__SHARDINGKEY',
 } as const;
 
-/** Names a RocketMQ client may not use for its own properties. */
-const reserved_property_names: ReadonlySet<string> = new Set([...system_property_names, tags_property, keys_property, grpc_property_names.unique_key, grpc_property_names.sharding_key]);
+/** Names a RocketMQ client may not use for its own properties (and never sees among them on receive). */
+export const reserved_property_names: ReadonlySet<string> = new Set([...system_property_names, tags_property, keys_property, grpc_property_names.unique_key, grpc_property_names.sharding_key]);
 const separator_pattern = /[\u0001\u0002]/;
 const message_id_pattern = /^[\x21-\x7e]+$/;
 

@@ -262,3 +262,82 @@ export interface EndTransactionRequest {
 export interface StatusResponse {
   status: Status;
 }
+
+export interface FilterExpression {
+  type: number;
+  expression: string;
+}
+
+export interface ReceiveMessageRequest {
+  group?: Resource | null;
+  message_queue?: MessageQueue | null;
+  filter_expression?: FilterExpression | null;
+  batch_size: number;
+  /** Absent for a PushConsumer: the server's default applies. */
+  invisible_duration?: Duration;
+  auto_renew: boolean;
+  long_polling_timeout?: Duration;
+  attempt_id?: string;
+}
+
+/** One response of the ReceiveMessage stream: exactly one of the three (a oneof). */
+export interface ReceiveMessageResponse {
+  status?: Status;
+  message?: Message;
+  delivery_timestamp?: Timestamp;
+}
+
+export interface AckMessageEntry {
+  message_id: string;
+  receipt_handle: string;
+}
+
+export interface AckMessageRequest {
+  group?: Resource | null;
+  topic?: Resource | null;
+  entries: AckMessageEntry[];
+}
+
+export interface AckMessageResultEntry {
+  message_id: string;
+  receipt_handle: string;
+  status: Status;
+}
+
+export interface AckMessageResponse {
+  status: Status;
+  entries: AckMessageResultEntry[];
+}
+
+export interface ChangeInvisibleDurationRequest {
+  group?: Resource | null;
+  topic?: Resource | null;
+  receipt_handle: string;
+  invisible_duration?: Duration | null;
+  message_id: string;
+}
+
+export interface ChangeInvisibleDurationResponse {
+  status: Status;
+  receipt_handle: string;
+}
+
+export interface ForwardMessageToDeadLetterQueueRequest {
+  group?: Resource | null;
+  topic?: Resource | null;
+  receipt_handle: string;
+  message_id: string;
+  delivery_attempt: number;
+  max_delivery_attempts: number;
+}
+
+export interface QueryAssignmentRequest {
+  topic?: Resource | null;
+  group?: Resource | null;
+  endpoints?: Endpoints | null;
+}
+
+export interface QueryAssignmentResponse {
+  status: Status;
+  assignments: Array<{ message_queue: MessageQueue }>;
+}

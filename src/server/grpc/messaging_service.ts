@@ -17,11 +17,11 @@ import { TelemetrySessions } from './telemetry_sessions.js';
  * (namespace, signature); a request protobuf could not decode answers BAD_REQUEST; whatever a handler throws becomes the response's `status` — a gRPC OK
  * always, never a hang, never an unhandled rejection.
  *
- * RPCs without an entry get grpc-js's UNIMPLEMENTED: PullMessage, UpdateOffset, GetOffset,
+ * The consumption RPCs (ReceiveMessage, AckMessage, ChangeInvisibleDuration, QueryAssignment,
+ * ForwardMessageToDeadLetterQueue) come from the `more` part (grpc_consumption.ts). RPCs
+ * without an entry get grpc-js's UNIMPLEMENTED: PullMessage, UpdateOffset, GetOffset,
  * QueryOffset, RecallMessage and SyncLiteSubscription, which the official clients do not call
- * (or only optionally), and the consumption RPCs until a `consumer` part provides them
- * (ReceiveMessage, AckMessage, ChangeInvisibleDuration, QueryAssignment,
- * ForwardMessageToDeadLetterQueue).
+ * (or only optionally), and the consumption RPCs on an endpoint built without that part.
  *
  * Runs on the main thread.
  */

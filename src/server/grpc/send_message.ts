@@ -23,9 +23,9 @@ import { Code, type SendMessageRequest, type SendMessageResponse, type SendResul
  *   the stored half message (our message id, which encodes its CommitLog offset:
  *   end_transaction.ts finds it from that), else ''.
  * - A transactional message is stored as a half message of a producer group derived from its
- *   topic (`transactionGroupOf`), since RocketMQ 5 producers name no group. Until the
- *   check-back over Telemetry exists, a half message nobody ends is checked with no answer
- *   and rolled back after --transaction-check-max checks, as for a producer that is gone.
+ *   topic (`transactionGroupOf`), since RocketMQ 5 producers name no group. A half message
+ *   nobody ends is checked back over a producer's Telemetry stream (grpc_check_targets.ts);
+ *   with no producer of the topic left it is rolled back after --transaction-check-max checks.
  */
 export class SendMessageHandler {
   constructor(private readonly context: GrpcContext) {}

@@ -74,6 +74,12 @@ export class TelemetrySessions {
     call.on('cancelled', () => this.close(session));
   };
 
+  /** Whether `client_id` has a stream open (its Settings arrived on it). */
+  has(client_id: string): boolean {
+    const session = this.newest.get(client_id);
+    return session !== undefined && !session.closed;
+  }
+
   /** Writes `command` to the newest stream of `client_id`; false when it has none open. */
   push(client_id: string, command: TelemetryCommand): boolean {
     const session = this.newest.get(client_id);
@@ -135,7 +141,14 @@ export class TelemetrySessions {
       remote_ip: caller.remote_ip,
     }, this.context.clock.nowMs());
     this.newest.set(caller.client_id, session);
-    this.write(session, { status: ok_status, settings: reply });
+    // A consumer's group is registered before the answer: the client's startup() waits for
+    // it, so every message sent after a consumer started is delivered to its group.
+    const registered = group !== undefined && group !== '' ? this.context.consumption?.subscribed(this.context, caller, group, topics) : undefined;
+    if (registered === undefined) {
+      this.write(session, { status: ok_status, settings: reply });
+      return;
+    }
+    void registered.then(() => this.write(session, { status: ok_status, settings: reply }));
   }
 
   private write(session: Session, command: TelemetryCommand): boolean {

@@ -16,6 +16,7 @@ import { createTopics, failureOf, officialProducer, RawClient, startGrpcNode } f
  * account with PUB sends; no credentials, a wrong secret or a stale date-time are
  * UNAUTHORIZED (40100); an account without PUB is FORBIDDEN (40300); a telemetry stream
  * without a signature gets one UNAUTHORIZED status and ends. Only the allowed sends are stored.
+ * The consumer calls need SUB on the topic and the group.
  */
 
 t.setTimeout(60_000);
@@ -25,7 +26,7 @@ const accounts = {
   node: { accessKey: 'node-admin', secretKey: secret('node-admin'), admin: true },
   operator: { accessKey: 'operator', secretKey: secret('operator'), admin: true },
   publisher: { accessKey: 'grpc-publisher', secretKey: secret('grpc-publisher'), topicPerms: { GrpcSecured: 'PUB' } },
-  reader: { accessKey: 'grpc-reader', secretKey: secret('grpc-reader'), topicPerms: { GrpcSecured: 'SUB' } },
+  reader: { accessKey: 'grpc-reader', secretKey: secret('grpc-reader'), topicPerms: { GrpcSecured: 'SUB' }, groupPerms: { 'acl-consumers': 'SUB' } },
 };
 const topic = 'GrpcSecured';
 const window_ms = 30_000;
@@ -72,6 +73,17 @@ t.test('a node with access control: signed, refused, forbidden', async (t) => {
   await t.test('an account without PUB: routes, but its send is FORBIDDEN 40300', async (t) => {
     const reader = await officialProducer(t, { endpoints: node.grpc, topic, maxAttempts: 1, sessionCredentials: credentialsOf(accounts.reader) });
     t.match(await failureOf(reader.send({ topic, body: Buffer.from('not allowed') })), { name: 'ForbiddenException', code: Code.FORBIDDEN, message: /account "grpc-reader" may not use PUB on topic GrpcSecured/ });
+  });
+
+  await t.test('consumer calls need SUB: an account with only PUB is FORBIDDEN', async (t) => {
+    const raw = new RawClient(t, node.grpc);
+    const resources = { topic: { name: topic, resource_namespace: '' }, group: { name: 'acl-consumers', resource_namespace: '' } };
+    const assignment = await raw.call<{ status: { code: number; message: string } }>('QueryAssignment', resources, signedMetadata(accounts.publisher, new Date()));
+    t.match(assignment.status, { code: Code.FORBIDDEN, message: /grpc-publisher/ }, 'QueryAssignment');
+    const ack = await raw.call<{ status: { code: number } }>('AckMessage', { ...resources, entries: [{ message_id: 'M', receipt_handle: 'AAAA' }] }, signedMetadata(accounts.publisher, new Date()));
+    t.equal(ack.status.code, Code.FORBIDDEN, 'AckMessage');
+    const allowed = await raw.call<{ status: { code: number }; assignments: unknown[] }>('QueryAssignment', resources, signedMetadata(accounts.reader, new Date()));
+    t.match(allowed, { status: { code: Code.OK }, assignments: [{ message_queue: { id: 0, topic: { name: topic } } }] }, 'an account with SUB gets its assignment');
   });
 
   await t.test('raw calls: a date-time outside the window is UNAUTHORIZED; within it, routed', async (t) => {

@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import type { Test } from 'tap';
-import { Producer, type ProducerOptions } from 'rocketmq-client-nodejs';
+import { Producer, PushConsumer, SimpleConsumer, type ProducerOptions, type PushConsumerOptions, type SimpleConsumerOptions } from 'rocketmq-client-nodejs';
 import { Admin } from '../../../src/client/index.js';
 import { messagingServiceClient, messagingServiceDefinition } from '../../../src/server/grpc/grpc_proto.js';
 import { startNode, type NodeProcess } from '../../cli/node_process.js';
@@ -83,6 +84,35 @@ export async function officialProducer(t: Test, options: Omit<ProducerOptions, '
   t.teardown(() => quietly(producer.shutdown(), grpc_test_limits.client_shutdown_timeout_ms));
   if (start) await producer.startup();
   return producer;
+}
+
+/** An official SimpleConsumer (namespace '', silent), shut down at teardown. */
+export async function officialSimpleConsumer(t: Test, options: Omit<SimpleConsumerOptions, 'namespace'>): Promise<SimpleConsumer> {
+  const consumer = new SimpleConsumer({ namespace: '', logger: silent_logger, ...options });
+  t.teardown(() => quietly(consumer.shutdown(), grpc_test_limits.client_shutdown_timeout_ms));
+  await consumer.startup();
+  return consumer;
+}
+
+/**
+ * rocketmq-client-nodejs 1.0.8's StandardConsumeService ignores the `logger` option: it makes
+ * its own default logger (egg-logger, writing ~/logs/rocketmq/rocketmq_client_nodejs.log),
+ * whose flush interval keeps the test process alive after every client shut down. Its
+ * factory is looked up on the module's exports at each call, so replacing it there makes
+ * the consume service silent too. Test-only; the client's own bug.
+ */
+function silenceDefaultLogger(): void {
+  const logger_module = createRequire(import.meta.url)('rocketmq-client-nodejs/dist/client/Logger.js') as { getDefaultLogger: () => unknown };
+  logger_module.getDefaultLogger = () => silent_logger;
+}
+
+/** An official PushConsumer (namespace '', silent), shut down at teardown. */
+export async function officialPushConsumer(t: Test, options: Omit<PushConsumerOptions, 'namespace'>): Promise<PushConsumer> {
+  silenceDefaultLogger();
+  const consumer = new PushConsumer({ namespace: '', logger: silent_logger, ...options });
+  t.teardown(() => quietly(consumer.shutdown(), grpc_test_limits.client_shutdown_timeout_ms));
+  await consumer.startup();
+  return consumer;
 }
 
 /** What the official client's exceptions carry (src/exception/ClientException.ts). */

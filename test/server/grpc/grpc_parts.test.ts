@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import t from 'tap';
 import { pino } from 'pino';
-import { body_bytes_max } from '../../../src/protocol/index.js';
+import { body_bytes_max, system_properties } from '../../../src/protocol/index.js';
 import { ManualClock } from '../../../src/runtime/clock.js';
 import { contract_error_codes, added_error_codes, MqError } from '../../../src/runtime/errors.js';
 import { Acl } from '../../../src/server/auth/acl.js';
@@ -12,7 +12,9 @@ import { peerIp } from '../../../src/server/grpc/grpc_caller.js';
 import { GrpcClients } from '../../../src/server/grpc/grpc_clients.js';
 import { convertMessage, grpc_property_names } from '../../../src/server/grpc/grpc_messages.js';
 import { code_of_mq_error, GrpcStatusError, statusOf } from '../../../src/server/grpc/grpc_status.js';
-import { ClientType, Code, Encoding, MessageType, type Message } from '../../../src/server/grpc/grpc_types.js';
+import { ClientType, Code, DigestType, Encoding, MessageType, type Message } from '../../../src/server/grpc/grpc_types.js';
+import { outgoingMessage } from '../../../src/server/grpc/outgoing_message.js';
+import { responsesOf } from '../../../src/server/grpc/receive_message.js';
 import { transactionGroupOf } from '../../../src/server/grpc/send_message.js';
 import { isValidName } from '../../../src/protocol/index.js';
 
@@ -144,4 +146,34 @@ t.test('the synthetic producer group of a transactional topic is a valid group n
   const long = transactionGroupOf('T'.repeat(127));
   t.ok(isValidName(long) && long.length <= 127, long);
   t.not(transactionGroupOf(`${'T'.repeat(126)}a`), transactionGroupOf(`${'T'.repeat(126)}b`), 'long names stay apart');
+});
+
+t.test('a stored message becomes the Message a consumer receives: digest, id, type, properties', async (t) => {
+  const body = Buffer.from('hello');
+  const stored = {
+    msgId: 'OURS', topic: 'T', queueId: 3, queueOffset: 42, commitLogOffset: 1_000, tag: 'a', keys: ['k1', 'k2'],
+    properties: { [grpc_property_names.unique_key]: 'CLIENTID', [grpc_property_names.sharding_key]: 'g1', [system_properties.origin_message_id]: 'X', mine: 'v' },
+    bornTimestamp: 1_700_000_000_123, bornHost: '10.0.0.1:1', storeTimestamp: 1_700_000_000_456, storeHost: '10.0.0.2:2', reconsumeTimes: 0, flags: 0,
+    bodyCrc32: crc32(body), body,
+  };
+  const message = outgoingMessage(stored, { receipt_handle: 'RH', delivery_attempt: 2, invisible_ms: 1_500 });
+  t.match(message, {
+    topic: { name: 'T', resource_namespace: '' },
+    user_properties: { mine: 'v' },
+    system_properties: {
+      tag: 'a', keys: ['k1', 'k2'], message_id: 'CLIENTID', body_digest: { type: DigestType.CRC32, checksum: '907060870' }, body_encoding: Encoding.IDENTITY,
+      message_type: MessageType.FIFO, message_group: 'g1', queue_id: 3, queue_offset: 42, receipt_handle: 'RH', delivery_attempt: 2,
+      invisible_duration: { seconds: 1, nanos: 500_000_000 }, born_timestamp: { seconds: 1_700_000_000, nanos: 123_000_000 },
+    },
+  });
+  t.same(Object.keys(message.user_properties), ['mine'], 'the broker\'s and RocketMQ\'s reserved properties are not user properties');
+  t.same(message.body, Buffer.from('hello'));
+  body[0] = 0x48;
+  t.same(message.body, Buffer.from('hello'), 'the body is a copy, not a view of the stored bytes');
+  const plain = outgoingMessage({ ...stored, tag: null, properties: { [system_properties.deliver_at_ms]: '1700000001000' } });
+  t.equal(plain.system_properties?.message_id, 'OURS', 'without UNIQ_KEY: our msgId');
+  t.equal(plain.system_properties?.message_type, MessageType.DELAY, 'delayed: DELAY');
+  t.equal(plain.system_properties?.tag, undefined, 'no tag: unset');
+  t.equal(plain.system_properties?.receipt_handle, undefined, 'a check-back message has no delivery');
+  t.same(responsesOf([], 0), [{ status: { code: Code.MESSAGE_NOT_FOUND, message: 'no new message' } }], 'nothing received: one MESSAGE_NOT_FOUND');
 });

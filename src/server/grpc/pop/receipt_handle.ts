@@ -4,7 +4,7 @@ import { assert } from '../../../runtime/assert.js';
 /**
  * The receipt handle of one delivery of a popped message: what AckMessage,
  * ChangeInvisibleDuration and ForwardMessageToDeadLetterQueue name the message by. Opaque to
- * clients (they never parse it, compat notes §5); a base64url string (no padding) of:
+ * clients (they never parse it: docs/rocketmq-compat.md); a base64url string (no padding) of:
  *
  *   0      1                 9        13                21       22            22+b     23+b         23+b+t     39+b+t
  *   +------+-----------------+--------+-----------------+--------+-------------+--------+------------+----------+
