@@ -14,6 +14,7 @@ const bench_modules: Readonly<Record<string, string>> = {
   failover: './failover_bench.js',
   namesrv: './namesrv_bench.js',
   keyindex: './key_index_bench.js',
+  grpc: './grpc_bench.js',
 };
 
 interface BenchModule {

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 export interface BenchNode {
   namesrv: string;
   broker: string;
+  /** The RocketMQ 5 gRPC endpoint's host:port. */
+  grpc: string;
 }
 
 const bin_path = fileURLToPath(new URL('../../bin/mq-node.js', import.meta.url));
@@ -26,7 +28,7 @@ export async function withStandaloneNode<T>(extra_flags: readonly string[], use:
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const ready = await readyLine(child);
-    return await use({ namesrv: ready['namesrv'] as string, broker: ready['broker'] as string });
+    return await use({ namesrv: ready['namesrv'] as string, broker: ready['broker'] as string, grpc: ready['grpc'] as string });
   } finally {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
     rmSync(data_dir, { recursive: true, force: true });

@@ -279,7 +279,7 @@ export const flags = {
   }),
   grpcPort: spec({
     flag: 'grpc-port', type: portType, roles: broker_roles, defaults: { broker: '8081', standalone: '8081' },
-    placeholder: 'N', help: 'RocketMQ 5 gRPC port: the official Apache RocketMQ clients (5.x, gRPC) produce here (docs/rocketmq-compat.md)',
+    placeholder: 'N', help: 'RocketMQ 5 gRPC port: the official Apache RocketMQ clients (5.x, gRPC) produce and consume here (docs/rocketmq-compat.md)',
   }),
   data: spec({
     flag: 'data', type: pathListType, roles: [...broker_roles, 'namesrv'], defaults: { broker: './data', standalone: './data', namesrv: './data/namesrv' },

@@ -32,7 +32,7 @@ export class ClientLifecycleHandlers {
   };
 
   readonly notifyClientTermination = (_request: NotifyClientTerminationRequest, caller: GrpcCaller): StatusResponse => {
-    if (caller.client_id !== '') this.context.clients.forget(caller.client_id);
+    if (caller.client_id !== '') this.context.clients.forget(caller.client_id, caller.account?.accessKey ?? '');
     return { status: ok_status };
   };
 }

@@ -109,6 +109,11 @@ export class GrpcAuth {
     return account;
   }
 
+  /** Whether `account` may do what `need` says, by the ACL in force now. */
+  permits(account: Account, need: Need): boolean {
+    return this.options.acl().permits(account, need);
+  }
+
   /** Throws GrpcStatusError(FORBIDDEN) unless `account` may do what `need` says. */
   authorize(account: Account, need: Need, rpc: string): void {
     if (this.options.acl().permits(account, need)) return;

@@ -74,6 +74,11 @@ export class GrpcCallerGate {
     this.auth.authorize(caller.account, need, rpc);
   }
 
+  /** Whether the caller may do what `need` says, without a refusal logged (always with access control off). */
+  allows(caller: GrpcCaller, need: Need): boolean {
+    return this.auth === undefined || caller.account === undefined || this.auth.permits(caller.account, need);
+  }
+
   /** The client id, or CLIENT_ID_REQUIRED (the RPCs that keep per-client state need it). */
   requireClientId(caller: GrpcCaller, rpc: string): string {
     if (caller.client_id === '') throw new GrpcStatusError(Code.CLIENT_ID_REQUIRED, `${rpc} needs the x-mq-client-id header (the RocketMQ clients always send it)`);

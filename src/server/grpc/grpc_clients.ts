@@ -1,5 +1,6 @@
 import { grpc_limits } from './grpc_limits.js';
-import { ClientType } from './grpc_types.js';
+import { GrpcStatusError } from './grpc_status.js';
+import { ClientType, Code } from './grpc_types.js';
 
 /** One RocketMQ 5 client instance as the endpoint knows it (by x-mq-client-id). */
 export interface GrpcClient {
@@ -27,8 +28,7 @@ export interface ClientSighting {
 
 /**
  * The RocketMQ 5 clients that heartbeat (every 10 s) or hold a telemetry stream: which
- * consumers a group has (consumption, later) and which producers publish a topic (transaction
- * check-back, later). Bounded: a client silent for `client_expiry_ms` is forgotten, and when
+ * consumers a group has and which producers publish a topic (the transaction check-back). Bounded: a client silent for `client_expiry_ms` is forgotten, and when
  * the table is full the least recently seen goes. A Map keeps insertion order, so moving a
  * client to the end on every sighting makes the first entry the least recently seen.
  *
@@ -46,10 +46,17 @@ export class GrpcClients {
     return this.clients.size;
   }
 
-  /** Records that `client_id` is alive, with what it said about itself. */
+  /**
+   * Records that `client_id` is alive, with what it said about itself. A client id belongs to
+   * the account that first used it while it lives: another account naming it (to take over a
+   * producer's check-backs, or to drop its entry) is refused with FORBIDDEN.
+   */
   seen(client_id: string, sighting: ClientSighting, now_ms: number): GrpcClient {
     this.expire(now_ms);
     const known = this.clients.get(client_id);
+    if (known !== undefined && known.account !== sighting.account) {
+      throw new GrpcStatusError(Code.FORBIDDEN, `client id ${client_id.slice(0, grpc_limits.client_id_chars_max)} is in use by another account; every client instance has its own id`);
+    }
     const client: GrpcClient = {
       client_id,
       client_type: sighting.client_type !== undefined && sighting.client_type !== ClientType.CLIENT_TYPE_UNSPECIFIED ? sighting.client_type : known?.client_type ?? ClientType.CLIENT_TYPE_UNSPECIFIED,
@@ -68,7 +75,9 @@ export class GrpcClients {
     return client;
   }
 
-  forget(client_id: string): boolean {
+  /** Forgets `client_id` when `account` is the one it belongs to. */
+  forget(client_id: string, account: string): boolean {
+    if (this.clients.get(client_id)?.account !== account) return false;
     return this.clients.delete(client_id);
   }
 

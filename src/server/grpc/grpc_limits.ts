@@ -17,6 +17,9 @@ export const grpc_limits = {
   response_bytes_max: body_bytes_max + frame_overhead_bytes_max,
   /** Messages in one SendMessage; the official clients send one (a batch is a list of them). */
   messages_per_send_max: 1_024,
+  /** Bytes the GZIP bodies of one SendMessage may unpack to, all together: what a request may
+   *  hold uncompressed. */
+  unpacked_bytes_per_request_max: body_bytes_max + frame_overhead_bytes_max,
   /** HTTP/2 streams one connection may have open at once (telemetry, long polls, unary calls). */
   concurrent_streams_per_connection_max: 1_024,
   /** Clients remembered from Heartbeat/Telemetry (by x-mq-client-id); the least recently seen goes first. */
@@ -27,6 +30,8 @@ export const grpc_limits = {
   telemetry_streams_max: 65_536,
   /** Commands from one telemetry stream handled per second before the stream is ended. */
   telemetry_commands_per_second_max: 100,
+  /** Topics (or subscriptions) of one client's Settings that are kept; more are ignored. */
+  settings_topics_max: 256,
   /** Longest x-mq-client-id, topic/group resource text or header the endpoint keeps. */
   client_id_chars_max: 256,
   /** Longest `authorization` header parsed. */

@@ -62,6 +62,9 @@ export interface ConvertOptions {
   now_ms: number;
   /** The broker's --max-delay-ms. */
   max_delay_ms: number;
+  /** Bytes GZIP bodies may still unpack to in this request, shared by its messages: one
+   *  request of many small compressed bodies must not unpack into gigabytes. */
+  unpack_budget: { bytes_left: number };
 }
 
 /** Milliseconds of a Timestamp, or undefined when it is not a sane one. */
@@ -79,7 +82,7 @@ export function convertMessage(message: Message, options: ConvertOptions): Conve
   if (message_id === '' || message_id.length > grpc_limits.message_id_chars_max || !message_id_pattern.test(message_id)) {
     throw new GrpcStatusError(Code.ILLEGAL_MESSAGE_ID, `message_id '${message_id.slice(0, grpc_limits.message_id_chars_max)}' is not 1..${grpc_limits.message_id_chars_max} printable ASCII characters; the RocketMQ clients generate one for every message`);
   }
-  const body = bodyOf(message, message_id);
+  const body = bodyOf(message, message_id, options.unpack_budget);
   const tag = tagOf(system.tag);
   const keys = keysOf(system.keys);
   const kind = kindOf(system.message_type, system.message_group, system.delivery_timestamp, system.lite_topic);
@@ -112,7 +115,7 @@ export function convertMessage(message: Message, options: ConvertOptions): Conve
 }
 
 /** The body as stored: IDENTITY as sent, GZIP unpacked (bounded), after the digest check. */
-function bodyOf(message: Message, message_id: string): Buffer {
+function bodyOf(message: Message, message_id: string, unpack_budget: { bytes_left: number }): Buffer {
   const system = message.system_properties as NonNullable<Message['system_properties']>;
   const sent = message.body;
   if (sent.byteLength > body_bytes_max) {
@@ -125,10 +128,14 @@ function bodyOf(message: Message, message_id: string): Buffer {
       return sent;
     case Encoding.GZIP:
       try {
-        // Unpacked on the main thread: at most body_bytes_max out, a few ms at worst.
-        return zlib.gunzipSync(sent, { maxOutputLength: body_bytes_max });
+        // Unpacked on the main thread: at most body_bytes_max out, and no more than the
+        // request's budget over all its messages; a few ms at worst.
+        const limit = Math.min(body_bytes_max, unpack_budget.bytes_left);
+        const unpacked = zlib.gunzipSync(sent, { maxOutputLength: Math.max(1, limit) });
+        unpack_budget.bytes_left -= unpacked.byteLength;
+        return unpacked;
       } catch (error) {
-        if (error instanceof RangeError) throw new GrpcStatusError(Code.MESSAGE_BODY_TOO_LARGE, `message ${message_id}: the GZIP body unpacks to more than ${body_bytes_max} bytes`);
+        if (error instanceof RangeError) throw new GrpcStatusError(Code.MESSAGE_BODY_TOO_LARGE, `message ${message_id}: the GZIP body unpacks to more than ${body_bytes_max} bytes, or the request's GZIP bodies to more than ${grpc_limits.unpacked_bytes_per_request_max}`);
         throw new GrpcStatusError(Code.MESSAGE_CORRUPTED, `message ${message_id}: the body is not valid GZIP (${error instanceof Error ? error.message : String(error)})`);
       }
     default:

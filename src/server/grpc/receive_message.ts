@@ -91,6 +91,12 @@ export class ReceiveMessageHandler {
       long_poll_ms: this.longPollMs(request, call),
       holder: { owner, client: this.clientOf(caller), open },
     });
+    // The call went while the messages were collected: they are made visible again at once,
+    // not left invisible for the time the client asked (up to hours) with nobody to ack them.
+    if (!open()) {
+      for (const entry of received) this.engine.changeInvisibleDuration(group, topic, entry.receipt_handle, 0);
+      return [];
+    }
     return responsesOf(received, this.context.clock.nowMs());
   }
 
@@ -98,7 +104,7 @@ export class ReceiveMessageHandler {
     const asked_ms = msOf(request.long_polling_timeout) ?? grpc_settings_defaults.long_polling_timeout_ms_default;
     const deadline = call.getDeadline();
     const deadline_ms = deadline instanceof Date ? deadline.getTime() : deadline;
-    const left_ms = Number.isFinite(deadline_ms) ? deadline_ms - Date.now() - receive_limits.deadline_margin_ms : Infinity;
+    const left_ms = Number.isFinite(deadline_ms) ? deadline_ms - this.context.clock.nowMs() - receive_limits.deadline_margin_ms : Infinity;
     return Math.max(0, Math.min(asked_ms, grpc_settings_defaults.long_polling_timeout_ms_max, left_ms));
   }
 }

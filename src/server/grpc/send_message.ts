@@ -3,6 +3,7 @@ import { tagHash } from '../../storage/tag_hash.js';
 import type { GrpcCaller } from './grpc_caller.js';
 import type { GrpcContext } from './grpc_context.js';
 import { grpc_limits } from './grpc_limits.js';
+import { topicNameOf } from './grpc_resources.js';
 import { convertMessage, type ConvertedMessage } from './grpc_messages.js';
 import { code_of_send_status, GrpcStatusError, ok_status, send_status_messages } from './grpc_status.js';
 import { Code, type SendMessageRequest, type SendMessageResponse, type SendResultEntry } from './grpc_types.js';
@@ -37,10 +38,11 @@ export class SendMessageHandler {
     }
     const { broker } = this.context;
     broker.context.requireMaster('a send');
-    const options = { now_ms: this.context.clock.nowMs(), max_delay_ms: broker.context.max_delay_ms };
+    // Permission first, before any body is looked at (a GZIP body is unpacked in the
+    // conversion), and before a topic is created for an account that may not publish to it.
+    for (const topic of new Set(request.messages.map((message) => topicNameOf(message.topic)))) this.context.gate.require(caller, { kind: 'topic', topic, perm: 'PUB' }, 'SendMessage');
+    const options = { now_ms: this.context.clock.nowMs(), max_delay_ms: broker.context.max_delay_ms, unpack_budget: { bytes_left: grpc_limits.unpacked_bytes_per_request_max } };
     const converted = request.messages.map((message) => convertMessage(message, options));
-    // Permission first: a send must not create a topic for an account that may not publish to it.
-    for (const topic of new Set(converted.map((message) => message.topic))) this.context.gate.require(caller, { kind: 'topic', topic, perm: 'PUB' }, 'SendMessage');
     const requests = converted.map((message) => this.placed(message));
     const results = await broker.send.appendMessages(requests);
     const entries = results.map((result, index) => entryOf(converted[index] as ConvertedMessage, result));

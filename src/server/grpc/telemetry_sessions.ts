@@ -129,17 +129,19 @@ export class TelemetrySessions {
       return;
     }
     const role = roleOf(settings);
-    const topics = role === 'producer'
+    const listed = role === 'producer'
       ? (settings.publishing?.topics ?? []).map((topic) => topic.name)
       : (settings.subscription?.subscriptions ?? []).map((entry) => entry.topic?.name ?? '').filter((name) => name !== '');
+    // A producer is asked about the half messages of the topics it lists (the check-back
+    // carries their bodies): only topics its account may publish to count.
+    const topics = listed.slice(0, grpc_limits.settings_topics_max).filter((topic) => role !== 'producer' || this.context.gate.allows(caller, { kind: 'topic', topic, perm: 'PUB' }));
     const group = role === 'consumer' ? settings.subscription?.group?.name : undefined;
-    this.context.clients.seen(caller.client_id, {
-      ...(settings.client_type === undefined ? {} : { client_type: settings.client_type }),
-      ...(group === undefined ? {} : { group }),
-      topics,
-      account: caller.account?.accessKey ?? '',
-      remote_ip: caller.remote_ip,
-    }, this.context.clock.nowMs());
+    try {
+      this.seen(caller, settings, group, topics);
+    } catch (error) {
+      this.write(session, { status: statusOf(error) });
+      return;
+    }
     this.newest.set(caller.client_id, session);
     // A consumer's group is registered before the answer: the client's startup() waits for
     // it, so every message sent after a consumer started is delivered to its group.
@@ -149,6 +151,16 @@ export class TelemetrySessions {
       return;
     }
     void registered.then(() => this.write(session, { status: ok_status, settings: reply }));
+  }
+
+  private seen(caller: GrpcCaller, settings: Settings, group: string | undefined, topics: string[]): void {
+    this.context.clients.seen(caller.client_id, {
+      ...(settings.client_type === undefined ? {} : { client_type: settings.client_type }),
+      ...(group === undefined ? {} : { group }),
+      topics,
+      account: caller.account?.accessKey ?? '',
+      remote_ip: caller.remote_ip,
+    }, this.context.clock.nowMs());
   }
 
   private write(session: Session, command: TelemetryCommand): boolean {

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { crc32, gzipSync } from 'node:zlib';
+import { grpc_limits } from '../../../src/server/grpc/grpc_limits.js';
 import t from 'tap';
 import { pino } from 'pino';
 import { body_bytes_max, system_properties } from '../../../src/protocol/index.js';
@@ -79,7 +80,7 @@ t.test('every MqError code maps to a proto Code; thrown things become statuses',
 });
 
 t.test('a Message becomes a SendRequest: fields, UNIQ_KEY, __SHARDINGKEY, delivery time', async (t) => {
-  const options = { now_ms, max_delay_ms: 60_000 };
+  const options = { now_ms, max_delay_ms: 60_000, unpack_budget: { bytes_left: grpc_limits.unpacked_bytes_per_request_max } };
   const normal = convertMessage(message({ tag: 'a', keys: ['k1', 'k2'], born_timestamp: { seconds: 1_700_000_000, nanos: 5_000_000 } }, { user_properties: { p: 'v' } }), options);
   t.match(normal, { topic: 'T', kind: 'NORMAL', message_id: '01ABCDEF', group: undefined });
   t.same({ ...normal.request, body: normal.request.body.toString(), properties: { ...normal.request.properties } }, {
@@ -94,10 +95,15 @@ t.test('a Message becomes a SendRequest: fields, UNIQ_KEY, __SHARDINGKEY, delive
   t.equal(inferred.kind, 'FIFO', 'an unspecified type is inferred from the fields');
   const gzipped = convertMessage(message({ body_encoding: Encoding.GZIP }, { body: gzipSync(Buffer.from('packed')) }), options);
   t.equal(gzipped.request.body.toString(), 'packed', 'a GZIP body is stored unpacked');
+  // One request's GZIP bodies share a budget: many small bombs cannot unpack into gigabytes.
+  const bomb = gzipSync(Buffer.alloc(3 << 20));
+  const shared = { now_ms, max_delay_ms: 60_000, unpack_budget: { bytes_left: grpc_limits.unpacked_bytes_per_request_max } };
+  t.equal(convertMessage(message({ body_encoding: Encoding.GZIP }, { body: bomb }), shared).request.body.byteLength, 3 << 20, 'the first 3 MiB fits the budget');
+  t.throws(() => convertMessage(message({ body_encoding: Encoding.GZIP }, { body: bomb }), shared), { code: Code.MESSAGE_BODY_TOO_LARGE }, 'the second is past it, though it fits a message');
 });
 
 t.test('bad messages get the proto code that names the problem', async (t) => {
-  const options = { now_ms, max_delay_ms: 60_000 };
+  const options = { now_ms, max_delay_ms: 60_000, unpack_budget: { bytes_left: grpc_limits.unpacked_bytes_per_request_max } };
   const cases: Array<[string, Message, number]> = [
     ['no topic', message({}, { topic: null }), Code.ILLEGAL_TOPIC],
     ['internal topic', message({}, { topic: { name: '%SCHEDULE%', resource_namespace: '' } }), Code.ILLEGAL_TOPIC],
@@ -139,6 +145,15 @@ t.test('the client table forgets the silent and the least recently seen', async 
   t.same(clients.producersOf('T').map((client) => client.client_id), ['a']);
   clients.seen('d', { account: '', remote_ip: '' }, 1_500);
   t.same([clients.get('a'), clients.get('c'), clients.get('d')?.client_id, clients.size], [undefined, undefined, 'd', 1], 'a and c, silent for longer than the expiry, are gone');
+});
+
+t.test('a client id belongs to the account that first used it', async (t) => {
+  const clients = new GrpcClients();
+  clients.seen('p1', { client_type: ClientType.PRODUCER, topics: ['T'], account: 'orders-app', remote_ip: '10.0.0.1' }, 0);
+  t.throws(() => clients.seen('p1', { client_type: ClientType.PRODUCER, topics: ['T'], account: 'intruder', remote_ip: '10.0.0.2' }, 1), { code: Code.FORBIDDEN }, 'another account cannot take over its check-backs');
+  t.equal(clients.forget('p1', 'intruder'), false, 'nor drop its entry');
+  t.same(clients.producersOf('T').map((client) => client.account), ['orders-app'], 'the producer is still the one asked');
+  t.equal(clients.forget('p1', 'orders-app'), true, 'its own account may end it');
 });
 
 t.test('the synthetic producer group of a transactional topic is a valid group name', async (t) => {

@@ -109,8 +109,10 @@ export class PopCollector {
   private redeliver(subscription: PopSubscription, params: CollectParams, now_ms: number, out: ReceivedMessage[], budget: Budget): void {
     for (const entry of subscription.visible) {
       if (out.length >= params.batch_size || budget.bytes <= 0 || this.deps.table.client_room < 1) return;
-      subscription.visible.delete(entry);
+      // A read that throws (a damaged record) leaves the entry visible, for the next receive
+      // or the dead letters: never out of both the visible set and the wheel.
       const message = this.readAt(subscription.topic, entry);
+      subscription.visible.delete(entry);
       if (message === undefined) {
         this.deps.log.warn({ group: subscription.group, topic: subscription.topic, queue_id: entry.queue.queue_id, queue_offset: entry.queue_offset }, 'a message to deliver again was deleted by retention; dropped');
         this.deps.settle(entry);

@@ -267,7 +267,9 @@ export class PopEngine {
         }
       };
       const ready = (): boolean => !this.closed && this.hasWork(subscription);
-      if (!this.broker.hold(ready, answer, long_poll_ms, holder) && finish()) resolve([]);
+      // A hold that is full (the broker's, or this client's share) is not an empty queue: BUSY
+      // makes the client back off (TOO_MANY_REQUESTS) instead of polling again at once.
+      if (!this.broker.hold(ready, answer, long_poll_ms, holder) && finish()) reject(new MqError('BUSY', 'too many long polls are held on this broker for this client; retry after a pause'));
     });
   }
 

@@ -121,7 +121,7 @@ t.test('long poll: answered when a message arrives, or empty when its time runs 
   t.equal(back?.delivery_attempt, 2);
 
   broker.hold_full = true;
-  t.same(await receive({ long_poll_ms: 20_000 }), [], 'the broker\'s hold is full: empty at once');
+  await t.rejects(receive({ long_poll_ms: 20_000 }), { code: 'BUSY' }, 'the broker\'s hold is full: BUSY at once, so the client backs off');
   broker.hold_full = false;
   const gone = receive({ long_poll_ms: 20_000, holder: { owner: {}, client: { key: 'k', limits: { connections_max: 1, requests_in_flight_max: 1, held_pulls_max: 1, request_bytes_max: 1 } }, open: () => false } });
   await settle(1);
