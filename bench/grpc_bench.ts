@@ -25,6 +25,8 @@ const grpc_bench_settings = {
   queues: 8,
   /** The receive case stops here whatever is left. */
   drain_timeout_ms: 60_000,
+  /** After the clients' shutdown, before the node is killed (see run()). */
+  client_settle_ms: 1_000,
 } as const;
 
 interface GrpcCaseResult {
@@ -93,6 +95,9 @@ export async function run(options: { json: boolean; duration_ms?: number }): Pro
     await ours.shutdown();
     results.push(await drain(consumer, results[0]?.operations ?? 0));
     await consumer.shutdown();
+    // The official client (1.0.8) lets its telemetry streams end after shutdown() resolves and
+    // throws on a stream that errors meanwhile: the node is killed only once they are closed.
+    await new Promise((resolve) => setTimeout(resolve, grpc_bench_settings.client_settle_ms));
     return results;
   });
   const report: GrpcBenchReport = { bench: 'grpc', machine: machineInfo(), settings: { ...grpc_bench_settings, duration_ms }, cases };
