@@ -5,12 +5,12 @@ import * as p from '../../../src/protocol/index.js';
 import { grpc_property_names } from '../../../src/server/grpc/grpc_messages.js';
 import { inParallel, until } from '../../client/client_helpers.js';
 import { prng } from '../../helpers/prng.js';
-import { createTopics, officialProducer, startGrpcNode } from './grpc_helpers.js';
+import { createTopics, officialProducer, officialSimpleConsumer, startGrpcNode } from './grpc_helpers.js';
 
 /**
  * The official RocketMQ 5 client (rocketmq-client-nodejs, unchanged) produces to a real
- * standalone mq-node over its gRPC endpoint; our own SDK's Consumer reads everything back
- * over the remoting port. Checked on the data: every body byte for byte, tag, keys, user
+ * standalone mq-node over its gRPC endpoint; its SimpleConsumer receives and acks everything,
+ * and our own SDK's Consumer reads everything back over the remoting port. Checked on the data: every body byte for byte, tag, keys, user
  * properties, UNIQ_KEY = the message id the official client returned, the receipt's offset =
  * the stored queue offset; the delayed message not before its time; the FIFO group's
  * messages in one queue, in send order.
@@ -43,9 +43,11 @@ interface Sent {
   receipt: SendReceipt;
 }
 
-t.test('1,000 messages, a delayed one and a FIFO group from the official client, read back whole by our SDK', async (t) => {
+t.test('1,000 messages, a delayed one and a FIFO group from the official client, read back whole by its SimpleConsumer and by our SDK', async (t) => {
   const node = await startGrpcNode(t);
   await createTopics(t, node.namesrv, [producer_test.topic], producer_test.queues);
+  // Started first: a new group begins at each queue's end when its consumer starts.
+  const official_consumer = await officialSimpleConsumer(t, { endpoints: node.grpc, consumerGroup: 'grpc-official-readback', subscriptions: new Map([[producer_test.topic, '*']]), awaitDuration: 2_000 });
   const producer = await officialProducer(t, { endpoints: node.grpc, topic: producer_test.topic, requestTimeout: 5_000 });
 
   const random = prng(producer_test.seed);
@@ -71,6 +73,29 @@ t.test('1,000 messages, a delayed one and a FIFO group from the official client,
   const ids = [...sent.map((message) => message.receipt.messageId), delayed.messageId, ...fifo.map((receipt) => receipt.messageId)];
   t.equal(new Set(ids).size, ids.length, 'the official client got a distinct message id for every send');
   t.equal(delayed.offset, -1, 'a delayed message has no queue offset yet');
+
+  // The official SimpleConsumer receives and acks every message: each once, whole.
+  const official = new Map<string, { body: Buffer; tag: string | undefined; keys: string[]; received_ms: number }>();
+  let official_duplicates = 0;
+  const drain_deadline_ms = Date.now() + 40_000;
+  while (official.size < ids.length && Date.now() < drain_deadline_ms) {
+    const batch = await official_consumer.receive(32, 30_000);
+    for (const view of batch) {
+      if (official.has(view.messageId)) official_duplicates++;
+      official.set(view.messageId, { body: view.body, tag: view.tag, keys: [...view.keys], received_ms: Date.now() });
+    }
+    await Promise.all(batch.map((view) => official_consumer.ack(view)));
+  }
+  t.equal(official.size, ids.length, `the official SimpleConsumer received every message (${official.size} of ${ids.length})`);
+  t.equal(official_duplicates, 0, '...each once');
+  const official_whole = sent.filter((message) => {
+    const got = official.get(message.receipt.messageId);
+    return got !== undefined && got.body.equals(message.body) && got.tag === message.tag && JSON.stringify(got.keys) === JSON.stringify(message.keys);
+  }).length;
+  t.equal(official_whole, producer_test.normal_messages, '...bodies, tags and keys equal');
+  const official_delayed = official.get(delayed.messageId);
+  t.ok(official_delayed !== undefined && official_delayed.received_ms >= delayed_sent_ms + producer_test.delay_ms - producer_test.clock_slack_ms, 'the delayed message reached it no earlier than its delay');
+  t.same(fifo.map((receipt) => official.get(receipt.messageId)?.body.toString()), fifo.map((_, index) => `fifo ${index}`), 'the FIFO messages, whole');
 
   const received = new Map<string, { message: ReceivedMessage; received_ms: number }>();
   let duplicates = 0;
