@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import type { Test } from 'tap';
-import { Producer, PushConsumer, SimpleConsumer, type ProducerOptions, type PushConsumerOptions, type SimpleConsumerOptions } from 'rocketmq-client-nodejs';
+import { Producer, PushConsumer, SimpleConsumer, type SendReceipt, type ProducerOptions, type PushConsumerOptions, type SimpleConsumerOptions } from 'rocketmq-client-nodejs';
 import { Admin } from '../../../src/client/index.js';
 import { messagingServiceClient, messagingServiceDefinition } from '../../../src/server/grpc/grpc_proto.js';
 import { startNode, type NodeProcess } from '../../cli/node_process.js';
@@ -19,6 +19,15 @@ import { tempDir } from '../../storage/commit_log_helpers.js';
  * node stops gracefully (SIGTERM), then startNode's teardown kills it if it is still there.
  * These teardowns never throw.
  */
+
+/** A message the official Producer sent, with what it was told (the tests compare what comes back with it). */
+export interface Sent {
+  body: Buffer;
+  tag: string;
+  keys: string[];
+  properties: Record<string, string>;
+  receipt: SendReceipt;
+}
 
 export const grpc_test_limits = {
   client_shutdown_timeout_ms: 10_000,

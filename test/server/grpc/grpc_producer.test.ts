@@ -6,6 +6,7 @@ import { grpc_property_names } from '../../../src/server/grpc/grpc_messages.js';
 import { inParallel, until } from '../../client/client_helpers.js';
 import { prng } from '../../helpers/prng.js';
 import { createTopics, officialProducer, officialSimpleConsumer, startGrpcNode } from './grpc_helpers.js';
+import type { Sent } from './grpc_helpers.js';
 
 /**
  * The official RocketMQ 5 client (rocketmq-client-nodejs, unchanged) produces to a real
@@ -35,13 +36,6 @@ function sortedEntries(record: Record<string, string>): Array<[string, string]> 
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-interface Sent {
-  body: Buffer;
-  tag: string;
-  keys: string[];
-  properties: Record<string, string>;
-  receipt: SendReceipt;
-}
 
 t.test('1,000 messages, a delayed one and a FIFO group from the official client, read back whole by its SimpleConsumer and by our SDK', async (t) => {
   const node = await startGrpcNode(t);

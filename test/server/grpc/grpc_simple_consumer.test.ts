@@ -1,9 +1,10 @@
 import t from 'tap';
-import type { MessageView, SendReceipt } from 'rocketmq-client-nodejs';
+import type { MessageView } from 'rocketmq-client-nodejs';
 import { inParallel, until } from '../../client/client_helpers.js';
 import { prng } from '../../helpers/prng.js';
 import { Code } from '../../../src/server/grpc/grpc_types.js';
 import { createTopics, failureOf, officialProducer, officialSimpleConsumer, startGrpcNode } from './grpc_helpers.js';
+import type { Sent } from './grpc_helpers.js';
 
 /**
  * The official SimpleConsumer (rocketmq-client-nodejs, unchanged) consumes from a real
@@ -27,13 +28,6 @@ const simple_test = {
 
 t.setTimeout(60_000);
 
-interface Sent {
-  body: Buffer;
-  tag: string;
-  keys: string[];
-  properties: Record<string, string>;
-  receipt: SendReceipt;
-}
 
 function propertiesOf(message: MessageView): Record<string, string> {
   return Object.fromEntries([...message.properties.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
