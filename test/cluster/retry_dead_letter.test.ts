@@ -465,7 +465,11 @@ t.test('a send-back that cannot reach its frozen broker leaves the message un-ac
   const local = await until(`the message is redelivered locally and succeeds (${recorder.describe(id)})`,
     () => recorder.attemptsOf(id).find((attempt) => attempt.verdict === 'ok' && attempt.message.msgId === id), delivery_timeout_ms);
   t.equal(local.message.body.toString('utf8'), 'frozen broker', 'redelivered locally with the same body');
-  t.equal(local.message.reconsumeTimes, 1, 'counting the local failure (reconsumeTimes 1)');
+  // Retried locally it counts the local failure (1). Under load the consumer may instead have
+  // released the queue while the broker was frozen (assigned_queue.ts: "the next owner
+  // re-delivers it"): then the stored original is pulled again, as stored (0). Either way the
+  // un-acked message was delivered again; nothing else may have happened to it.
+  t.ok(local.message.reconsumeTimes === 1 || local.message.reconsumeTimes === 0, `delivered again: retried locally (reconsumeTimes 1) or pulled again after a release (0); got ${local.message.reconsumeTimes}`);
 
   // The send-back was in the stopped broker's socket buffer: once resumed, the broker handles
   // it and stores a retry copy, although the consumer gave the request up. That copy is
