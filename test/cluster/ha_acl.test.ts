@@ -2,12 +2,12 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { Admin, Producer, type Message } from '../../src/client/index.js';
+import { Admin, Producer } from '../../src/client/index.js';
 import { replicator_limits } from '../../src/actors/replicator/replicator_limits.js';
 import * as p from '../../src/protocol/index.js';
 import { until } from '../client/client_helpers.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
-import { commitLogPrefix, ha_test_limits, startHaBroker, startHaCluster } from './fixtures/ha_cluster.js';
+import { commitLogPrefix, ha_test_limits, sendBatchesCountingStatuses, startHaBroker, startHaCluster, untilSlaveLogEqualsMaster } from './fixtures/ha_cluster.js';
 
 /**
  * The HA port under access control, between real processes. A master and a slave whose node
@@ -270,16 +270,8 @@ t.test('the HA port with access control: the signed slave replicates; unsigned, 
   await t.test('the slave\'s signed hello is taken: every SEND_OK is on the slave, its CommitLog equals the master\'s', async (t) => {
     // Until the slave follows, a sync send answers SLAVE_NOT_AVAILABLE: wait for a first SEND_OK.
     await until('a first send acknowledged by the slave', async () => ((await producer.send({ topic, body: 'first' })).status === 'SEND_OK' ? true : undefined), ha_test_limits.catch_up_timeout_ms);
-    const statuses = new Map<string, number>();
-    for (let first = 0; first < message_count; first += 50) {
-      const batch: Message[] = Array.from({ length: 50 }, (_, k) => ({ topic, body: Buffer.from(`guarded ${first + k} `.repeat(1 + ((first + k) % 7))) }));
-      for (const result of await producer.sendBatch(batch)) statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
-    }
-    t.same(Object.fromEntries(statuses), { SEND_OK: message_count }, 'every message SEND_OK under sync replication: the slave held it');
-    const master_log = await until('the slave\'s CommitLog equals the master\'s', () => {
-      const master = commitLogPrefix(cluster.master.data_dir);
-      return master.length > 0 && commitLogPrefix(cluster.slave.data_dir).equals(master) ? master : undefined;
-    }, ha_test_limits.catch_up_timeout_ms);
+    t.same(await sendBatchesCountingStatuses(producer, topic, message_count, 'guarded'), { SEND_OK: message_count }, 'every message SEND_OK under sync replication: the slave held it');
+    const master_log = await untilSlaveLogEqualsMaster(cluster);
     t.ok(master_log.length > message_count * 20, `the copied log holds the messages (${master_log.length} bytes)`);
     t.notMatch(cluster.master.node.stderr(), /ACCESS_DENIED|access denied/, 'the master refused nobody');
     t.notMatch(cluster.slave.node.stderr(), /ACCESS_DENIED|access denied/, 'nobody refused the slave');
@@ -331,10 +323,7 @@ t.test('the HA port with access control: the signed slave replicates; unsigned, 
   await t.test('the master serves on: its slave is still in sync', async (t) => {
     const result = await producer.send({ topic, body: 'after the refusals' });
     t.equal(result.status, 'SEND_OK', 'a sync send is acknowledged');
-    const master_log = await until('the slave\'s CommitLog equals the master\'s', () => {
-      const master = commitLogPrefix(cluster.master.data_dir);
-      return commitLogPrefix(cluster.slave.data_dir).equals(master) ? master : undefined;
-    }, ha_test_limits.catch_up_timeout_ms);
+    const master_log = await untilSlaveLogEqualsMaster(cluster, () => true);
     t.ok(master_log.includes(Buffer.from('after the refusals')), 'the slave\'s CommitLog is still the master\'s, the new message included');
   });
 

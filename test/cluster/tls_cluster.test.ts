@@ -1,10 +1,10 @@
 import net from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
-import { Producer, type ClientTlsOptions, type Message } from '../../src/client/index.js';
+import { Producer, type ClientTlsOptions } from '../../src/client/index.js';
 import { until } from '../client/client_helpers.js';
 import { makeTestCertificates, tls_skip } from '../helpers/test_certificates.js';
-import { commitLogPrefix, createHaTopic, ha_test_limits, startHaCluster } from './fixtures/ha_cluster.js';
+import { createHaTopic, ha_test_limits, sendBatchesCountingStatuses, startHaCluster, untilSlaveLogEqualsMaster } from './fixtures/ha_cluster.js';
 import { Clients, convergedSnapshots, leaderOf, snapshotGroups, startNamesrvCluster, type NamesrvMember } from './fixtures/namesrv_cluster.js';
 
 /**
@@ -38,16 +38,8 @@ t.test('master and slave under mutual TLS: sync replication acknowledges, the sl
     const result = await producer.send({ topic, body: 'first' });
     return result.status === 'SEND_OK' ? true : undefined;
   }, ha_test_limits.catch_up_timeout_ms);
-  const statuses = new Map<string, number>();
-  for (let first = 0; first < message_count; first += 50) {
-    const batch: Message[] = Array.from({ length: 50 }, (_, k) => ({ topic, body: Buffer.from(`tls replicated ${first + k} `.repeat(1 + ((first + k) % 7))) }));
-    for (const result of await producer.sendBatch(batch)) statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
-  }
-  t.same(Object.fromEntries(statuses), { SEND_OK: message_count }, 'every message acknowledged SEND_OK: the slave held it');
-  const master_log = await until('the slave\'s CommitLog equals the master\'s', () => {
-    const master = commitLogPrefix(cluster.master.data_dir);
-    return master.length > 0 && commitLogPrefix(cluster.slave.data_dir).equals(master) ? master : undefined;
-  }, ha_test_limits.catch_up_timeout_ms);
+  t.same(await sendBatchesCountingStatuses(producer, topic, message_count, 'tls replicated'), { SEND_OK: message_count }, 'every message acknowledged SEND_OK: the slave held it');
+  const master_log = await untilSlaveLogEqualsMaster(cluster);
   t.ok(master_log.length > message_count * 20, `the copied log holds the messages (${master_log.length} bytes)`);
   t.notMatch(cluster.slave.node.stderr(), /TLS handshake failed|certificate verify failed/, 'the slave logged no TLS failure');
   t.notMatch(cluster.master.node.stderr(), /TLS handshake failed/, 'the master logged no TLS failure');
