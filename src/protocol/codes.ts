@@ -81,6 +81,8 @@ export const request_codes = {
   ROUTE_CHANGED: 1003,
   /** Admin -> broker: send a dead letter back to the topic it first failed in. */
   RESEND_DEAD_LETTER: 1004,
+  /** Broker -> broker: the endpoints it serves besides this port (its RocketMQ 5 gRPC port). */
+  GET_BROKER_ENDPOINTS: 1005,
   /** Namesrv -> namesrv: a candidate asks for a vote (schemas/namesrv_cluster.ts). */
   NS_VOTE: 1101,
   /** Namesrv leader -> follower: leadership, the follower's upstream, the commit position. */

@@ -39,6 +39,7 @@ export * from './schemas/consumer_connection.js';
 export * from './schemas/message_query.js';
 export * from './schemas/acl_admin.js';
 export * from './schemas/unregister_client.js';
+export * from './schemas/broker_endpoints.js';
 export * from './schemas/send_back.js';
 export * from './schemas/transaction.js';
 export * from './schemas/ha.js';

@@ -32,7 +32,7 @@ export function listenersForRole(config: NodeConfig, system: NodeSystem, node_tl
       const namesrv = config.namesrv.map((address) => formatHostPort(address));
       const ha = haListener(config, system.store);
       const broker = brokerListener({ config, store: system.store, namesrv_addresses: () => namesrv, ha_address: () => ha.address, heartbeat_interval_ms: config.heartbeatIntervalMs, node_tls, access });
-      return [ha, broker, grpcListener({ config, broker: broker.services, node_tls, access, consumption: grpcConsumption(broker.services, clientLimitsOf(config)) })];
+      return [ha, broker, grpcListener({ config, broker: broker.services, node_tls, access, consumption: grpcConsumption(broker.services, clientLimitsOf(config)), namesrv })];
     }
     case 'standalone': {
       assert(system.store !== undefined, 'a standalone node runs a store');

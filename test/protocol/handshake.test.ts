@@ -43,12 +43,13 @@ t.test('an invalid offered range is refused', async (t) => {
   }
 });
 
-t.test('this build speaks versions 1 and 2, prefers 2, and still serves a version 1 client', async (t) => {
-  t.same(p.supported_versions, range(1, 2));
+t.test('this build speaks versions 1 to 3, prefers 3, and still serves a version 1 client', async (t) => {
+  t.same(p.supported_versions, range(1, 3));
   t.equal(p.protocol_version_min, 1);
-  t.equal(p.protocol_version_max, 2);
-  t.equal(outcome(p.negotiateVersion(p.helloFor('c@1', 'CONSUMER'))), 2);
-  t.same(p.helloFor('c@1', 'CONSUMER'), { versionMin: 1, versionMax: 2, clientId: 'c@1', clientKind: 'CONSUMER' });
+  t.equal(p.protocol_version_max, 3);
+  t.equal(outcome(p.negotiateVersion(p.helloFor('c@1', 'CONSUMER'))), 3);
+  t.same(p.helloFor('c@1', 'CONSUMER'), { versionMin: 1, versionMax: 3, clientId: 'c@1', clientKind: 'CONSUMER' });
+  t.equal(outcome(p.negotiateVersion(offer(1, 2))), 2, 'a version 2 client gets version 2');
   t.equal(outcome(p.negotiateVersion(offer(1, 1))), 1, 'an old client gets version 1');
   t.equal(outcome(p.negotiateVersion(p.helloFor('c@1', 'CONSUMER'), range(1, 1))), 1, 'an old server is answered in version 1');
 });
@@ -62,14 +63,14 @@ t.test('a full exchange: Hello frame in, HelloAck frame out, checked by the clie
   if (!hello.ok) throw hello.error;
   const ack = p.acceptHello(hello.value, { server_id: 'broker-a', frame_bytes_max: p.frame_bytes_max });
   if (!ack.ok) throw ack.error;
-  t.same({ ...ack.value }, { version: 2, serverId: 'broker-a', frameBytesMax: p.frame_bytes_max });
+  t.same({ ...ack.value }, { version: 3, serverId: 'broker-a', frameBytesMax: p.frame_bytes_max });
   const ack_frame = p.encodeFrame(p.responseEnvelope(received.envelope, p.encodeHelloAck(ack.value)));
   const [answer] = new p.FrameDecoder().push(ack_frame);
   if (!answer?.ok) throw new Error('ack frame did not decode');
   t.equal(p.isResponse(answer.envelope), true);
   t.equal(answer.envelope.correlationId, 1);
   const decoded_ack = p.decodeHelloAck(answer.envelope.body);
-  t.equal(decoded_ack.ok && outcome(p.checkHelloAck(decoded_ack.value)), 2);
+  t.equal(decoded_ack.ok && outcome(p.checkHelloAck(decoded_ack.value)), 3);
 });
 
 t.test('acceptHello refuses with the negotiation error; checkHelloAck refuses a version not offered', async (t) => {

@@ -300,6 +300,7 @@ export const subscribe_route_request: SubscribeRouteRequest = { topics: ['OrderE
 export const subscribe_route_response: SubscribeRouteResponse = { subscribedTopics: 2 };
 export const route_changed_notification: RouteChangedNotification = { topic: 'OrderEvents', routeVersion: 57, brokerNames: ['broker-a', 'broker-b'] };
 export const unregister_client_request = { clientId: '10.0.0.5@4242', consumerGroups: ['order-processors'] };
+export const broker_endpoints = { brokerName: 'broker-a', brokerId: 0, grpcAddress: '10.0.0.5:8081' };
 export const send_back_request = { group: 'order-processors', commitLogOffset: 123_456_789, msgId: '0000018BCFE5AA000A00000529BF00000001DCD6F5C0', maxReconsumeTimes: 16 };
 export const send_back_result = { destination: 'RETRY' as const, topic: '%RETRY%order-processors', reconsumeTimes: 3, deliverAtMs: born_ms + 60_000, msgId: '0000018BCFE5AA000A00000529BF0000000275D0F5C0' };
 export const resend_dead_letter_request = { commitLogOffset: 987_654_321 };

@@ -116,6 +116,8 @@ export const schema_cases: SchemaCase[] = [
   entry('GetConsumerListResponse', p.get_consumer_list_response_v1, v.get_consumer_list_response, p.encodeGetConsumerListResponse, p.decodeGetConsumerListResponse),
   entry('UnregisterClientRequest', p.unregister_client_request_v1, v.unregister_client_request, p.encodeUnregisterClientRequest, p.decodeUnregisterClientRequest),
   entry('UnregisterClientResponse', p.unregister_client_response_v1, {}, p.encodeUnregisterClientResponse, p.decodeUnregisterClientResponse),
+  entry('GetBrokerEndpointsRequest', p.get_broker_endpoints_request_v3, {}, p.encodeGetBrokerEndpointsRequest, p.decodeGetBrokerEndpointsRequest),
+  entry('BrokerEndpoints', p.broker_endpoints_v3, v.broker_endpoints, p.encodeBrokerEndpoints, p.decodeBrokerEndpoints),
   entry('GetClusterInfoRequest', p.get_cluster_info_request_v1, v.get_cluster_info_request, p.encodeGetClusterInfoRequest, p.decodeGetClusterInfoRequest),
   entry('ClusterInfo', p.cluster_info_v1, v.cluster_info, (value) => p.encodeClusterInfo(value, 1), (bytes) => p.decodeClusterInfo(bytes, 1)),
   entry('ClusterInfoV2', p.cluster_info_v2, v.cluster_info_v2, (value) => p.encodeClusterInfo(value, 2), (bytes) => p.decodeClusterInfo(bytes, 2)),

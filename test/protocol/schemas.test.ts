@@ -68,6 +68,8 @@ const golden_hex: Record<string, string> = {
   RouteChangedAck: '',
   UnregisterClientRequest: '1a31302e302e302e35403432343202206f726465722d70726f636573736f727300',
   UnregisterClientResponse: '',
+  GetBrokerEndpointsRequest: '',
+  BrokerEndpoints: '1062726f6b65722d6100021a31302e302e302e353a38303831',
   GetAllTopicConfigRequest: '',
   // dataVersion 7, one TopicConfig { 'Orders', 8, 8, perm 6 }, end of array
   AllTopicConfig: '0e020c4f726465727310100c00',
@@ -237,6 +239,7 @@ t.test('request codes are stable and named', async (t) => {
     UNSUBSCRIBE_ROUTE: 1002,
     ROUTE_CHANGED: 1003,
     RESEND_DEAD_LETTER: 1004,
+    GET_BROKER_ENDPOINTS: 1005,
     NS_VOTE: 1101,
     NS_BEAT: 1102,
     NS_FETCH: 1103,
@@ -255,9 +258,10 @@ t.test('request codes are stable and named', async (t) => {
 
 t.test('apiCodecs finds every API of each version by code, and refuses unknown codes and versions', async (t) => {
   const since_v2 = new Set<string>(p.apis_since_v2);
+  const since_v3 = new Set<string>(p.apis_since_v3);
   for (const [name, code] of Object.entries(p.request_codes)) {
     const in_v1 = p.apiCodecs(code, 1);
-    if (since_v2.has(name)) {
+    if (since_v2.has(name) || since_v3.has(name)) {
       t.equal(in_v1.ok ? 'ok' : in_v1.error.code, 'UNKNOWN_REQUEST_CODE', `${name} is not in version 1`);
       t.match(in_v1.ok ? '' : in_v1.error.message, /later protocol version/);
     } else {
@@ -265,8 +269,15 @@ t.test('apiCodecs finds every API of each version by code, and refuses unknown c
       if (in_v1.ok) t.equal(in_v1.value, p.schemas_v1.apis[name as keyof typeof p.schemas_v1.apis], `${name} codecs of version 1`);
     }
     const in_v2 = p.apiCodecs(code, 2);
-    t.ok(in_v2.ok, `${name} in version 2`);
-    if (in_v2.ok) t.equal(in_v2.value, p.schemas_v2.apis[name as p.RequestCodeName], `${name} codecs of version 2`);
+    if (since_v3.has(name)) {
+      t.equal(in_v2.ok ? 'ok' : in_v2.error.code, 'UNKNOWN_REQUEST_CODE', `${name} is not in version 2`);
+    } else {
+      t.ok(in_v2.ok, `${name} in version 2`);
+      if (in_v2.ok) t.equal(in_v2.value, p.schemas_v2.apis[name as keyof typeof p.schemas_v2.apis], `${name} codecs of version 2`);
+    }
+    const in_v3 = p.apiCodecs(code, 3);
+    t.ok(in_v3.ok, `${name} in version 3`);
+    if (in_v3.ok) t.equal(in_v3.value, p.schemas_v3.apis[name as p.RequestCodeName], `${name} codecs of version 3`);
   }
   // What changed in version 2, and what did not.
   const heartbeat = p.apiCodecs(p.request_codes.HEARTBEAT, 2);
@@ -277,10 +288,11 @@ t.test('apiCodecs finds every API of each version by code, and refuses unknown c
   t.equal(send.ok && send.value.request, p.send_request_v1);
   const unknown_code = p.apiCodecs(999, 1);
   t.equal(unknown_code.ok ? 'ok' : unknown_code.error.code, 'UNKNOWN_REQUEST_CODE');
-  const unknown_version = p.apiCodecs(p.request_codes.SEND, 3);
+  const unknown_version = p.apiCodecs(p.request_codes.SEND, 4);
   t.equal(unknown_version.ok ? 'ok' : unknown_version.error.code, 'UNSUPPORTED_VERSION');
   t.equal(p.schemas_by_version.get(1), p.schemas_v1);
   t.equal(p.schemas_by_version.get(2), p.schemas_v2);
+  t.equal(p.schemas_by_version.get(3), p.schemas_v3);
   t.equal(p.schemas_v1.error, p.error_response_v1);
 });
 

@@ -33,6 +33,7 @@ import { create_topic_request_v1, create_topic_response_v1 } from './create_topi
 import { delete_topic_request_v1, delete_topic_response_v1 } from './delete_topic.js';
 import { get_message_request_v1, get_message_response_v1 } from './message_lookup.js';
 import { unregister_client_request_v1, unregister_client_response_v1 } from './unregister_client.js';
+import { broker_endpoints_v3, get_broker_endpoints_request_v3 } from './broker_endpoints.js';
 import { error_response_v1, type ErrorResponse } from './error.js';
 import { hello_ack_v1, hello_v1 } from './handshake.js';
 import { heartbeat_request_v1, heartbeat_request_v2, heartbeat_response_v1 } from './heartbeat.js';
@@ -84,6 +85,10 @@ export interface ApiCodecs<Request = unknown, Response = unknown> {
 export const apis_since_v2 = ['QUERY_MESSAGE', 'GET_CONSUMER_CONNECTION_LIST', 'ACL_UPDATE_ACCOUNT', 'ACL_DELETE_ACCOUNT', 'ACL_LIST'] as const satisfies readonly RequestCodeName[];
 type ApisSinceV2 = (typeof apis_since_v2)[number];
 
+/** The APIs that exist only from protocol version 3 on. */
+export const apis_since_v3 = ['GET_BROKER_ENDPOINTS'] as const satisfies readonly RequestCodeName[];
+type ApisSinceV3 = (typeof apis_since_v3)[number];
+
 export interface ProtocolSchemas {
   version: number;
   /** An API a version lacks is absent: its code is unknown at that version. */
@@ -132,7 +137,7 @@ export const schemas_v1 = {
     NS_STATUS: { request: ns_status_request_v1, response: ns_status_v1 },
   },
   error: error_response_v1,
-} as const satisfies ProtocolSchemas & { apis: { readonly [name in Exclude<RequestCodeName, ApisSinceV2>]: ApiCodecs } };
+} as const satisfies ProtocolSchemas & { apis: { readonly [name in Exclude<RequestCodeName, ApisSinceV2 | ApisSinceV3>]: ApiCodecs } };
 
 /**
  * Version 2: HEARTBEAT carries each member's assigned queues, GET_CLUSTER_INFO each broker's
@@ -152,16 +157,27 @@ export const schemas_v2 = {
     ACL_LIST: { request: acl_list_request_v2, response: acl_list_response_v2 },
   },
   error: error_response_v1,
+} as const satisfies ProtocolSchemas & { apis: { readonly [name in Exclude<RequestCodeName, ApisSinceV3>]: ApiCodecs } };
+
+/** Version 3: GET_BROKER_ENDPOINTS (a broker's gRPC address, for RocketMQ 5 routes) is new. */
+export const schemas_v3 = {
+  version: 3,
+  apis: {
+    ...schemas_v2.apis,
+    GET_BROKER_ENDPOINTS: { request: get_broker_endpoints_request_v3, response: broker_endpoints_v3 },
+  },
+  error: error_response_v1,
 } as const satisfies ProtocolSchemas & { apis: { readonly [name in RequestCodeName]: ApiCodecs } };
 
 export const schemas_by_version: ReadonlyMap<number, ProtocolSchemas> = new Map<number, ProtocolSchemas>([
   [1, schemas_v1],
   [2, schemas_v2],
+  [3, schemas_v3],
 ]);
 
 /** The protocol versions this build speaks (a contiguous range). */
 export const protocol_version_min = 1;
-export const protocol_version_max = 2;
+export const protocol_version_max = 3;
 
 /** The codecs of the API with request `code` at protocol `version`. */
 export function apiCodecs(code: number, version: number): Result<ApiCodecs> {

@@ -35,6 +35,7 @@ const needs: ReadonlyMap<RequestCode, RequestNeed> = new Map<RequestCode, Reques
   [request_codes.SUBSCRIBE_ROUTE, 'signed'],
   [request_codes.UNSUBSCRIBE_ROUTE, 'signed'],
   [request_codes.NS_STATUS, 'signed'],
+  [request_codes.GET_BROKER_ENDPOINTS, 'signed'],
 ]);
 
 export function requestNeed(code: number): RequestNeed {

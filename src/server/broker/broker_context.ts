@@ -22,6 +22,8 @@ export interface BrokerContext {
   max_delay_ms: number;
   /** Redelivery delay of a failed message by attempt; the last one repeats. */
   retry_delays_ms: readonly number[];
+  /** `host:port` of this broker's RocketMQ 5 gRPC endpoint once it listens (set by grpc_listener.ts), else null. */
+  grpc_address: string | null;
   /** Called after a topic is created or changed: the nameservers must learn it. */
   onTopicsChanged(): void;
   /** Throws NOT_MASTER on a slave: `what` (a send, a topic change, ...) is for the master. */

@@ -12,6 +12,7 @@ import { AdminHandlers } from './admin_handlers.js';
 import type { BrokerContext } from './broker_context.js';
 import { ConsumerGroups } from './consumer_groups.js';
 import { NamesrvRegistrar, registrar_limits } from './namesrv_registrar.js';
+import { brokerEndpointsHandler } from './broker_endpoints_handler.js';
 import { PullHold } from './pull_hold.js';
 import { PullHandlers } from './pull_handlers.js';
 import { ProducerGroups } from './producer_groups.js';
@@ -86,6 +87,7 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     log,
     max_delay_ms: config.maxDelayMs,
     retry_delays_ms: config.retryDelays,
+    grpc_address: null,
     onTopicsChanged: () => registrar?.registerNow(),
     requireMaster: (what) => {
       if (store.role === 'slave') {
@@ -119,7 +121,8 @@ export function brokerListener(options: BrokerListenerOptions): BrokerListener {
     .on(request_codes.GET_CONSUMER_CONNECTION_LIST, admin.consumerConnectionList)
     .on(request_codes.CONSUMER_SEND_BACK, retry.sendBack)
     .on(request_codes.RESEND_DEAD_LETTER, retry.resendDeadLetter)
-    .on(request_codes.END_TRANSACTION, transactions.endTransaction);
+    .on(request_codes.END_TRANSACTION, transactions.endTransaction)
+    .on(request_codes.GET_BROKER_ENDPOINTS, brokerEndpointsHandler(context, () => broker_role?.broker_id ?? config.brokerId));
   addAclHandlers(router, options.access?.acl_file, log);
   const auth = options.access?.listenerAuth();
   const server = new FrameServer({

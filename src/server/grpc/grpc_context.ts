@@ -1,6 +1,7 @@
 import type { Clock } from '../../runtime/clock.js';
 import type { Logger } from '../../runtime/log.js';
 import type { BrokerServices } from '../broker/broker_listener.js';
+import type { ClusterRoutes } from './cluster_routes.js';
 import type { GrpcCallerGate } from './grpc_caller.js';
 import type { GrpcClients } from './grpc_clients.js';
 import type { GrpcConsumption } from './grpc_consumption.js';
@@ -19,6 +20,8 @@ export interface GrpcContext {
   readonly advertised: () => { host: string; port: number };
   readonly log: Logger;
   readonly clock: Clock;
+  /** The other masters of the cluster (routes list them too); absent: this broker only (standalone). */
+  readonly cluster?: ClusterRoutes;
   /** The consumer side (grpc_consumption.ts), told which groups consumers name; absent: producers only. */
   readonly consumption?: GrpcConsumption;
 }

@@ -8,6 +8,10 @@ import type { BrokerServices } from '../broker/broker_listener.js';
 import type { BrokerConfig, StandaloneConfig } from '../config.js';
 import { formatHostPort } from '../config.js';
 import type { Listener } from '../role.js';
+import { ConnectionPool } from '../../client/connection_pool.js';
+import { NamesrvClient } from '../../client/namesrv_client.js';
+import { nodeDialOptions } from '../../tls/node_tls.js';
+import { ClusterRoutes, cluster_routes_limits } from './cluster_routes.js';
 import { GrpcAuth } from './grpc_auth.js';
 import { GrpcCallerGate } from './grpc_caller.js';
 import { GrpcClients } from './grpc_clients.js';
@@ -28,6 +32,8 @@ export interface GrpcListenerOptions {
   access: NodeAccess;
   /** The consumer side (ReceiveMessage, AckMessage, ...: grpc_consumption.ts); absent: producers only. */
   consumption?: GrpcConsumption;
+  /** The cluster's nameservers: routes then list every master serving a topic; absent: this broker only. */
+  namesrv?: readonly string[];
 }
 
 export interface GrpcListener extends Listener {
@@ -68,6 +74,7 @@ export function grpcListener(options: GrpcListenerOptions): GrpcListener {
   const auth = acl_file === undefined ? undefined : new GrpcAuth({ acl: () => acl_file.acl, window_ms: config.aclWindowMs, log });
   const clients = new GrpcClients();
   let bound_port = 0;
+  const cluster = options.namesrv === undefined || options.namesrv.length === 0 ? undefined : clusterRoutesOf(options, options.namesrv);
   const context: GrpcContext = {
     broker: options.broker,
     gate: new GrpcCallerGate(auth),
@@ -76,6 +83,7 @@ export function grpcListener(options: GrpcListenerOptions): GrpcListener {
     log,
     clock: system_clock,
     ...(options.consumption === undefined ? {} : { consumption: options.consumption }),
+    ...(cluster === undefined ? {} : { cluster }),
   };
   const consumption = options.consumption;
   let server: grpc.Server | undefined;
@@ -97,12 +105,16 @@ export function grpcListener(options: GrpcListenerOptions): GrpcListener {
       bound_port = await new Promise<number>((resolve, reject) => {
         started.bindAsync(formatHostPort({ host: config.host, port: config.grpcPort }), credentialsOf(options.node_tls), (error, port) => (error === null ? resolve(port) : reject(new Error(`the gRPC port ${formatHostPort({ host: config.host, port: config.grpcPort })} cannot listen (--grpc-port): ${error.message}`, { cause: error }))));
       });
+      // Other brokers' routes list this endpoint from now on (GET_BROKER_ENDPOINTS).
+      options.broker.context.grpc_address = formatHostPort({ host: config.advertiseHost, port: bound_port });
       return { host: config.host, port: bound_port };
     },
     async stop() {
       const stopping = server;
       if (stopping === undefined) return;
       server = undefined;
+      options.broker.context.grpc_address = null;
+      cluster?.close();
       removeCheckTargets?.();
       // Held receives answer empty now, before the broker listener closes the PullHold.
       consumption?.close();
@@ -120,4 +132,20 @@ export function grpcListener(options: GrpcListenerOptions): GrpcListener {
       });
     },
   };
+}
+
+function clusterRoutesOf(options: GrpcListenerOptions, namesrv: readonly string[]): ClusterRoutes {
+  const lease = ConnectionPool.lease({
+    instance_name: `grpc-routes@${options.config.brokerName}`,
+    owner: 'RocketMQ 5 route lookup',
+    tls: options.node_tls === null ? undefined : nodeDialOptions(options.node_tls),
+    credentials: options.access.credentials,
+  });
+  return new ClusterRoutes({
+    self_name: options.config.brokerName,
+    namesrv: new NamesrvClient(lease, namesrv, cluster_routes_limits.request_timeout_ms),
+    lease,
+    clock: system_clock,
+    log: logger('grpc', { broker: options.config.brokerName }),
+  });
 }

@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { perm_read, perm_write } from '../../protocol/index.js';
 import type { TopicSettings } from '../broker/topic_config_store.js';
+import type { PeerBroker } from './cluster_routes.js';
 import type { GrpcCaller } from './grpc_caller.js';
 import type { GrpcContext } from './grpc_context.js';
 import { GrpcStatusError, ok_status } from './grpc_status.js';
@@ -9,7 +10,8 @@ import { topicNameOf } from './grpc_resources.js';
 
 /**
  * QueryRoute: the topic's message queues as the RocketMQ 5 clients want them — ONE
- * MessageQueue for this broker, with id 0.
+ * MessageQueue per master that serves the topic, with id 0: this broker's, and every other
+ * master's with its own gRPC endpoint (cluster_routes.ts).
  *
  * Why one queue, id 0: the official clients keep only queues whose id is 0
  * (`MASTER_BROKER_ID`, compared with the queue id; rocketmq-client-nodejs
@@ -18,14 +20,14 @@ import { topicNameOf } from './grpc_resources.js';
  * picks a broker, the broker picks the queue — round robin for a normal send, the message
  * group's hash for FIFO (send_message.ts), every queue for consumption.
  *
- * The queue's broker endpoint is this endpoint's advertised address (--advertise-host and the
- * gRPC port). In a cluster of several brokers, each answers with itself only; listing every
- * master needs the nameserver to know their gRPC addresses (docs/rocketmq-compat.md).
+ * This broker's queue is described from its own topic table (its permissions are current),
+ * the other masters' from the nameserver's route. This broker's endpoint is its advertised
+ * address (--advertise-host and the gRPC port).
  *
- * A missing topic is TOPIC_NOT_FOUND, unless the broker auto-creates topics (as a send
- * would, send_handlers.ts topicForSend): then the query creates it — on a master, and with
- * access control only for an account that may publish to it, since creating a topic is
- * what publishing to a new one does.
+ * A topic no broker holds is TOPIC_NOT_FOUND, unless this broker auto-creates topics (as a
+ * send would, send_handlers.ts topicForSend): then the query creates it — on a master, and
+ * with access control only for an account that may publish to it, since creating a topic is
+ * what publishing to a new one does. A topic other masters hold is not created here.
  *
  * Runs on the main thread (it reads and may change the broker's topic table).
  */
@@ -49,21 +51,40 @@ export function permissionOf(perm: number, writable_here: boolean): number {
   return Permission.NONE;
 }
 
+/** The id-0 MessageQueue of this broker for `topic`. */
+export function ownQueue(context: GrpcContext, topic: string, settings: TopicSettings): MessageQueue {
+  const { host, port } = context.advertised();
+  const broker = context.broker.context;
+  return {
+    topic: { resource_namespace: '', name: topic },
+    id: 0,
+    permission: permissionOf(settings.perm, broker.store.role !== 'slave'),
+    broker: { name: broker.broker_name, id: 0, endpoints: endpointsOf(host, port) },
+    accept_message_types: [...accepted_message_types],
+  };
+}
+
+/** The id-0 MessageQueue of another master for `topic`. */
+export function peerQueue(topic: string, peer: PeerBroker): MessageQueue {
+  return {
+    topic: { resource_namespace: '', name: topic },
+    id: 0,
+    permission: permissionOf(peer.perm, true),
+    broker: { name: peer.broker_name, id: 0, endpoints: endpointsOf(peer.grpc.host, peer.grpc.port) },
+    accept_message_types: [...accepted_message_types],
+  };
+}
+
 export class QueryRouteHandler {
   constructor(private readonly context: GrpcContext) {}
 
-  readonly handle = (request: QueryRouteRequest, caller: GrpcCaller): QueryRouteResponse => {
+  readonly handle = async (request: QueryRouteRequest, caller: GrpcCaller): Promise<QueryRouteResponse> => {
     const name = topicNameOf(request.topic);
-    const topic = this.topicOf(name, caller);
-    const { host, port } = this.context.advertised();
-    const queue: MessageQueue = {
-      topic: { resource_namespace: '', name },
-      id: 0,
-      permission: permissionOf(topic.perm, this.context.broker.context.store.role !== 'slave'),
-      broker: { name: this.context.broker.context.broker_name, id: 0, endpoints: endpointsOf(host, port) },
-      accept_message_types: [...accepted_message_types],
-    };
-    return { status: ok_status, message_queues: [queue] };
+    const peers = (await this.context.cluster?.peersOf(name)) ?? [];
+    // Asked after the awaits: the topic table may have changed meanwhile.
+    const own = peers.length === 0 ? this.topicOf(name, caller) : this.context.broker.context.topics.get(name);
+    const queues = [...(own === undefined ? [] : [ownQueue(this.context, name, own)]), ...peers.map((peer) => peerQueue(name, peer))];
+    return { status: ok_status, message_queues: queues };
   };
 
   private topicOf(name: string, caller: GrpcCaller): TopicSettings {

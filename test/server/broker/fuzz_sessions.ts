@@ -54,7 +54,7 @@ const request_values = new Map<number, fc.Arbitrary<Buffer>>(
 );
 
 const hello_frame = fc
-  .constantFrom<p.VersionRange>({ version_min: 1, version_max: 1 }, { version_min: 1, version_max: 2 }, { version_min: 2, version_max: 2 })
+  .constantFrom<p.VersionRange>({ version_min: 1, version_max: 1 }, { version_min: 1, version_max: 2 }, { version_min: 2, version_max: 2 }, { version_min: 1, version_max: 3 })
   .map((range) => p.encodeFrame(p.requestEnvelope(p.request_codes.HELLO, 1, p.encodeHello(p.helloFor('fuzz-client@1', 'CLIENT', range)))));
 
 /** A well-formed request of a known code whose body is an arbitrary value of its record. */

@@ -42,6 +42,7 @@ async function openBroker(t: Test, data_dir: string): Promise<RealBroker> {
     producers: new ProducerGroups(),
     pulls: new PullHold(store_control.attach(store.args.control)),
     auto_create_topic: false,
+    grpc_address: null,
     default_queues: 4,
     log,
     max_delay_ms: 60_000,
