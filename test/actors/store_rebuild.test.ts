@@ -62,7 +62,7 @@ const rebuild_limits = {
   child_output_timeout_ms: 30_000,
   child_run_ms_max: 60_000,
   /** Opens in a row, each of a fresh copy of a crashed dir, with the flush timer at its fastest. */
-  crash_reopens: 10,
+  crash_reopens: 5,
   fast_flush_interval_ms: 1,
   flush_catch_up_ms: 5_000,
 } as const;

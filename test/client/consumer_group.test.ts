@@ -5,18 +5,18 @@ import { createTopicEverywhere, startCluster, testBody, until } from './fixtures
 import { Receipts } from './fixtures/consumer_receipts.js';
 
 /**
- * A clustering group of 3 consumers on a topic of 8 queues over 2 brokers consumes 100,000
+ * A clustering group of 3 consumers on a topic of 8 queues over 2 brokers consumes 40,000
  * messages that 4 producers send while it runs: every message once, bodies equal, each queue
  * in order, and no duplicates (no faults here; consumer_rebalance.test.ts has the faults).
  */
 
 const queues_per_broker = 4;
 const producers = 4;
-const messages_per_producer = 25_000;
+const messages_per_producer = 10_000;
 /** Sends each producer keeps in flight. */
 const in_flight = 64;
 
-t.test('3 consumers, 8 queues on 2 brokers, 100,000 messages from 4 producers: each exactly once and in order', async (t) => {
+t.test('3 consumers, 8 queues on 2 brokers, 40,000 messages from 4 producers: each exactly once and in order', async (t) => {
   const cluster = await startCluster(t, 2);
   await createTopicEverywhere(cluster, 'Orders', queues_per_broker);
   const all_queues = [...cluster.brokers.keys()].flatMap((broker) => Array.from({ length: queues_per_broker }, (_, id) => `${broker}/${id}`));

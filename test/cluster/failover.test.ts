@@ -28,6 +28,9 @@ const seed = Number(process.env['MQ_TEST_SEED'] ?? Date.now() % 1_000_000);
 const topic = 'Payments';
 const queues = 4;
 const group = 'payment-readers';
+/** Phase 1 sends messages 0..1,999; phase 2, with the kill, 2,000..7,999. */
+const phase_2_first = 2_000;
+const phase_2_end = 8_000;
 const sync_flags = ['--replication', 'sync', '--flush', 'sync', '--replication-timeout-ms', '1000'] as const;
 
 function keyOf(index: number): string {
@@ -120,19 +123,19 @@ t.test(`sync replication, master killed -9 under load (MQ_TEST_SEED=${seed}): th
   const producer = await startProducer(t, cluster.namesrv);
   await until('a sync send is acknowledged by the slave', async () => ((await producer.send({ topic, body: bodyOf(-1), keys: [keyOf(-1)] })).status === 'SEND_OK' ? true : undefined));
 
-  // Phase 1: 5,000 messages, consumed and committed by a first consumer, which then leaves.
+  // Phase 1: 2,000 messages, consumed and committed by a first consumer, which then leaves.
   const acked = new Set<number>([-1]);
-  const first_statuses = await sendAll(producer, 0, 5_000, (index) => acked.add(index));
-  t.same(Object.fromEntries(first_statuses), { SEND_OK: 5_000 }, 'phase 1: 5,000 SEND_OK');
+  const first_statuses = await sendAll(producer, 0, phase_2_first, (index) => acked.add(index));
+  t.same(Object.fromEntries(first_statuses), { SEND_OK: phase_2_first }, 'phase 1: 2,000 SEND_OK');
   const first_received: ReceivedMessage[] = [];
   const first = await startConsumer(t, cluster.namesrv, first_received);
-  await until('the first consumer received phase 1', () => (new Set(first_received.map((message) => message.keys[0])).size >= 5_001 ? true : undefined), 60_000);
+  await until('the first consumer received phase 1', () => (new Set(first_received.map((message) => message.keys[0])).size >= phase_2_first + 1 ? true : undefined), 60_000);
   await first.shutdown();
   const committed = await committedOn(cluster.master.broker);
   await until("the slave copied the group's offsets", async () => (JSON.stringify(await committedOn(cluster.slave.broker)) === JSON.stringify(committed) ? true : undefined));
 
-  // Phase 2: 15,000 more; the master is killed -9 somewhere in the middle.
-  const kill_after = 2_000 + Math.floor(prng(seed)() * 8_000);
+  // Phase 2: 6,000 more; the master is killed -9 somewhere in the middle.
+  const kill_after = 1_000 + Math.floor(prng(seed)() * 4_000);
   let acked_in_phase_2 = 0;
   let killed = false;
   let killed_at_ms = 0;
@@ -141,7 +144,7 @@ t.test(`sync replication, master killed -9 under load (MQ_TEST_SEED=${seed}): th
     await cluster.master.node.signal('SIGKILL');
   };
   let killing: Promise<void> | undefined;
-  const second_statuses = await sendAll(producer, 5_000, 20_000, (index) => {
+  const second_statuses = await sendAll(producer, phase_2_first, phase_2_end, (index) => {
     acked.add(index);
     acked_in_phase_2++;
     if (!killed && acked_in_phase_2 >= kill_after) {
@@ -164,12 +167,12 @@ t.test(`sync replication, master killed -9 under load (MQ_TEST_SEED=${seed}): th
   // A consumer of the group after the failover starts from the copied offsets: none of phase 1 again.
   const second_received: ReceivedMessage[] = [];
   await startConsumer(t, cluster.namesrv, second_received);
-  const phase_2_acked = [...acked].filter((index) => index >= 5_000);
+  const phase_2_acked = [...acked].filter((index) => index >= phase_2_first);
   await until('the second consumer received every acknowledged phase-2 message', () => {
     const keys = new Set(second_received.map((message) => message.keys[0]));
     return phase_2_acked.every((index) => keys.has(keyOf(index))) ? true : undefined;
   }, 60_000);
-  const replayed = second_received.filter((message) => indexOf(message.keys[0]) < 5_000).length;
+  const replayed = second_received.filter((message) => indexOf(message.keys[0]) < phase_2_first).length;
   t.equal(replayed, 0, 'no message of phase 1 came again: the offsets committed on the old master were on the new one');
 });
 
