@@ -15,7 +15,7 @@ const usage_exit_code = 2;
 async function main(argv: readonly string[]): Promise<void> {
   const first = argv[0];
   if (first !== undefined && !first.startsWith('-')) {
-    // Subcommands (admin, bench, inspect) are dispatched here.
+    // Subcommands (admin, bench, inspect, chaos) are dispatched here.
     if (first === 'admin') {
       const { runAdminCommand } = await import('../src/client/admin_cli.js');
       process.exitCode = await runAdminCommand(argv.slice(1));
@@ -29,6 +29,11 @@ async function main(argv: readonly string[]): Promise<void> {
     if (first === 'bench') {
       const { runBenchCommand } = await import('../src/client/bench/bench_command.js');
       process.exitCode = await runBenchCommand(argv.slice(1));
+      return;
+    }
+    if (first === 'chaos') {
+      const { runChaosCommand } = await import('../src/chaos/chaos_command.js');
+      process.exitCode = await runChaosCommand(argv.slice(1));
       return;
     }
     failUsage(`unknown command ${JSON.stringify(first)}; start a node with mq-node --role namesrv|broker|standalone (see mq-node --help)`);

@@ -1,0 +1,122 @@
+import type { ChaosCluster, ChaosNode } from './chaos_cluster.js';
+import type { ChaosSettings, FaultWindow, NemesisFault } from './chaos_history.js';
+import { chaos_limits } from './chaos_options.js';
+
+/** One fault of the schedule: what, on which node, when (ms since the run's start), for how long. */
+export interface PlannedFault {
+  at_ms: number;
+  fault: NemesisFault;
+  target: string;
+  duration_ms: number;
+}
+
+/** The faults this build can inject (the others need hooks not built yet). */
+export const injectable_faults: readonly NemesisFault[] = ['kill9', 'pause'];
+
+/**
+ * The run's fault schedule, fixed before anything starts and a function of the settings
+ * and node names only: the same `--seed` gives the same faults on the same nodes at the
+ * same times. One fault at a time: the first after the warm-up, then one every
+ * `fault_interval_ms`, each healed after `fault_duration_ms`, none past the load's end.
+ */
+export function planFaults(settings: ChaosSettings, node_names: readonly string[]): PlannedFault[] {
+  const random = seededRandom(settings.seed);
+  const targets = [...node_names].sort();
+  const plan: PlannedFault[] = [];
+  for (let at_ms = chaos_limits.warm_up_ms; at_ms + settings.fault_duration_ms <= settings.duration_ms; at_ms += settings.fault_interval_ms) {
+    const fault = settings.nemesis[Math.floor(random() * settings.nemesis.length)] as NemesisFault;
+    const target = targets[Math.floor(random() * targets.length)] as string;
+    plan.push({ at_ms, fault, target, duration_ms: settings.fault_duration_ms });
+  }
+  return plan;
+}
+
+/**
+ * Runs the schedule against the cluster: injects each fault at its time, heals it after its
+ * duration, and records the window. `stop()` ends the schedule early and heals the fault in
+ * progress. Owned by the chaos command's thread; one fault runs at a time.
+ */
+export class Nemesis {
+  readonly windows: FaultWindow[] = [];
+  /** What went wrong while injecting or healing (a node that would not restart, ...). */
+  readonly incidents: string[] = [];
+  private stopping = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly plan: readonly PlannedFault[],
+    private readonly cluster: ChaosCluster,
+    /** Milliseconds since the run's start. */
+    private readonly elapsedMs: () => number,
+  ) {}
+
+  async run(): Promise<void> {
+    for (const planned of this.plan) {
+      await this.sleepUntil(planned.at_ms);
+      if (this.stopping) return;
+      const node = this.cluster.node(planned.target);
+      const window: FaultWindow = { fault: planned.fault, target: planned.target, start_ms: this.elapsedMs(), end_ms: -1, how: '' };
+      this.windows.push(window);
+      window.how = await this.inject(planned.fault, node);
+      await this.sleepUntil(planned.at_ms + planned.duration_ms);
+      await this.heal(planned.fault, node, window);
+      window.end_ms = this.elapsedMs();
+    }
+  }
+
+  /** Ends the schedule: the fault in progress is healed by run() before it returns. */
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  private async inject(fault: NemesisFault, node: ChaosNode): Promise<string> {
+    switch (fault) {
+      case 'kill9':
+        await this.cluster.kill9(node);
+        return 'SIGKILL; restarted on the same ports and data when healed';
+      case 'pause':
+        this.cluster.pause(node);
+        return 'SIGSTOP; SIGCONT when healed';
+      default:
+        throw new Error(`the nemesis cannot inject ${fault} in this build`);
+    }
+  }
+
+  private async heal(fault: NemesisFault, node: ChaosNode, window: FaultWindow): Promise<void> {
+    try {
+      if (fault === 'kill9') await this.cluster.restart(node);
+      if (fault === 'pause') this.cluster.resume(node);
+    } catch (error) {
+      const message = `${node.name} did not come back after ${fault}: ${(error as Error).message}`;
+      this.incidents.push(message);
+      window.how += ` (${message})`;
+    }
+  }
+
+  /** Sleeps until `at_ms` on the run's clock, or until stop(). */
+  private async sleepUntil(at_ms: number): Promise<void> {
+    const wait_ms = at_ms - this.elapsedMs();
+    if (wait_ms <= 0 || this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, wait_ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+  }
+}
+
+/** mulberry32: a small, fast PRNG whose sequence depends only on the seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
+    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
