@@ -27,6 +27,8 @@ export interface ChaosNode {
   /** `namesrv-0`, `broker-a-0` (group a, configured broker id 0), ... */
   readonly name: string;
   readonly kind: 'namesrv' | 'broker';
+  /** A broker's group (`group-a`); undefined for a nameserver. */
+  readonly group: string | undefined;
   /** Its client port, `127.0.0.1:<port>` (the same across restarts). */
   readonly address: string;
   readonly args: readonly string[];
@@ -66,6 +68,7 @@ export class ChaosCluster {
     const nodes: ChaosNode[] = namesrv_ports.map((port, index) => ({
       name: `namesrv-${index}`,
       kind: 'namesrv',
+      group: undefined,
       address: `127.0.0.1:${port}`,
       args: namesrvArgs(port, namesrv_addresses.filter((_, other) => other !== index), path.join(data_root, `namesrv-${index}`)),
       state: 'stopped',
@@ -80,6 +83,7 @@ export class ChaosCluster {
         nodes.push({
           name,
           kind: 'broker',
+          group: group_name,
           address: `127.0.0.1:${port}`,
           args: brokerArgs(settings, { group_name, id, port, ha_port, namesrv: namesrv_addresses, data_dir: path.join(data_root, name) }),
           state: 'stopped',

@@ -6,7 +6,7 @@
  * to the output directory, prints the summary, and exits 0 when the run passed, 1 when it did
  * not, 2 on bad flags.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { latencyChartSvg } from './chaos_chart.js';
 import { checkHistory } from './chaos_checker.js';
@@ -57,6 +57,7 @@ async function runChaos(request: ChaosRequest, io: ChaosCommandIo): Promise<numb
   progress(`seed ${settings.seed}, ${settings.duration_ms / 1_000} s of ${settings.rate_per_s} msg/s, nemesis ${settings.nemesis.join(',')}; results in ${out_dir}`);
 
   const cluster = await ChaosCluster.start(settings, out_dir);
+  let remove_data = false;
   // The nodes must not outlive the command, however it ends.
   const killNodes = (): void => cluster.killAllNow();
   process.once('exit', killNodes);
@@ -109,9 +110,13 @@ async function runChaos(request: ChaosRequest, io: ChaosCommandIo): Promise<numb
     writeFileSync(path.join(out_dir, 'latency.svg'), latencyChartSvg(verdict, settings));
     if (request.keep_history) writeFileSync(path.join(out_dir, 'history.json'), JSON.stringify(history));
     io.stdout(summary);
-    return verdict.passed && nemesis.incidents.length === 0 ? 0 : failed_exit_code;
+    const passed = verdict.passed && nemesis.incidents.length === 0;
+    // The nodes' data is kept for a run that failed (to look into), removed for one that passed.
+    if (passed) remove_data = true;
+    return passed ? 0 : failed_exit_code;
   } finally {
     await cluster.stop();
+    if (remove_data) rmSync(path.join(out_dir, 'data'), { recursive: true, force: true });
     process.off('exit', killNodes);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

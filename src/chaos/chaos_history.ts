@@ -51,6 +51,8 @@ export interface FaultWindow {
   fault: NemesisFault;
   /** The node it hit: `namesrv-0`, `broker-a-0` (group a, broker id 0 at start), ... */
   target: string;
+  /** The target's broker group (`group-a`), for a broker: its recovery counts that group's acks. */
+  group?: string;
   start_ms: number;
   /** When it was healed (restarted, resumed, reconnected); the run's end if never. */
   end_ms: number;

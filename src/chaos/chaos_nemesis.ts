@@ -55,7 +55,7 @@ export class Nemesis {
       await this.sleepUntil(planned.at_ms);
       if (this.stopping) return;
       const node = this.cluster.node(planned.target);
-      const window: FaultWindow = { fault: planned.fault, target: planned.target, start_ms: this.elapsedMs(), end_ms: -1, how: '' };
+      const window: FaultWindow = { fault: planned.fault, target: planned.target, ...(node.group === undefined ? {} : { group: node.group }), start_ms: this.elapsedMs(), end_ms: -1, how: '' };
       this.windows.push(window);
       window.how = await this.inject(planned.fault, node);
       await this.sleepUntil(planned.at_ms + planned.duration_ms);

@@ -69,7 +69,8 @@ nemesis that injects faults; then a check for lost, duplicated, never-sent and o
   --out DIR                where results go (default ./chaos-<time>)
   --keep-history           also write every send and delivery (history.json)
 
-Writes summary.txt, result.json and latency.svg to --out. Exit code 0: the run passed; 1: it did
+Writes summary.txt, result.json and latency.svg to --out, and each node's log to nodes/; the
+nodes' data directories (data/) are kept when the run fails and removed when it passes. Exit code 0: the run passed; 1: it did
 not (the summary says why); 2: bad flags.
 `;
 

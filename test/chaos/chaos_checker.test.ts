@@ -216,18 +216,22 @@ t.test('recovery_ms: from the fault to the first ack of a send started after it'
     send(0, 1, { start_ms: 10_100, end_ms: 10_200, outcome: 'failed' }),
     send(0, 2, { start_ms: 10_500, end_ms: 14_000 }),
     send(0, 3, { start_ms: 11_000, end_ms: 13_000 }), // the earliest ack after the fault
+    send(0, 4, { start_ms: 10_050, end_ms: 10_100, broker: 'group-b' }), // another group's ack
+    send(0, 5, { start_ms: 10_060, end_ms: 15_100, broker: 'group-a' }), // the target group's first ack
   ];
   const faults: FaultWindow[] = [
     { fault: 'kill9', target: 'broker-a-0', start_ms: 10_000, end_ms: 15_000, how: 'SIGKILL' },
     { fault: 'partition', target: 'broker-b-0', start_ms: 10_000, end_ms: 15_000, how: 'fault hook' },
     { fault: 'pause', target: 'broker-b-0', start_ms: 16_000, end_ms: 17_000, how: 'SIGSTOP' },
+    { fault: 'kill9', target: 'broker-a-0', group: 'group-a', start_ms: 10_000, end_ms: 15_000, how: 'SIGKILL' },
   ];
   const verdict = checkHistory(history(sends, sends.map((s, i) => delivery(s.id, i, 18_000 + i)), faults, 20_000), relaxed);
   t.same(verdict.faults, [
-    { ...faults[0], recovery_ms: 3_000 },
+    { ...faults[0], recovery_ms: 100 },
     { ...faults[1], recovery_ms: null },
     { ...faults[2], recovery_ms: null },
-  ], 'kill9 recovered after 3 s; partitions have no recovery figure; nothing acked after the pause');
+    { ...faults[3], recovery_ms: 5_100 },
+  ], 'kill9 recovered at the first ack anywhere (0.1 s), or in its group (5.1 s); partitions have no recovery figure; nothing acked after the pause');
 });
 
 t.test('lists are capped, counts are not', async (t) => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import type { ChaosVerdict } from '../../src/chaos/chaos_checker.js';
 import { planFaults } from '../../src/chaos/chaos_nemesis.js';
 import { parseChaosArgs } from '../../src/chaos/chaos_options.js';
 import { bin_path, childEnv, type Exit } from '../cli/node_process.js';
@@ -27,12 +28,6 @@ const run_test = {
 } as const;
 
 t.setTimeout(run_test.timeout_ms + 20_000);
-
-interface Verdict {
-  passed: boolean;
-  reasons: string[];
-  [key: string]: unknown;
-}
 
 function runChaos(t: Test, out_dir: string): Promise<Exit & { stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [bin_path, 'chaos', ...run_test.args, '--out', out_dir], { env: childEnv({ MQ_LOG_LEVEL: 'warn' }), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -78,18 +73,21 @@ t.test('30 s of kill -9 and pause on a sync cluster: nothing acknowledged lost, 
   const exit = await runChaos(t, out_dir);
   t.equal(exit.code, 0, 'the run passed (exit 0)', { stdout: exit.stdout, stderr: exit.stderr.slice(-4_000) });
 
-  const result = JSON.parse(readFileSync(path.join(out_dir, 'result.json'), 'utf8')) as { settings: unknown; verdict: Verdict; faults: Array<{ fault: string; target: string; start_ms: number; end_ms: number }> };
+  const result = JSON.parse(readFileSync(path.join(out_dir, 'result.json'), 'utf8')) as { verdict: ChaosVerdict };
   const verdict = result.verdict;
   t.equal(verdict.passed, true, `the verdict passes (${verdict.reasons.join('; ')})`);
   t.same(verdict.reasons, []);
+  t.ok(verdict.counts.acked > 0 && verdict.counts.delivered_messages >= verdict.counts.acked, `${verdict.counts.acked} acknowledged sends of ${verdict.counts.sent}, ${verdict.counts.delivered_messages} messages delivered`);
+  t.same([verdict.lost_count, verdict.never_sent_count, verdict.foreign_deliveries, verdict.corrupted_count, verdict.failed_but_delivered_count, verdict.order_violation_count], [0, 0, 0, 0, 0, 0], 'none lost, never sent, foreign, corrupted, failed-but-stored or out of order');
 
   // The faults ran as the seed planned them, each healed.
   const settings = parseChaosArgs([...run_test.args]).settings;
   const names = ['namesrv-0', 'broker-a-0', 'broker-a-1', 'broker-b-0', 'broker-b-1'];
   const plan = planFaults(settings, names);
-  t.same(result.faults.map((fault) => `${fault.fault} ${fault.target}`), plan.map((fault) => `${fault.fault} ${fault.target}`), 'the faults the seed plans, in order');
+  t.same(verdict.faults.map((fault) => `${fault.fault} ${fault.target}`), plan.map((fault) => `${fault.fault} ${fault.target}`), 'the faults the seed plans, in order');
   t.ok(plan.some((fault) => fault.fault === 'kill9') && plan.some((fault) => fault.fault === 'pause'), 'this seed plans both kinds');
-  t.ok(result.faults.every((fault) => fault.end_ms > fault.start_ms), 'every fault was healed');
+  t.ok(verdict.faults.every((fault) => fault.end_ms > fault.start_ms), 'every fault was healed');
+  t.ok(verdict.faults.filter((fault) => fault.fault === 'kill9').every((fault) => fault.recovery_ms !== null), 'acknowledged sends resumed after every kill');
 
   const summary = readFileSync(path.join(out_dir, 'summary.txt'), 'utf8');
   t.match(summary, /PASS/, 'the summary says PASS');
@@ -98,5 +96,6 @@ t.test('30 s of kill -9 and pause on a sync cluster: nothing acknowledged lost, 
   t.match(svg, /^<svg[\s\S]*<\/svg>\s*$/, 'the chart is an SVG document');
   t.notMatch(svg, /NaN/, 'with no NaN in it');
   for (const name of names) t.ok(existsSync(path.join(out_dir, 'nodes', `${name}.log`)), `${name} has its log`);
+  t.notOk(existsSync(path.join(out_dir, 'data')), 'the data of a passed run is removed');
   t.same(processesNaming(out_dir), [], 'no node of the run is left running');
 });
