@@ -22,8 +22,8 @@ export const chaos_checker_limits = {
   ms_per_second: 1_000,
 } as const;
 
-/** Faults after which the cluster must fail over, so a recovery time means something. */
-const recovery_faults: ReadonlySet<NemesisFault> = new Set<NemesisFault>(['kill9', 'pause']);
+/** Faults that stop a node or its group taking writes, so a recovery time means something (a slow disk does not). */
+const recovery_faults: ReadonlySet<NemesisFault> = new Set<NemesisFault>(['kill9', 'pause', 'partition', 'disk-full']);
 
 export interface CheckRules {
   /** True in sync replication + sync flush modes: an acked message lost fails the run. */

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { disk_fault_limits } from '../storage/disk_fault_probe.js';
 import type { ChaosSettings } from './chaos_history.js';
+import type { ChaosNetwork } from './chaos_network.js';
 
 export const chaos_cluster_limits = {
   /** A node prints its ready line within this (a restart replays its log first). */
@@ -29,8 +31,11 @@ export interface ChaosNode {
   readonly kind: 'namesrv' | 'broker';
   /** A broker's group (`group-a`); undefined for a nameserver. */
   readonly group: string | undefined;
-  /** Its client port, `127.0.0.1:<port>` (the same across restarts). */
+  /** Its place in the cluster's list (and on the network). */
+  readonly index: number;
+  /** Its client port, `<host>:<port>` (the same across restarts). */
   readonly address: string;
+  readonly data_dir: string;
   readonly args: readonly string[];
   state: ChaosNodeState;
   child: ChildProcess | undefined;
@@ -41,11 +46,12 @@ export interface ChaosNode {
 const bin_path = fileURLToPath(new URL('../../bin/mq-node.js', import.meta.url));
 
 /**
- * The run's own cluster on 127.0.0.1: nameservers (one, or three replicating), and broker
- * groups of a master and slaves, each an `mq-node` process with its own data directory under
- * the output directory. Ports are picked once, before any node starts, so a node killed
- * and restarted comes back where its peers and clients look for it. Each node's stdout and
- * stderr are appended to `nodes/<name>.log`.
+ * The run's own cluster: nameservers (one, or three replicating), and broker groups of a
+ * master and slaves, each an `mq-node` process with its own data directory under the output
+ * directory, on the run's network (chaos_network.ts: 127.0.0.1, or a network namespace per
+ * node). Ports are picked once, before any node starts, so a node killed and restarted comes
+ * back where its peers and clients look for it. Each node's stdout and stderr are appended
+ * to `nodes/<name>.log`.
  *
  * The nodes are children of this process and share its process group: a Ctrl-C reaches
  * them too, and `stop()` (also run on the way out of the command) ends every one left.
@@ -55,22 +61,25 @@ export class ChaosCluster {
     readonly nodes: readonly ChaosNode[],
     readonly namesrv_addresses: readonly string[],
     private readonly logs_dir: string,
+    readonly network: ChaosNetwork,
   ) {}
 
-  static async start(settings: ChaosSettings, out_dir: string): Promise<ChaosCluster> {
+  static async start(settings: ChaosSettings, out_dir: string, network: ChaosNetwork): Promise<ChaosCluster> {
     const logs_dir = path.join(out_dir, 'nodes');
     const data_root = path.join(out_dir, 'data');
     mkdirSync(logs_dir, { recursive: true });
     // Every port at once: ports picked by separate calls could repeat.
     const ports = await freePorts(settings.namesrvs + 2 * settings.groups * (settings.slaves + 1));
     const namesrv_ports = ports.splice(0, settings.namesrvs);
-    const namesrv_addresses = namesrv_ports.map((port) => `127.0.0.1:${port}`);
+    const namesrv_addresses = namesrv_ports.map((port, index) => `${network.hostOf(index)}:${port}`);
     const nodes: ChaosNode[] = namesrv_ports.map((port, index) => ({
       name: `namesrv-${index}`,
       kind: 'namesrv',
       group: undefined,
-      address: `127.0.0.1:${port}`,
-      args: namesrvArgs(port, namesrv_addresses.filter((_, other) => other !== index), path.join(data_root, `namesrv-${index}`)),
+      index,
+      address: namesrv_addresses[index] as string,
+      data_dir: path.join(data_root, `namesrv-${index}`),
+      args: namesrvArgs(network.hostOf(index), port, namesrv_addresses.filter((_, other) => other !== index), path.join(data_root, `namesrv-${index}`)),
       state: 'stopped',
       child: undefined,
       starts: 0,
@@ -80,19 +89,23 @@ export class ChaosCluster {
       for (let id = 0; id <= settings.slaves; id++) {
         const [port, ha_port] = ports.splice(0, 2) as [number, number];
         const name = `broker-${String.fromCharCode(97 + group)}-${id}`;
+        const index = nodes.length;
+        const host = network.hostOf(index);
         nodes.push({
           name,
           kind: 'broker',
           group: group_name,
-          address: `127.0.0.1:${port}`,
-          args: brokerArgs(settings, { group_name, id, port, ha_port, namesrv: namesrv_addresses, data_dir: path.join(data_root, name) }),
+          index,
+          address: `${host}:${port}`,
+          data_dir: path.join(data_root, name),
+          args: brokerArgs(settings, { group_name, id, host, port, ha_port, namesrv: namesrv_addresses, data_dir: path.join(data_root, name) }),
           state: 'stopped',
           child: undefined,
           starts: 0,
         });
       }
     }
-    const cluster = new ChaosCluster(nodes, namesrv_addresses, logs_dir);
+    const cluster = new ChaosCluster(nodes, namesrv_addresses, logs_dir, network);
     // Nameservers first (brokers register with them), then every master, then the slaves.
     await Promise.all(nodes.filter((node) => node.kind === 'namesrv').map((node) => cluster.launch(node)));
     await Promise.all(nodes.filter((node) => node.kind === 'broker' && node.name.endsWith('-0')).map((node) => cluster.launch(node)));
@@ -128,6 +141,24 @@ export class ChaosCluster {
     node.state = 'running';
   }
 
+  /** Cuts the node off from the others and from the clients (a network partition). */
+  partition(node: ChaosNode): void {
+    this.network.cut(node.index);
+  }
+
+  reconnect(node: ChaosNode): void {
+    this.network.heal(node.index);
+  }
+
+  /** Sets the broker's disk fault probe (storage/disk_fault_probe.ts): `slow <ms>` or `full`. */
+  setDiskFault(node: ChaosNode, fault: string): void {
+    writeFileSync(path.join(node.data_dir, disk_fault_limits.file_name), fault);
+  }
+
+  clearDiskFault(node: ChaosNode): void {
+    rmSync(path.join(node.data_dir, disk_fault_limits.file_name), { force: true });
+  }
+
   /** Starts a killed or stopped node again on its ports and data; resolves when it is ready. */
   async restart(node: ChaosNode): Promise<void> {
     if (node.state === 'running' || node.state === 'paused') return;
@@ -145,9 +176,10 @@ export class ChaosCluster {
       if (!exited) await signalAndWait(child, 'SIGKILL', chaos_cluster_limits.stop_grace_ms);
       node.child = undefined;
     }));
+    this.network.destroy();
   }
 
-  /** SIGKILL to every node at once, synchronously (the process is exiting). */
+  /** SIGKILL to every node at once, and the network removed, synchronously (the process is exiting). */
   killAllNow(): void {
     for (const node of this.nodes) {
       try {
@@ -156,12 +188,14 @@ export class ChaosCluster {
         // Gone already.
       }
     }
+    this.network.destroy();
   }
 
   private async launch(node: ChaosNode): Promise<void> {
     const log = createWriteStream(path.join(this.logs_dir, `${node.name}.log`), { flags: 'a' });
     log.write(`--- start ${node.starts + 1} at ${new Date().toISOString()}: mq-node ${node.args.join(' ')}\n`);
-    const child = spawn(process.execPath, [bin_path, ...node.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = this.network.commandOf(node.index, [process.execPath, bin_path, ...node.args]);
+    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
     node.starts++;
     child.stderr?.pipe(log, { end: false });
@@ -178,9 +212,9 @@ export class ChaosCluster {
   }
 }
 
-function namesrvArgs(port: number, peers: readonly string[], data_dir: string): string[] {
+function namesrvArgs(host: string, port: number, peers: readonly string[], data_dir: string): string[] {
   return [
-    '--role', 'namesrv', '--host', '127.0.0.1', '--port', String(port), '--admin-port', '0', '--threads', '1',
+    '--role', 'namesrv', '--host', host, '--port', String(port), '--admin-port', '0', '--threads', '1',
     '--broker-expiry-ms', String(chaos_cluster_limits.broker_expiry_ms), '--log-level', 'warn',
     ...(peers.length === 0 ? [] : ['--peers', peers.join(','), '--data', data_dir, '--replication', 'sync', '--election-timeout-ms', String(chaos_cluster_limits.election_timeout_ms)]),
   ];
@@ -189,6 +223,7 @@ function namesrvArgs(port: number, peers: readonly string[], data_dir: string): 
 interface BrokerPlace {
   group_name: string;
   id: number;
+  host: string;
   port: number;
   ha_port: number;
   namesrv: readonly string[];
@@ -198,7 +233,7 @@ interface BrokerPlace {
 function brokerArgs(settings: ChaosSettings, place: BrokerPlace): string[] {
   return [
     '--role', 'broker', '--namesrv', place.namesrv.join(','), '--cluster', 'chaos', '--broker-name', place.group_name, '--broker-id', String(place.id),
-    '--host', '127.0.0.1', '--port', String(place.port), '--ha-port', String(place.ha_port), '--admin-port', '0', '--grpc-port', '0',
+    '--host', place.host, '--port', String(place.port), '--ha-port', String(place.ha_port), '--admin-port', '0', '--grpc-port', '0',
     '--data', place.data_dir, '--threads', String(chaos_cluster_limits.threads_per_broker),
     '--replication', settings.replication, '--flush', settings.flush, '--replication-timeout-ms', String(chaos_cluster_limits.replication_timeout_ms),
     '--heartbeat-interval-ms', String(chaos_cluster_limits.heartbeat_interval_ms), '--log-level', 'warn',

@@ -12,7 +12,8 @@ import { latencyChartSvg } from './chaos_chart.js';
 import { checkHistory } from './chaos_checker.js';
 import { ChaosCluster } from './chaos_cluster.js';
 import type { ChaosHistory } from './chaos_history.js';
-import { injectable_faults, Nemesis, planFaults } from './chaos_nemesis.js';
+import { Nemesis, planFaults } from './chaos_nemesis.js';
+import { loopback_network, NamespaceNetwork, type ChaosNetwork } from './chaos_network.js';
 import { chaos_usage, ChaosUsageError, parseChaosArgs, type ChaosRequest } from './chaos_options.js';
 import { chaosJson, formatChaosSummary } from './chaos_report.js';
 import { ChaosWorkload, chaos_workload_limits } from './chaos_workload.js';
@@ -35,8 +36,6 @@ export async function runChaosCommand(argv: readonly string[], io: ChaosCommandI
   let request: ChaosRequest;
   try {
     request = parseChaosArgs(argv);
-    const unavailable = request.settings.nemesis.filter((fault) => !injectable_faults.includes(fault));
-    if (unavailable.length > 0) throw new ChaosUsageError(`--nemesis ${unavailable.join(', ')}: not available in this build (available: ${injectable_faults.join(', ')})`);
   } catch (error) {
     if (!(error instanceof ChaosUsageError)) throw error;
     io.stderr(`mq-node chaos: ${error.message}\n`);
@@ -56,7 +55,23 @@ async function runChaos(request: ChaosRequest, io: ChaosCommandIo): Promise<numb
   const progress = (line: string): void => io.stderr(`chaos: ${line}\n`);
   progress(`seed ${settings.seed}, ${settings.duration_ms / 1_000} s of ${settings.rate_per_s} msg/s, nemesis ${settings.nemesis.join(',')}; results in ${out_dir}`);
 
-  const cluster = await ChaosCluster.start(settings, out_dir);
+  let network: ChaosNetwork = loopback_network;
+  if (settings.nemesis.includes('partition')) {
+    try {
+      network = NamespaceNetwork.create(settings.namesrvs + settings.groups * (settings.slaves + 1));
+    } catch (error) {
+      io.stderr(`mq-node chaos: --nemesis partition: ${(error as Error).message}\n`);
+      return usage_exit_code;
+    }
+  }
+  progress(`network: ${network.kind === 'netns' ? 'a network namespace per node, joined by a bridge (partition takes a node\'s link down)' : 'loopback'}`);
+  let cluster: ChaosCluster;
+  try {
+    cluster = await ChaosCluster.start(settings, out_dir, network);
+  } catch (error) {
+    network.destroy();
+    throw error;
+  }
   let remove_data = false;
   // The nodes must not outlive the command, however it ends.
   const killNodes = (): void => cluster.killAllNow();
@@ -76,7 +91,7 @@ async function runChaos(request: ChaosRequest, io: ChaosCommandIo): Promise<numb
     // Time 0 of every recorded time: the load's start (nothing is delivered before it).
     origin_ms = performance.now();
     const started_at = new Date().toISOString();
-    const plan = planFaults(settings, cluster.nodes.map((node) => node.name));
+    const plan = planFaults(settings, cluster.nodes);
     progress(`${plan.length} faults planned: ${plan.map((fault) => `${fault.fault} ${fault.target} at ${fault.at_ms / 1_000}s`).join(', ')}`);
     const nemesis = new Nemesis(plan, cluster, runMs);
     workload.startLoad();

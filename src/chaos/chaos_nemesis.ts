@@ -10,23 +10,29 @@ export interface PlannedFault {
   duration_ms: number;
 }
 
-/** The faults this build can inject (the others need hooks not built yet). */
-export const injectable_faults: readonly NemesisFault[] = ['kill9', 'pause'];
+/** How long a flush waits under `disk-slow` (the probe's `slow <ms>`). */
+export const disk_slow_flush_delay_ms = 500;
+
+/** The nodes a fault may hit: the disk faults need a broker's store; the others hit any node. */
+function eligible(fault: NemesisFault, node: { kind: 'namesrv' | 'broker' }): boolean {
+  return fault === 'disk-slow' || fault === 'disk-full' ? node.kind === 'broker' : true;
+}
 
 /**
  * The run's fault schedule, fixed before anything starts and a function of the settings
- * and node names only: the same `--seed` gives the same faults on the same nodes at the
- * same times. One fault at a time: the first after the warm-up, then one every
+ * and the nodes only: the same `--seed` gives the same faults on the same nodes at the same
+ * times. One fault at a time: the first after the warm-up, then one every
  * `fault_interval_ms`, each healed after `fault_duration_ms`, none past the load's end.
  */
-export function planFaults(settings: ChaosSettings, node_names: readonly string[]): PlannedFault[] {
+export function planFaults(settings: ChaosSettings, nodes: ReadonlyArray<{ name: string; kind: 'namesrv' | 'broker' }>): PlannedFault[] {
   const random = seededRandom(settings.seed);
-  const targets = [...node_names].sort();
+  const sorted = [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const plan: PlannedFault[] = [];
   for (let at_ms = chaos_limits.warm_up_ms; at_ms + settings.fault_duration_ms <= settings.duration_ms; at_ms += settings.fault_interval_ms) {
     const fault = settings.nemesis[Math.floor(random() * settings.nemesis.length)] as NemesisFault;
-    const target = targets[Math.floor(random() * targets.length)] as string;
-    plan.push({ at_ms, fault, target, duration_ms: settings.fault_duration_ms });
+    const targets = sorted.filter((node) => eligible(fault, node));
+    const target = targets[Math.floor(random() * targets.length)]?.name;
+    if (target !== undefined) plan.push({ at_ms, fault, target, duration_ms: settings.fault_duration_ms });
   }
   return plan;
 }
@@ -78,8 +84,15 @@ export class Nemesis {
       case 'pause':
         this.cluster.pause(node);
         return 'SIGSTOP; SIGCONT when healed';
-      default:
-        throw new Error(`the nemesis cannot inject ${fault} in this build`);
+      case 'partition':
+        this.cluster.partition(node);
+        return `its network namespace's link down (packets dropped both ways); up when healed`;
+      case 'disk-slow':
+        this.cluster.setDiskFault(node, `slow ${disk_slow_flush_delay_ms}`);
+        return `fault probe: every flush waits ${disk_slow_flush_delay_ms} ms first`;
+      case 'disk-full':
+        this.cluster.setDiskFault(node, 'full');
+        return 'fault probe: the disk guard sees a full disk (appends refused)';
     }
   }
 
@@ -87,6 +100,8 @@ export class Nemesis {
     try {
       if (fault === 'kill9') await this.cluster.restart(node);
       if (fault === 'pause') this.cluster.resume(node);
+      if (fault === 'partition') this.cluster.reconnect(node);
+      if (fault === 'disk-slow' || fault === 'disk-full') this.cluster.clearDiskFault(node);
     } catch (error) {
       const message = `${node.name} did not come back after ${fault}: ${(error as Error).message}`;
       this.incidents.push(message);

@@ -221,7 +221,7 @@ t.test('recovery_ms: from the fault to the first ack of a send started after it'
   ];
   const faults: FaultWindow[] = [
     { fault: 'kill9', target: 'broker-a-0', start_ms: 10_000, end_ms: 15_000, how: 'SIGKILL' },
-    { fault: 'partition', target: 'broker-b-0', start_ms: 10_000, end_ms: 15_000, how: 'fault hook' },
+    { fault: 'disk-slow', target: 'broker-b-0', start_ms: 10_000, end_ms: 15_000, how: 'fault probe' },
     { fault: 'pause', target: 'broker-b-0', start_ms: 16_000, end_ms: 17_000, how: 'SIGSTOP' },
     { fault: 'kill9', target: 'broker-a-0', group: 'group-a', start_ms: 10_000, end_ms: 15_000, how: 'SIGKILL' },
   ];
@@ -231,7 +231,7 @@ t.test('recovery_ms: from the fault to the first ack of a send started after it'
     { ...faults[1], recovery_ms: null },
     { ...faults[2], recovery_ms: null },
     { ...faults[3], recovery_ms: 5_100 },
-  ], 'kill9 recovered at the first ack anywhere (0.1 s), or in its group (5.1 s); partitions have no recovery figure; nothing acked after the pause');
+  ], 'kill9 recovered at the first ack anywhere (0.1 s), or in its group (5.1 s); a slow disk has no recovery figure; nothing acked after the pause');
 });
 
 t.test('lists are capped, counts are not', async (t) => {

@@ -6,6 +6,7 @@ import { StoreCheckpoint } from '../../storage/checkpoint.js';
 import { CommitLog, queueKey, type SegmentSource } from '../../storage/commit_log.js';
 import { recoverCommitLog } from '../../storage/commit_log_recovery.js';
 import { DiskGuard } from '../../storage/disk_usage.js';
+import { DiskFaultProbe } from '../../storage/disk_fault_probe.js';
 import { MappedFile } from '../../storage/mapped_file.js';
 import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
@@ -61,7 +62,8 @@ class CommitLogActor {
     this.control = store_control.attach(args.control);
     this.flush_waiters = new OffsetWaiters(args.flush_timeout_ms);
     this.replica_waiters = new OffsetWaiters(args.replication_timeout_ms);
-    this.disk = new DiskGuard({ directory: args.data_dir, high_water_ratio: args.disk_high_water_ratio, log: context.log });
+    // The disk fault probe (disk_fault_probe.ts) can make the guard see a full disk.
+    this.disk = new DiskGuard({ directory: args.data_dir, high_water_ratio: args.disk_high_water_ratio, log: context.log, statfs: new DiskFaultProbe(args.data_dir).statfs((directory) => fs.statfsSync(directory)) });
     this.flush = context.actorOf(flush_address, flush_protocol);
     this.allocator = context.actorOf(segment_allocator_address, segment_allocator_protocol);
   }

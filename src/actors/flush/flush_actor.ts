@@ -8,6 +8,7 @@ import { SegmentSet } from '../../storage/segment_set.js';
 import { commit_log_address, commit_log_protocol } from '../commit_log/commit_log_messages.js';
 import type { StoreArgs } from '../store/store_args.js';
 import { flush_protocol, type FlushMessage } from './flush_messages.js';
+import { DiskFaultProbe } from '../../storage/disk_fault_probe.js';
 
 /** The checkpoint file is rewritten at most this often (and at stop): recovery scans from it. */
 const checkpoint_interval_ms = 1_000;
@@ -20,6 +21,9 @@ const checkpoint_interval_ms = 1_000;
  * commit. Publishes the flush offset, tells the writer, and keeps the checkpoint.
  *
  * Owns: the flush offset slot, the checkpoint file, an fd per segment it flushes.
+ *
+ * Fault probe: a `disk_fault` file saying `slow <ms>` in the data directory delays every
+ * flush round by that much (storage/disk_fault_probe.ts), a lagging disk for chaos runs.
  */
 class FlushActor {
   private readonly control: StoreControl;
@@ -34,6 +38,8 @@ class FlushActor {
   private timer: NodeJS.Timeout | undefined;
   private checkpoint_written_ms = 0;
   private readonly writer;
+  /** A `disk_fault` file saying `slow <ms>` delays every flush (disk_fault_probe.ts). */
+  private readonly disk_fault: DiskFaultProbe;
 
   constructor(
     private readonly context: ActorContext,
@@ -43,6 +49,7 @@ class FlushActor {
     this.observeLatency = flush_latency_histogram.recorder(args.flush_latency);
     this.checkpoint = new StoreCheckpoint({ path: checkpointPath(args.data_dir), log: context.log });
     this.writer = context.actorOf(commit_log_address, commit_log_protocol);
+    this.disk_fault = new DiskFaultProbe(args.data_dir);
   }
 
   start(): void {
@@ -106,6 +113,8 @@ class FlushActor {
     if (target <= from) return;
     const segment_bytes = this.args.commit_log_segment_bytes;
     const started_ms = performance.now();
+    const fault = this.disk_fault.current();
+    if (fault.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delay_ms));
     try {
       for (let start = from - (from % segment_bytes); start < target; start += segment_bytes) {
         await fdatasync(this.fdOf(start));

@@ -1,0 +1,137 @@
+import { execFileSync } from 'node:child_process';
+
+/**
+ * Where a chaos run's nodes live on the network, and how one is cut off from the others.
+ *
+ * - `loopback`: every node on 127.0.0.1; nothing can be cut (no partition fault).
+ * - `netns`: every node in a network namespace of its own, created by the run (`ip netns`),
+ *   joined to one bridge in this namespace by a veth pair, with an address of its own in a
+ *   private /24 (10.x.y.0, x and y from this process's pid, so two runs do not meet). The
+ *   run's clients stay here and reach the nodes through the bridge. Cutting a node takes its
+ *   veth link down: its packets are dropped both ways and its TCP connections stall until
+ *   they time out, as in a real partition (nothing is reset). Needs root (CAP_NET_ADMIN) and
+ *   iproute2.
+ */
+export interface ChaosNetwork {
+  readonly kind: 'loopback' | 'netns';
+  /** The address node `index` binds and advertises. */
+  hostOf(index: number): string;
+  /** The program and arguments that run `argv` (node and its arguments) as node `index`. */
+  commandOf(index: number, argv: readonly string[]): { file: string; args: string[] };
+  /** Cuts node `index` off from every other node and from the clients. */
+  cut(index: number): void;
+  heal(index: number): void;
+  /** Removes what the network created (synchronous: it also runs on the way out). */
+  destroy(): void;
+}
+
+export const loopback_network: ChaosNetwork = {
+  kind: 'loopback',
+  hostOf: () => '127.0.0.1',
+  commandOf: (_, argv) => ({ file: argv[0] as string, args: argv.slice(1) }),
+  cut: () => {
+    throw new Error('a loopback network cannot be partitioned');
+  },
+  heal: () => undefined,
+  destroy: () => undefined,
+};
+
+export class NamespaceNetwork implements ChaosNetwork {
+  readonly kind = 'netns';
+  private readonly tag: string;
+  private readonly subnet: string;
+  private readonly bridge: string;
+  private created_nodes = 0;
+  private bridge_created = false;
+
+  /** Creates the bridge and one namespace per node; throws (having removed what it made) when it cannot. */
+  static create(nodes: number, pid: number = process.pid): NamespaceNetwork {
+    const network = new NamespaceNetwork(pid);
+    try {
+      network.build(nodes);
+    } catch (error) {
+      network.destroy();
+      throw new Error(`network namespaces are not available here (${firstLine(error)}); partition needs root and iproute2 (ip netns)`);
+    }
+    return network;
+  }
+
+  private constructor(pid: number) {
+    this.tag = (pid % 1_000_000).toString(36);
+    // Interface names have at most 15 characters: "mqc" + tag (4) + "v" + index (2) fits.
+    this.bridge = `mqc${this.tag}br`;
+    this.subnet = `10.${100 + (pid % 100)}.${Math.floor(pid / 100) % 256}`;
+  }
+
+  hostOf(index: number): string {
+    return `${this.subnet}.${10 + index}`;
+  }
+
+  commandOf(index: number, argv: readonly string[]): { file: string; args: string[] } {
+    return { file: 'ip', args: ['netns', 'exec', this.namespaceOf(index), ...argv] };
+  }
+
+  cut(index: number): void {
+    ip('link', 'set', this.rootLinkOf(index), 'down');
+  }
+
+  heal(index: number): void {
+    ip('link', 'set', this.rootLinkOf(index), 'up');
+  }
+
+  destroy(): void {
+    for (let index = 0; index < this.created_nodes; index++) quietly(() => ip('netns', 'del', this.namespaceOf(index)));
+    this.created_nodes = 0;
+    if (this.bridge_created) quietly(() => ip('link', 'del', this.bridge));
+    this.bridge_created = false;
+  }
+
+  private build(nodes: number): void {
+    // Left over by an earlier run that had this pid and was killed before it cleaned up.
+    quietly(() => ip('link', 'del', this.bridge));
+    ip('link', 'add', this.bridge, 'type', 'bridge');
+    this.bridge_created = true;
+    ip('addr', 'add', `${this.subnet}.1/24`, 'dev', this.bridge);
+    ip('link', 'set', this.bridge, 'up');
+    for (let index = 0; index < nodes; index++) {
+      const namespace = this.namespaceOf(index);
+      quietly(() => ip('netns', 'del', namespace));
+      ip('netns', 'add', namespace);
+      this.created_nodes = index + 1;
+      const root_link = this.rootLinkOf(index);
+      const node_link = `mqc${this.tag}p${index}`;
+      ip('link', 'add', root_link, 'type', 'veth', 'peer', 'name', node_link);
+      ip('link', 'set', node_link, 'netns', namespace);
+      ip('link', 'set', root_link, 'master', this.bridge);
+      ip('link', 'set', root_link, 'up');
+      ip('-n', namespace, 'addr', 'add', `${this.hostOf(index)}/24`, 'dev', node_link);
+      ip('-n', namespace, 'link', 'set', node_link, 'up');
+      ip('-n', namespace, 'link', 'set', 'lo', 'up');
+    }
+  }
+
+  private namespaceOf(index: number): string {
+    return `mqc-${this.tag}-${index}`;
+  }
+
+  private rootLinkOf(index: number): string {
+    return `mqc${this.tag}v${index}`;
+  }
+}
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+}
+
+function quietly(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // Not there (nothing to remove).
+  }
+}
+
+function firstLine(error: unknown): string {
+  const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+  return (stderr !== undefined && stderr !== '' ? stderr : String((error as Error).message)).split('\n')[0] as string;
+}
