@@ -79,6 +79,9 @@ export class Producer {
     const routes = new RouteCache(new NamesrvClient(lease, this.options.namesrv_addresses, client_limits.request_timeout_ms_default), lease, { clock, provisional_routes: true });
     routes.start();
     const faults = new BrokerFaultTracker(clock);
+    routes.onChange((_, route) => {
+      if (route !== undefined) faults.observeMasters(route.masters);
+    });
     this.running = {
       lease,
       routes,

@@ -26,6 +26,8 @@ export const fault_avoidance_limits = {
 export class BrokerFaultTracker {
   /** brokerName -> monotonic ms until which it is avoided. */
   private readonly avoid_until_ms = new Map<string, number>();
+  /** brokerName -> the master address routes named last. */
+  private readonly masters = new Map<string, string>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -45,6 +47,25 @@ export class BrokerFaultTracker {
   isAvailable(broker_name: string): boolean {
     const until_ms = this.avoid_until_ms.get(broker_name);
     return until_ms === undefined || this.clock.monotonicMs() >= until_ms;
+  }
+
+  /**
+   * A route names each group's master. A group whose master changed (a failover promoted its
+   * slave) is no longer avoided: its marks were earned by the old master, and the new one
+   * should take writes as soon as it serves — not 10 s later.
+   */
+  observeMasters(masters: ReadonlyMap<string, string>): void {
+    for (const [broker_name, address] of masters) {
+      const known = this.masters.get(broker_name);
+      if (known === address) continue;
+      if (known !== undefined) this.avoid_until_ms.delete(broker_name);
+      this.masters.delete(broker_name); // re-inserted last: the map's order is age
+      if (this.masters.size >= fault_avoidance_limits.brokers_max) {
+        const oldest = this.masters.keys().next().value;
+        if (oldest !== undefined) this.masters.delete(oldest);
+      }
+      this.masters.set(broker_name, address);
+    }
   }
 
   /** Broker groups avoided now (diagnostics, tests). */

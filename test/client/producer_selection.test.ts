@@ -48,6 +48,23 @@ t.test('slow sends avoid a group for a while; a fast one clears the mark', async
   t.ok(faults.isAvailable('broker-a'), 'a fast send clears the mark at once');
 });
 
+t.test('a group whose master changed is no longer avoided', async (t) => {
+  const clock = new ManualClock(0);
+  const faults = new BrokerFaultTracker(clock);
+  faults.observeMasters(new Map([['broker-a', 'a:1'], ['broker-b', 'b:1']]));
+  faults.recordFailure('broker-a');
+  faults.recordFailure('broker-b');
+  faults.observeMasters(new Map([['broker-a', 'a:1'], ['broker-b', 'b:1']]));
+  t.same(faults.avoided(), ['broker-a', 'broker-b'], 'the same masters: both still avoided');
+  faults.observeMasters(new Map([['broker-a', 'a2:1'], ['broker-b', 'b:1']]));
+  t.same(faults.avoided(), ['broker-b'], 'broker-a has a new master (a failover): no longer avoided');
+  faults.recordFailure('broker-c');
+  faults.observeMasters(new Map([['broker-c', 'c:1']]));
+  t.same(faults.avoided(), ['broker-b', 'broker-c'], 'a master seen for the first time clears nothing');
+  clock.advance(fault_avoidance_limits.failure_avoid_ms);
+  t.same(faults.avoided(), [], 'and the marks end as before');
+});
+
 t.test('ordered sends: the key decides the queue, stable across selectors', async (t) => {
   const message = { topic: 'T', body: 'x' };
   const keys = Array.from({ length: 200 }, (_, index) => `key-${index}`);
