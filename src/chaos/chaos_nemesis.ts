@@ -63,7 +63,16 @@ export class Nemesis {
       const node = this.cluster.node(planned.target);
       const window: FaultWindow = { fault: planned.fault, target: planned.target, ...(node.group === undefined ? {} : { group: node.group }), start_ms: this.elapsedMs(), end_ms: -1, how: '' };
       this.windows.push(window);
-      window.how = await this.inject(planned.fault, node);
+      try {
+        window.how = await this.inject(planned.fault, node);
+      } catch (error) {
+        // Not injected: recorded as such, and the schedule goes on.
+        const message = `${planned.fault} on ${node.name} could not be injected: ${(error as Error).message}`;
+        this.incidents.push(message);
+        window.how = message;
+        window.end_ms = this.elapsedMs();
+        continue;
+      }
       await this.sleepUntil(planned.at_ms + planned.duration_ms);
       await this.heal(planned.fault, node, window);
       window.end_ms = this.elapsedMs();

@@ -6,8 +6,9 @@ import { execFileSync } from 'node:child_process';
  * - `loopback`: every node on 127.0.0.1; nothing can be cut (no partition fault).
  * - `netns`: every node in a network namespace of its own, created by the run (`ip netns`),
  *   joined to one bridge in this namespace by a veth pair, with an address of its own in a
- *   private /24 (10.x.y.0, x and y from this process's pid, so two runs do not meet). The
- *   run's clients stay here and reach the nodes through the bridge. Cutting a node takes its
+ *   private /24 (10.x.y.0, x and y from this process's pid, so two runs rarely meet). The
+ *   run's clients stay here and reach the nodes through the bridge (a /24 in use already is
+ *   refused rather than shared). Cutting a node takes its
  *   veth link down: its packets are dropped both ways and its TCP connections stall until
  *   they time out, as in a real partition (nothing is reset). Needs root (CAP_NET_ADMIN) and
  *   iproute2.
@@ -57,10 +58,11 @@ export class NamespaceNetwork implements ChaosNetwork {
   }
 
   private constructor(pid: number) {
-    this.tag = (pid % 1_000_000).toString(36);
-    // Interface names have at most 15 characters: "mqc" + tag (4) + "v" + index (2) fits.
+    // Interface names have at most 15 characters: "mqc" + tag (5 for pids below 2^25) + "v" + index (2) fits.
+    this.tag = pid.toString(36);
     this.bridge = `mqc${this.tag}br`;
-    this.subnet = `10.${100 + (pid % 100)}.${Math.floor(pid / 100) % 256}`;
+    // Distinct for pids below 38,400 (150 × 256); build() refuses a /24 already in use.
+    this.subnet = `10.${100 + (Math.floor(pid / 256) % 150)}.${pid % 256}`;
   }
 
   hostOf(index: number): string {
@@ -89,6 +91,8 @@ export class NamespaceNetwork implements ChaosNetwork {
   private build(nodes: number): void {
     // Left over by an earlier run that had this pid and was killed before it cleaned up.
     quietly(() => ip('link', 'del', this.bridge));
+    const addresses = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8', timeout: 10_000 });
+    if (addresses.includes(` ${this.subnet}.`)) throw new Error(`${this.subnet}.0/24 is in use on this machine already`);
     ip('link', 'add', this.bridge, 'type', 'bridge');
     this.bridge_created = true;
     ip('addr', 'add', `${this.subnet}.1/24`, 'dev', this.bridge);

@@ -34,6 +34,7 @@ export const chaos_limits = {
   warm_up_ms: 4_000,
   /** After the load stops, how long consumers get to receive every acked message. */
   drain_ms_default: 60_000,
+  drain_ms_min: 1_000,
   drain_ms_max: 600_000,
 } as const;
 
@@ -134,7 +135,7 @@ export function parseChaosArgs(argv: readonly string[], now: Date = new Date()):
     command: values.help === true ? 'help' : 'run',
     settings,
     size_bytes: integer('size', values.size, chaos_limits.size_bytes_default, chaos_limits.size_bytes_min, chaos_limits.size_bytes_max),
-    drain_ms: duration('drain', values.drain, chaos_limits.drain_ms_default, 1_000, chaos_limits.drain_ms_max),
+    drain_ms: duration('drain', values.drain, chaos_limits.drain_ms_default, chaos_limits.drain_ms_min, chaos_limits.drain_ms_max),
     out_dir: values.out ?? `chaos-${now.toISOString().replace(/[:.]/g, '-')}`,
     keep_history: values['keep-history'] === true,
   };
@@ -150,8 +151,9 @@ function integer(flag: string, text: string | undefined, fallback: number, min: 
 }
 
 function oneOf(flag: string, text: string | undefined, fallback: number, allowed: readonly number[]): number {
-  const value = integer(flag, text, fallback, Math.min(...allowed), Math.max(...allowed));
-  if (!allowed.includes(value)) throw new ChaosUsageError(`--${flag} must be one of ${allowed.join(', ')}, not ${value}`);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !allowed.includes(value)) throw new ChaosUsageError(`--${flag} must be one of ${allowed.join(', ')}, not ${JSON.stringify(text)}`);
   return value;
 }
 

@@ -31,8 +31,8 @@ const no_fault: DiskFault = { kind: 'none' };
 export function parseDiskFault(text: string): DiskFault {
   const [word, argument] = text.trim().split(/\s+/);
   if (word === 'full') return { kind: 'full' };
-  const delay_ms = Number(argument);
-  if (word === 'slow' && Number.isInteger(delay_ms) && delay_ms > 0) return { kind: 'slow', delay_ms: Math.min(delay_ms, disk_fault_limits.slow_ms_max) };
+  const delay_ms = /^\d+$/.test(argument ?? '') ? Number(argument) : 0;
+  if (word === 'slow' && delay_ms > 0) return { kind: 'slow', delay_ms: Math.min(delay_ms, disk_fault_limits.slow_ms_max) };
   return no_fault;
 }
 
