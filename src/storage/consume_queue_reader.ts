@@ -138,8 +138,35 @@ export class ConsumeQueueReader {
     return low;
   }
 
+  /**
+   * The end of the window's entries whose records end at or before `commit_log_end`: the
+   * window's own end when its last entry does (one entry read, the usual case), else found by
+   * binary search (entries are in CommitLog order). An entry whose segment retention deleted
+   * counts as within.
+   */
+  visibleEnd(commit_log_end: number, window: ConsumeQueueWindow): number {
+    if (window.max_offset <= window.min_offset || this.recordEndOf(window.max_offset - 1) <= commit_log_end) return window.max_offset;
+    let low = window.min_offset;
+    let high = window.max_offset - 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      if (this.recordEndOf(middle) <= commit_log_end) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
   close(): void {
     this.segments.close();
+  }
+
+  /** Where the record of entry `queue_offset` ends in the CommitLog; -1 when its segment is gone. */
+  private recordEndOf(queue_offset: number): number {
+    const byte_offset = queue_offset * entry_bytes;
+    const segment = this.segments.find(byte_offset);
+    if (segment === undefined) return -1;
+    const position = byte_offset - segment.start_offset;
+    return entryCommitLogOffset(segment.buffer, position) + entrySize(segment.buffer, position);
   }
 
   /** Drops every mapping when the window's min has moved past the lowest one this reader may

@@ -5,6 +5,7 @@ import { QueuePositions } from './queue_positions.js';
 import type { RecordView } from './record.js';
 import { SegmentSet } from './segment_set.js';
 import { store_control, type StoreControl } from './store_control.js';
+import { ha_roles } from '../actors/replicator/replicator_messages.js';
 import { commitLogDirs } from './storage_paths.js';
 import type { TagFilter } from './tag_hash.js';
 
@@ -15,6 +16,13 @@ export interface StoreReaderOptions {
   consume_queue_entries_per_segment: number;
   control: SharedArrayBuffer;
   queue_positions: SharedArrayBuffer;
+  /**
+   * What consumers may see on a master: `written`, every stored message (async replication);
+   * `replicated`, only what the slaves hold (sync replication: the replicator's
+   * `replicated_offset`, as Kafka's high watermark), so that a failover never takes back a
+   * message a consumer saw. Default `written`; a slave serves what it holds either way.
+   */
+  consumer_visibility?: 'written' | 'replicated';
 }
 
 export interface PullResult {
@@ -49,9 +57,14 @@ export class StoreReader {
     this.positions = new QueuePositions(options.queue_positions);
   }
 
+  /** The queue's readable window: published entries, on a master under `replicated` visibility only those the slaves hold. */
   window(topic: string, queue_id: number): { min_offset: number; max_offset: number } | undefined {
     const slot = this.positions.find(topic, queue_id);
-    return slot < 0 ? undefined : this.positions.window(slot);
+    if (slot < 0) return undefined;
+    const window = this.positions.window(slot);
+    const visible_end = this.visibleCommitLogEnd();
+    if (visible_end === undefined) return window;
+    return { min_offset: window.min_offset, max_offset: this.queueReader(topic, queue_id).visibleEnd(visible_end, window) };
   }
 
   pull(topic: string, queue_id: number, queue_offset: number, options: { max_count: number; max_bytes?: number; tag_filter?: TagFilter }): PullResult {
@@ -84,6 +97,12 @@ export class StoreReader {
     const min_offset = this.control.load('min_offset');
     if (commit_log_offset < min_offset) throw new MqError('BAD_REQUEST', `CommitLog offset ${commit_log_offset} was deleted by retention (oldest kept: ${min_offset})`);
     return this.commit_log.read(commit_log_offset, this.control.load('write_offset'));
+  }
+
+  /** The CommitLog end consumers may read up to, or undefined when they may read all that is written. */
+  private visibleCommitLogEnd(): number | undefined {
+    if (this.options.consumer_visibility !== 'replicated' || this.control.load('ha_role') !== ha_roles.master) return undefined;
+    return this.control.load('replicated_offset');
   }
 
   /** Lets go of segments retention deleted, once per move of the min offset. */

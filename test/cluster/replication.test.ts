@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { Producer, parseMessageId, type Message, type SendResult } from '../../src/client/index.js';
 import * as p from '../../src/protocol/index.js';
 import { RecordView } from '../../src/storage/record.js';
-import { inParallel, pullAll, until } from '../client/client_helpers.js';
+import { inParallel, pullAll, topicRecords, until } from '../client/client_helpers.js';
 import { commitLogPrefix, createHaTopic, ha_test_limits, startHaBroker, startHaCluster, storedCount, untilSlaveHolds, type HaBroker } from './fixtures/ha_cluster.js';
 
 /**
@@ -146,8 +146,13 @@ t.test('sync replication: SEND_OK only once the slave holds the message; a cut l
   await until('the master holds the stream', () => (cluster.master.node.stderr().includes('HA stream held') ? true : undefined));
   const partitioned = await producer.send({ topic, body: 'during the partition', keys: ['partitioned'] });
   t.equal(partitioned.status, 'FLUSH_SLAVE_TIMEOUT', 'a send while the link is cut: FLUSH_SLAVE_TIMEOUT after the replication timeout, not a hang');
+  // Stored by the master alone, so not served to consumers: a failover now would take it back.
+  const keysOnMaster = async (): Promise<string[]> => (await topicRecords(cluster.master.broker, topic, queues)).map((record) => record.keys[0] ?? '');
+  const before_heal = await keysOnMaster();
+  t.ok(before_heal.includes('probe') && !before_heal.includes('partitioned'), `the master serves what the slave holds, not the message only it holds (${before_heal.length} served)`);
   rmSync(hold_path);
   await until('the link heals: SEND_OK again', async () => ((await producer.send({ topic, body: 'healed', keys: ['healed'] })).status === 'SEND_OK' ? true : undefined));
+  t.ok((await keysOnMaster()).includes('partitioned'), 'once the slave holds it, the master serves it');
 
   // Frozen slave (a stopped process: its socket stays open, nothing is acknowledged).
   process.kill(cluster.slave.node.pid, 'SIGSTOP');

@@ -328,9 +328,13 @@ export class Store {
     return replication_lag_histogram.read(this.args.replication_lag);
   }
 
-  /** A reader for the main thread. Other threads make their own from `args`. */
+  /**
+   * The main thread's reader: what the broker serves consumers (pulls, gRPC receives). Under
+   * sync replication a master serves only what its slaves hold (StoreReaderOptions
+   * `consumer_visibility`). Other threads make their own readers from `args`.
+   */
   get reader(): StoreReader {
-    this.main_reader ??= new StoreReader(this.args);
+    this.main_reader ??= new StoreReader({ ...this.args, consumer_visibility: this.args.replication_mode === 'sync' ? 'replicated' : 'written' });
     return this.main_reader;
   }
 
