@@ -231,9 +231,25 @@ t.test('an address taken over by another broker identity replaces the old one', 
   registry.register(broker('broker-a', 0, 10911, [topic('A')]), 'c1');
   const taken = registry.register(broker('broker-b', 0, 10911, [topic('B')]), 'c2');
   t.same(kinds(taken.events), ['removed broker-a/0 replaced', 'registered broker-b/0', 'topic B created', 'route A []', 'route B [broker-b]']);
+  // The same identity at a new address while the master at the old one is registered: two
+  // brokers would lead one epoch, so it is refused; once the old one is gone, it is the master.
+  t.equal(errorCode(() => registry.register(broker('broker-b', 0, 30911, [topic('B')]), 'c3')), 'NOT_MASTER', 'refused while the master at the old address is registered');
+  registry.connectionClosed('c2');
   const moved = registry.register(broker('broker-b', 0, 30911, [topic('B')]), 'c3');
-  t.same(kinds(moved.events), ['removed broker-b/0 replaced', 'registered broker-b/0', 'route B [broker-b]'], 'same identity at a new address');
+  t.same(kinds(moved.events), ['registered broker-b/0', 'topic B updated', 'route B [broker-b]'], 'accepted at the new address once the old one left');
   t.same(registry.route('B').brokers[0]?.addresses, { '0': '127.0.0.1:30911' });
+});
+
+t.test('a broker that followed the master of an epoch cannot claim that epoch as master', async (t) => {
+  const { registry } = fresh();
+  // Epoch 2's master is 10921 (promoted when 10911 was lost); 10911 came back as slave 1
+  // and followed it, so its log knows epoch 2 too.
+  registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 2, inSyncSlaves: [1] }), 'conn-new');
+  registry.register(broker('g', 1, 10911, [], { epoch: 2 }), 'conn-old');
+  // Killed and restarted with --broker-id 0, it registers as master at epoch 2.
+  t.match(errorCode(() => registry.register(broker('g', 0, 10911, [topic('T')], { epoch: 2 }), 'conn-old-2')), 'NOT_MASTER', 'refused: epoch 2 has its master');
+  t.same(registry.clusterInfo().groups[0]?.members.map((member) => [member.brokerId, member.address]), [[0, '127.0.0.1:10921'], [1, '127.0.0.1:10911']], 'the leader of epoch 2 stays the master');
+  t.match(registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 2, inSyncSlaves: [1] }), 'conn-new').value, { master: true, epoch: 2 });
 });
 
 t.test('failover: a lost master makes the in-sync slave with the highest end the candidate at a new epoch; it takes id 0 and fences the old master', async (t) => {

@@ -333,6 +333,13 @@ export class RouteRegistry {
       if (request.brokerId === 0 && request.epoch < group.epoch) {
         throw new MqError('NOT_MASTER', `broker ${request.address} registers as master of '${request.brokerName}' with epoch ${request.epoch}, but a master of epoch ${group.epoch} exists (a failover promoted it); this broker must rejoin as a slave`);
       }
+      // Two brokers must never lead one epoch. A broker that followed the master of the
+      // current epoch knows that epoch too (from its log); restarted with --broker-id 0 it
+      // would claim it. The master that leads it stays; the claimant rejoins as a slave.
+      const master = group.members.get(0);
+      if (request.brokerId === 0 && master !== undefined && master.address !== request.address && master.epoch >= request.epoch) {
+        throw new MqError('NOT_MASTER', `broker ${request.address} registers as master of '${request.brokerName}' at epoch ${request.epoch}, but ${master.address} leads it at epoch ${master.epoch}; this broker must rejoin as a slave (only a failover, at a newer epoch, makes another master)`);
+      }
       if (!group.members.has(request.brokerId) && group.members.size >= registry_limits.members_per_group_max) {
         throw new MqError('BAD_REQUEST', `broker group '${request.brokerName}' has ${registry_limits.members_per_group_max} brokers already`);
       }
