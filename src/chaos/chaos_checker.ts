@@ -8,7 +8,12 @@
  * 1.2M sends and more deliveries, so every pass is one walk over the records with Maps, plus
  * sorts (n log n); nothing scans the records once per record.
  */
-import type { ChaosHistory, DeliveryRecord, FaultWindow, NemesisFault, SendRecord } from './chaos_history.js';
+import type { ChaosHistory, DeliveryRecord, SendRecord } from './chaos_history.js';
+import { faultRecoveries, type FaultVerdict } from './chaos_recovery.js';
+import { buildTimeline, type TimelineSecond } from './chaos_timeline.js';
+
+export type { FaultVerdict } from './chaos_recovery.js';
+export type { TimelineSecond } from './chaos_timeline.js';
 
 export const chaos_checker_limits = {
   /**
@@ -17,13 +22,7 @@ export const chaos_checker_limits = {
    * keep the whole number.
    */
   list_entries_max: 1_000,
-  /** Longest timeline (one entry per second): a bogus timestamp must not allocate gigabytes. 24 h. */
-  timeline_seconds_max: 86_400,
-  ms_per_second: 1_000,
 } as const;
-
-/** Faults that stop a node or its group taking writes, so a recovery time means something (a slow disk does not). */
-const recovery_faults: ReadonlySet<NemesisFault> = new Set<NemesisFault>(['kill9', 'pause', 'partition', 'disk-full']);
 
 export interface CheckRules {
   /** True in sync replication + sync flush modes: an acked message lost fails the run. */
@@ -53,36 +52,6 @@ export interface OrderViolation {
   /** The highest offset delivered from that queue before it. */
   after_offset: number;
   at_ms: number;
-}
-
-/** One second of the run. */
-export interface TimelineSecond {
-  second: number;
-  /** Sends that started in this second. */
-  sends: number;
-  /** Sends answered SEND_OK in this second (by end_ms: what the cluster accepted then). */
-  acked: number;
-  /** Sends answered failed or unknown in this second (by end_ms). */
-  errors: number;
-  /**
-   * Send latency (end_ms - start_ms) of the sends that STARTED in this second, whatever
-   * their outcome, so a stall shows where it began. Nearest-rank percentiles; null when no
-   * send started in this second.
-   */
-  latency_p50_ms: number | null;
-  latency_p99_ms: number | null;
-  latency_max_ms: number | null;
-  /** Deliveries (of any kind) in this second. */
-  deliveries: number;
-}
-
-export interface FaultVerdict extends FaultWindow {
-  /**
-   * kill9 and pause only (null otherwise, or when no send was acked after the fault): from the
-   * fault's start to the earliest ack of a send that started at or after it. Crude: another
-   * broker group may keep accepting sends, which makes it short.
-   */
-  recovery_ms: number | null;
 }
 
 export interface ChaosVerdict {
@@ -324,143 +293,6 @@ function timeOrder(records: readonly DeliveryRecord[]): Uint32Array {
   if (sorted) return order;
   // A typed array's sort with a comparator is not guaranteed stable; the index breaks ties.
   return order.sort((a, b) => (records[a] as DeliveryRecord).at_ms - (records[b] as DeliveryRecord).at_ms || a - b);
-}
-
-/**
- * Recovery per fault: from its start to the first ack of a send started at or after it — of
- * a send stored in the target's broker group when the target is a broker (the other groups
- * take sends meanwhile), of any send otherwise. The acked sends sorted by start, with the
- * earliest ack among each suffix, answer that with one binary search per fault.
- */
-function faultRecoveries(faults: readonly FaultWindow[], records: readonly SendRecord[]): FaultVerdict[] {
-  const acked = records.filter((send) => send.outcome === 'acked' && Number.isFinite(send.end_ms));
-  const by_group = new Map<string | undefined, AckIndex>();
-  const indexOf = (group: string | undefined): AckIndex => {
-    let index = by_group.get(group);
-    if (index === undefined) {
-      index = ackIndex(group === undefined ? acked : acked.filter((send) => send.broker === group));
-      by_group.set(group, index);
-    }
-    return index;
-  };
-  return faults.map((fault) => {
-    if (!recovery_faults.has(fault.fault)) return { ...fault, recovery_ms: null };
-    const { sends, earliest_end } = indexOf(fault.group);
-    let low = 0;
-    let high = sends.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((sends[middle] as SendRecord).start_ms < fault.start_ms) low = middle + 1;
-      else high = middle;
-    }
-    const recovery_ms = low < sends.length ? (earliest_end[low] as number) - fault.start_ms : null;
-    return { ...fault, recovery_ms };
-  });
-}
-
-interface AckIndex {
-  /** Acked sends by start time. */
-  sends: SendRecord[];
-  /** The earliest ack among sends[at..]. */
-  earliest_end: Float64Array;
-}
-
-function ackIndex(acked: readonly SendRecord[]): AckIndex {
-  const sends = [...acked].sort((a, b) => a.start_ms - b.start_ms);
-  const earliest_end = new Float64Array(sends.length);
-  let earliest = Infinity;
-  for (let at = sends.length - 1; at >= 0; at--) {
-    earliest = Math.min(earliest, (sends[at] as SendRecord).end_ms);
-    earliest_end[at] = earliest;
-  }
-  return { sends, earliest_end };
-}
-
-/**
- * The per-second timeline, from 0 to end_ms. Latencies are grouped by start second with a
- * counting sort into one Float64Array, then each second's slice is sorted: exact percentiles
- * (a second holds at most the send rate's worth of samples), where one HDR histogram per
- * second would cost ~100 KB each and round the values.
- */
-function buildTimeline(history: ChaosHistory): TimelineSecond[] {
-  const seconds = timelineSeconds(history);
-  const timeline: TimelineSecond[] = [];
-  for (let second = 0; second < seconds; second++) {
-    timeline.push({ second, sends: 0, acked: 0, errors: 0, latency_p50_ms: null, latency_p99_ms: null, latency_max_ms: null, deliveries: 0 });
-  }
-  if (seconds === 0) return timeline;
-  const slot = (ms: number): TimelineSecond => timeline[secondOf(ms, seconds)] as TimelineSecond;
-
-  const timed = history.sends.filter((send) => Number.isFinite(send.start_ms) && Number.isFinite(send.end_ms) && send.end_ms >= send.start_ms);
-  for (const send of history.sends) {
-    slot(send.start_ms).sends++;
-    if (!Number.isFinite(send.end_ms)) continue;
-    if (send.outcome === 'acked') slot(send.end_ms).acked++;
-    else slot(send.end_ms).errors++;
-  }
-  for (const delivery of history.deliveries) slot(delivery.at_ms).deliveries++;
-
-  // Counting sort: the latencies of second s go to latencies[begin[s] .. begin[s + 1]).
-  const begin = new Uint32Array(seconds + 1);
-  for (const send of timed) {
-    const after = secondOf(send.start_ms, seconds) + 1;
-    begin[after] = (begin[after] ?? 0) + 1;
-  }
-  for (let second = 0; second < seconds; second++) begin[second + 1] = (begin[second + 1] ?? 0) + (begin[second] ?? 0);
-  const next = begin.slice(0, seconds);
-  const latencies = new Float64Array(timed.length);
-  for (const send of timed) {
-    const second = secondOf(send.start_ms, seconds);
-    const at = next[second] ?? 0;
-    latencies[at] = send.end_ms - send.start_ms;
-    next[second] = at + 1;
-  }
-  for (let second = 0; second < seconds; second++) {
-    const samples = latencies.subarray(begin[second] ?? 0, begin[second + 1] ?? 0).sort();
-    if (samples.length === 0) continue;
-    const entry = timeline[second] as TimelineSecond;
-    entry.latency_p50_ms = nearestRank(samples, 50);
-    entry.latency_p99_ms = nearestRank(samples, 99);
-    entry.latency_max_ms = samples[samples.length - 1] as number;
-  }
-  return timeline;
-}
-
-/**
- * Seconds from 0 to end_ms, stretched to cover any record after end_ms (a record at exactly
- * end_ms falls in the last second), within the limit.
- */
-function timelineSeconds(history: ChaosHistory): number {
-  const end_ms = Number.isFinite(history.end_ms) ? Math.max(0, history.end_ms) : 0;
-  let last_record_ms = -Infinity;
-  // A non-finite time (a bug in the recorder) must not poison the maximum; secondOf puts it in second 0.
-  const consider = (ms: number): void => {
-    if (Number.isFinite(ms) && ms > last_record_ms) last_record_ms = ms;
-  };
-  for (const send of history.sends) {
-    consider(send.start_ms);
-    consider(send.end_ms);
-  }
-  for (const delivery of history.deliveries) consider(delivery.at_ms);
-  const ms_per_second = chaos_checker_limits.ms_per_second;
-  let seconds = Math.ceil(end_ms / ms_per_second);
-  if (last_record_ms > end_ms) seconds = Math.max(seconds, Math.floor(last_record_ms / ms_per_second) + 1);
-  // Any record at all needs a second to land in, even when end_ms says 0.
-  if (history.sends.length + history.deliveries.length > 0) seconds = Math.max(seconds, 1);
-  return Math.min(chaos_checker_limits.timeline_seconds_max, seconds);
-}
-
-/** The timeline index of a time; records outside the timeline go to its first or last second. */
-function secondOf(ms: number, seconds: number): number {
-  const second = Math.floor(ms / chaos_checker_limits.ms_per_second);
-  if (!(second > 0)) return 0;
-  return Math.min(seconds - 1, second);
-}
-
-/** Nearest-rank percentile of sorted samples: the smallest sample with `percent`% at or below it. */
-function nearestRank(sorted: Float64Array, percent: number): number {
-  const rank = Math.ceil((percent / 100) * sorted.length);
-  return sorted[Math.max(0, rank - 1)] as number;
 }
 
 function cap<T>(list: readonly T[]): T[] {
