@@ -25,7 +25,7 @@ const delayed_test_limits = {
   precision_ms: 1_000,
   /** Waits for things that happen within a second or so on loopback. */
   condition_timeout_ms: 20_000,
-  /** The longest delay (13 s) plus room for a loaded machine. */
+  /** The longest delay (5 s) plus room for a loaded machine. */
   long_delay_wait_ms: 60_000,
   /** Queues of the test topics. */
   queues: 4,
@@ -33,8 +33,8 @@ const delayed_test_limits = {
 
 const quiet = { warn: () => undefined };
 
-// Run directly (`node dist/test/...`), tap's root test times out after 30 s; this file takes
-// longer. The tap runner's per-file timeout (.taprc) still applies.
+// Run directly (`node dist/test/...`), tap's root test times out after 30 s; on a loaded
+// machine this file can take longer. The tap runner's per-file timeout (.taprc) still applies.
 t.setTimeout(240_000);
 
 interface DelayNode {
@@ -49,6 +49,18 @@ async function startDelayNode(t: Test, extra_flags: readonly string[] = []): Pro
     '--data', tempDir(t), '--threads', '2', '--log-level', 'warn', ...extra_flags,
   ]);
   return { node, namesrv: node.ready['namesrv'] as string, broker: node.ready['broker'] as string };
+}
+
+let default_node: Promise<DelayNode> | undefined;
+
+/**
+ * The node of the subtests that need no flag of their own (default wheel, default bounds):
+ * one for the file, not one each, as a start costs about a second. Each subtest uses its own
+ * topics and groups, and reads back only those; the node is killed when the file ends.
+ */
+function defaultNode(): Promise<DelayNode> {
+  default_node ??= startDelayNode(t);
+  return default_node;
 }
 
 async function createTopics(t: Test, namesrv: string, topics: readonly string[]): Promise<void> {
@@ -130,20 +142,35 @@ async function mqErrorOf(promise: Promise<unknown>): Promise<MqError | 'resolved
 }
 
 /**
- * Wheel levels for the cascade test: 100 ms × 10 (1 s), 1 s × 5 (5 s), 5 s × 4 (20 s), ...
- * With these spans a 13-s delay starts two levels up and cascades down through both, as a
- * 65-s delay does with the default levels (1 s, 1 min, 1 h) — in a fifth of the time.
+ * Wheel levels for the cascade test: 100 ms × 10 (1 s), 1 s × 3 (3 s), 3 s × 4 (12 s), ...
+ * With these spans a 5-s delay starts two levels up and cascades down through both, as a
+ * 100-s delay does with the default levels (1 s, 1 min, 1 h) — in a twentieth of the time
+ * (so does the 3-s one: a whole turn of level 1). The tick is the default one, so the
+ * precision measured is the default wheel's.
  */
-const cascade_wheel_flags = ['--wheel-tick-ms', '100', '--wheel-levels', '10,5,4,60,64'] as const;
+const cascade_wheel_flags = ['--wheel-tick-ms', '100', '--wheel-levels', '10,3,4,60,64'] as const;
 
-t.test('delays of 0, 1 s, 3 s and 13 s (a cascade across three levels) sent in reverse: received in due order, never early, stored within 1 s of due, content kept', { timeout: 120_000 }, async (t) => {
-  const { namesrv, broker } = await startDelayNode(t, cascade_wheel_flags);
+let tuned_node: Promise<DelayNode> | undefined;
+
+/**
+ * The node of the two subtests that need flags: the cascade test's wheel levels, and
+ * --max-delay-ms 60000 for the broker's bound. Neither depends on the other's flag (the
+ * cascade's delays are far below the bound; the bound test waits for no delivery), so one
+ * node serves both, as defaultNode() serves the others.
+ */
+function tunedNode(): Promise<DelayNode> {
+  tuned_node ??= startDelayNode(t, [...cascade_wheel_flags, '--max-delay-ms', '60000']);
+  return tuned_node;
+}
+
+t.test('delays of 0, 1 s, 3 s and 5 s (a cascade across three levels) sent in reverse: received in due order, never early, stored within 1 s of due, content kept', { timeout: 120_000 }, async (t) => {
+  const { namesrv, broker } = await tunedNode();
   await createTopics(t, namesrv, ['Delays']);
   const producer = await startProducer(t, namesrv);
   const receipts = await startRecorder(t, namesrv, 'delays', 'Delays');
   await warmUp(producer, receipts, 'Delays');
 
-  const delays_ms = [13_000, 3_000, 1_000, 0];
+  const delays_ms = [5_000, 3_000, 1_000, 0];
   const sent = new Map<number, { message: Message; result: SendResult; before_ms: number; after_ms: number }>();
   for (const delay_ms of delays_ms) {
     const message: Message = {
@@ -160,7 +187,7 @@ t.test('delays of 0, 1 s, 3 s and 13 s (a cascade across three levels) sent in r
   }
 
   await until(`all four messages received (got ${receipts.length})`, () => (receipts.length >= 4 ? true : undefined), delayed_test_limits.long_delay_wait_ms);
-  t.same(receipts.map(({ message }) => message.keys[0]), ['key-0', 'key-1000', 'key-3000', 'key-13000'], 'received in order of due time, not of sending');
+  t.same(receipts.map(({ message }) => message.keys[0]), ['key-0', 'key-1000', 'key-3000', 'key-5000'], 'received in order of due time, not of sending');
   t.equal(receipts.length, 4, 'each received once');
 
   for (const { message, received_ms } of receipts) {
@@ -196,7 +223,7 @@ t.test('delays of 0, 1 s, 3 s and 13 s (a cascade across three levels) sent in r
 });
 
 t.test('deliverAt as a Date and as epoch ms: not before that time; deliverAt in the past: delivered at once', { timeout: 60_000 }, async (t) => {
-  const { namesrv } = await startDelayNode(t);
+  const { namesrv } = await defaultNode();
   await createTopics(t, namesrv, ['At']);
   const producer = await startProducer(t, namesrv);
   const receipts = await startRecorder(t, namesrv, 'at', 'At');
@@ -232,11 +259,11 @@ t.test('deliverAt as a Date and as epoch ms: not before that time; deliverAt in 
   }
 });
 
-t.test('2,000 messages with random delays 0..3 s: each stored exactly once, none before its time', { timeout: 90_000 }, async (t) => {
+t.test('2,000 messages with random delays 0..2 s: each stored exactly once, none before its time', { timeout: 90_000 }, async (t) => {
   const seed = Number(process.env['MQ_TEST_SEED'] ?? Date.now() % 1_000_000);
   t.comment(`seed ${seed} (replay with MQ_TEST_SEED=${seed})`);
   const random = prng(seed);
-  const { namesrv, broker } = await startDelayNode(t);
+  const { namesrv, broker } = await defaultNode();
   await createTopics(t, namesrv, ['Many', 'Fence']);
   const producer = await startProducer(t, namesrv);
   const receipts = await startRecorder(t, namesrv, 'many', 'Many');
@@ -247,7 +274,8 @@ t.test('2,000 messages with random delays 0..3 s: each stored exactly once, none
   let last_due_ms = 0;
   for (let start = 0; start < count; start += batch_size) {
     const messages: Message[] = Array.from({ length: batch_size }, (_, k) => {
-      const delay_ms = Math.floor(random() * 3_001);
+      // Either side of the default wheel's lowest turn (1 s): some start a level up and cascade.
+      const delay_ms = Math.floor(random() * 2_001);
       return { topic: 'Many', body: `message ${start + k}`, keys: [`m-${start + k}`], properties: { delay: String(delay_ms) }, delayMs: delay_ms };
     });
     const before_ms = Date.now();
@@ -296,7 +324,7 @@ t.test('2,000 messages with random delays 0..3 s: each stored exactly once, none
 
 t.test('bad delays are refused with BAD_REQUEST', { timeout: 60_000 }, async (t) => {
   await t.test('by the SDK, before the round trip', async (t) => {
-    const { namesrv, broker } = await startDelayNode(t);
+    const { namesrv, broker } = await defaultNode();
     await createTopics(t, namesrv, ['Bad']);
     const producer = await startProducer(t, namesrv);
     const far_ms = Date.now() + delivery_delay_ms_max + 3_600_000;
@@ -328,7 +356,7 @@ t.test('bad delays are refused with BAD_REQUEST', { timeout: 60_000 }, async (t)
   });
 
   await t.test('by the broker, on raw SEND and SEND_BATCH (--max-delay-ms 60000); the connection keeps serving', async (t) => {
-    const { namesrv, broker } = await startDelayNode(t, ['--max-delay-ms', '60000']);
+    const { namesrv, broker } = await tunedNode();
     const client = await ClientConnection.connect(broker, { client_id: 'raw-bad-delays', kind: 'CLIENT' });
     t.teardown(() => client.close());
     await createTopic(client, 'RawBad', delayed_test_limits.queues);
@@ -360,13 +388,14 @@ t.test('bad delays are refused with BAD_REQUEST', { timeout: 60_000 }, async (t)
 });
 
 t.test('a delayed message is invisible until due; the schedule topic is closed to clients', { timeout: 60_000 }, async (t) => {
-  const { namesrv, broker } = await startDelayNode(t);
+  const { namesrv, broker } = await defaultNode();
   await createTopics(t, namesrv, ['Early']);
   const producer = await startProducer(t, namesrv);
   const client = await ClientConnection.connect(broker, { client_id: 'early-check', kind: 'CLIENT' });
   t.teardown(() => client.close());
 
-  const delay_ms = 5_000;
+  // Long enough for the consumer below to start, and for many raw pulls, before it is due.
+  const delay_ms = 2_000;
   const before_ms = Date.now();
   const result = await producer.send({ topic: 'Early', body: 'not yet', keys: ['early'], delayMs: delay_ms });
   const due_ms = before_ms + delay_ms;
@@ -402,7 +431,7 @@ t.test('a delayed message is invisible until due; the schedule topic is closed t
 });
 
 t.test(`creating ${p.schedule_topic} as a topic must not open scheduled messages to clients`, { timeout: 60_000 }, async (t) => {
-  const { namesrv, broker } = await startDelayNode(t);
+  const { namesrv, broker } = await defaultNode();
   await createTopics(t, namesrv, ['Hidden']);
   const producer = await startProducer(t, namesrv);
   const client = await ClientConnection.connect(broker, { client_id: 'schedule-topic-check', kind: 'CLIENT' });
