@@ -88,6 +88,13 @@ export class PullHold {
     // filling the hold cost time quadratic in its size.
     if (pull.deadline_ms < this.timer_deadline_ms) this.setTimer(pull.deadline_ms);
     this.watch();
+    // The caller found the queue empty a moment ago; an entry dispatched since then, before
+    // watch() read the counter, would signal nothing this wait sees and wait out a whole
+    // slice. The counter is read now: one more look closes that gap.
+    if (pull.ready()) {
+      this.remove(pull);
+      pull.answer();
+    }
     return true;
   }
 

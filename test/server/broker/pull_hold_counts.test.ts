@@ -170,6 +170,23 @@ t.test('a pull whose queue grows is answered at the dispatch signal and leaves t
   t.equal(holdAll(hold, limits.client_held_pulls_max, connection, client).length, limits.client_held_pulls_max, 'the client holds its maximum again');
 });
 
+t.test('a pull whose queue grew between the caller\'s read and the hold is answered at once, not after a wait slice', async (t) => {
+  const { hold, control } = newHold(t);
+  const client = addressClient('127.0.0.1', small_limits);
+  const connection = {};
+  // The caller read the queue empty; an entry was dispatched (and signalled) before the hold
+  // began to watch the counter: no later signal will come for it.
+  control.add('dispatch_seq', 1);
+  control.notify('dispatch_seq');
+  const pull = new Pull();
+  pull.ready = true;
+  t.equal(hold.hold(pull.isReady, pull.answer, limits.long_hold_ms, connection, client), true, 'taken by the hold');
+  t.equal(pull.answers, 1, 'and answered before hold() returned');
+  t.same([hold.heldForClient(client.key), hold.heldFor(connection), hold.size], [0, 0, 0], 'nothing counted');
+  const waiting = holdPull(hold, connection, client);
+  t.equal(waiting?.answers, 0, 'a pull whose queue did not grow is held as before');
+});
+
 t.test('close answers every held pull once, empties every count, and holds nothing after', async (t) => {
   const { hold } = newHold(t);
   const client = addressClient('127.0.0.1', small_limits);
