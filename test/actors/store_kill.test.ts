@@ -41,7 +41,7 @@ import { allQueues, checkStore, kill_store_options, kill_store_threads, oneRecor
  */
 
 const kill_limits = {
-  rounds: 16,
+  rounds: 10,
   /** One round in this many is killed at a random time after spawn, not after acknowledgements. */
   early_kill_one_in: 5,
   early_kill_delay_ms_max: 1_500,

@@ -11,7 +11,7 @@ import { tempDir } from '../storage/commit_log_helpers.js';
 /**
  * A short chaos run, the real command: `mq-node chaos` starts its own cluster (a nameserver,
  * two broker groups of a master and a slave, sync replication and sync flush), sends and
- * consumes for 30 s while the nemesis injects five faults on a seeded schedule — kill -9,
+ * consumes for 24 s while the nemesis injects five faults on a seeded schedule — kill -9,
  * pause, a slow and a full disk, and where network namespaces can be made (root, iproute2) a
  * partition — and must pass: no acknowledged message lost, none delivered that was never
  * sent, no order violation in a queue. The test checks the command's own files against the
@@ -26,11 +26,11 @@ const run_test = {
   nemesis: netns ? 'kill9,pause,partition,disk-slow,disk-full' : 'kill9,pause,disk-slow,disk-full',
   /** Plans every fault of either list once or more, a kill -9 of a master among them. */
   seed: '18',
-  /** 30 s of load, start-up, restarts and the drain, on a loaded 2-core machine. */
+  /** 24 s of load, start-up, restarts and the drain, on a loaded 2-core machine. */
   timeout_ms: 180_000,
 } as const;
-const run_args = ['--duration', '30s', '--nemesis', run_test.nemesis, '--seed', run_test.seed, '--rate', '400', '--groups', '2', '--slaves', '1',
-  '--fault-interval', '5s', '--fault-duration', '2500ms', '--drain', '40s'];
+const run_args = ['--duration', '24s', '--nemesis', run_test.nemesis, '--seed', run_test.seed, '--rate', '400', '--groups', '2', '--slaves', '1',
+  '--fault-interval', '4s', '--fault-duration', '2s', '--drain', '40s'];
 
 /** Whether this process may make network namespaces (the partition fault needs them). */
 function namespacesAvailable(): boolean {
@@ -85,7 +85,7 @@ function processesNaming(needle: string): number[] {
   });
 }
 
-t.test('30 s of faults on a sync cluster: nothing acknowledged lost, nothing never-sent, nothing out of order', async (t) => {
+t.test('24 s of faults on a sync cluster: nothing acknowledged lost, nothing never-sent, nothing out of order', async (t) => {
   if (!netns) t.comment('network namespaces cannot be made here (needs root and iproute2): the run leaves out the partition fault');
   const out_dir = path.join(tempDir(t), 'chaos');
   const exit = await runChaos(t, out_dir);
