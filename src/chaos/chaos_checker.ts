@@ -25,9 +25,9 @@ export const chaos_checker_limits = {
 } as const;
 
 export interface CheckRules {
-  /** True in sync replication + sync flush modes: an acked message lost fails the run. */
+  /** True under sync replication: an acked message lost fails the run. */
   no_loss: boolean;
-  /** The consumers consumed orderly: an order violation fails the run. */
+  /** The consumers consumed orderly and no failover may rewind a queue (sync replication): an order violation fails the run. */
   orderly: boolean;
 }
 

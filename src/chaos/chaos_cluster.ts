@@ -106,10 +106,16 @@ export class ChaosCluster {
       }
     }
     const cluster = new ChaosCluster(nodes, namesrv_addresses, logs_dir, network);
-    // Nameservers first (brokers register with them), then every master, then the slaves.
-    await Promise.all(nodes.filter((node) => node.kind === 'namesrv').map((node) => cluster.launch(node)));
-    await Promise.all(nodes.filter((node) => node.kind === 'broker' && node.name.endsWith('-0')).map((node) => cluster.launch(node)));
-    await Promise.all(nodes.filter((node) => node.kind === 'broker' && !node.name.endsWith('-0')).map((node) => cluster.launch(node)));
+    try {
+      // Nameservers first (brokers register with them), then every master, then the slaves.
+      await Promise.allSettled(nodes.filter((node) => node.kind === 'namesrv').map((node) => cluster.launch(node))).then(throwFirst);
+      await Promise.allSettled(nodes.filter((node) => node.kind === 'broker' && node.name.endsWith('-0')).map((node) => cluster.launch(node))).then(throwFirst);
+      await Promise.allSettled(nodes.filter((node) => node.kind === 'broker' && !node.name.endsWith('-0')).map((node) => cluster.launch(node))).then(throwFirst);
+    } catch (error) {
+      // The nodes that did start must not outlive a cluster that could not (the caller removes the network).
+      cluster.killNodesNow();
+      throw error;
+    }
     return cluster;
   }
 
@@ -181,6 +187,12 @@ export class ChaosCluster {
 
   /** SIGKILL to every node at once, and the network removed, synchronously (the process is exiting). */
   killAllNow(): void {
+    this.killNodesNow();
+    this.network.destroy();
+  }
+
+  /** SIGKILL to every node process at once, synchronously. */
+  killNodesNow(): void {
     for (const node of this.nodes) {
       try {
         node.child?.kill('SIGKILL');
@@ -188,27 +200,41 @@ export class ChaosCluster {
         // Gone already.
       }
     }
-    this.network.destroy();
   }
+
+  /** Nodes that exited while the run wanted them up (a crash, not a fault): what, when, how. */
+  readonly unexpected_exits: string[] = [];
 
   private async launch(node: ChaosNode): Promise<void> {
     const log = createWriteStream(path.join(this.logs_dir, `${node.name}.log`), { flags: 'a' });
     log.write(`--- start ${node.starts + 1} at ${new Date().toISOString()}: mq-node ${node.args.join(' ')}\n`);
     const command = this.network.commandOf(node.index, [process.execPath, bin_path, ...node.args]);
+    // A log that fails (a full disk) must not end the run: the node's output is lost, not the run.
+    log.on('error', () => undefined);
     const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
     node.starts++;
     child.stderr?.pipe(log, { end: false });
-    await waitForReady(node, child, log);
-    node.state = 'running';
+    // 'close', not 'exit': output may still arrive after the process exited.
+    child.once('close', (code, signal) => log.end(`--- exited (code ${code}, signal ${signal})\n`));
     child.once('exit', (code, signal) => {
-      log.end(`--- exited (code ${code}, signal ${signal})\n`);
-      // Died on its own (not killed or stopped by the run): that is a finding, kept in the state.
+      // Died on its own (not killed or stopped by the run): a finding the run reports.
       if (node.child === child && node.state === 'running') {
+        this.unexpected_exits.push(`${node.name} exited by itself (code ${code}, signal ${signal}) at ${new Date().toISOString()}`);
         node.state = 'killed';
         node.child = undefined;
       }
     });
+    try {
+      await waitForReady(node, child, log);
+    } catch (error) {
+      // Not ready: it must not keep the node's ports and data for a later start.
+      child.kill('SIGKILL');
+      node.child = undefined;
+      node.state = 'killed';
+      throw error;
+    }
+    node.state = 'running';
   }
 }
 
@@ -238,6 +264,12 @@ function brokerArgs(settings: ChaosSettings, place: BrokerPlace): string[] {
     '--replication', settings.replication, '--flush', settings.flush, '--replication-timeout-ms', String(chaos_cluster_limits.replication_timeout_ms),
     '--heartbeat-interval-ms', String(chaos_cluster_limits.heartbeat_interval_ms), '--log-level', 'warn',
   ];
+}
+
+/** Rethrows the first rejection of a group of starts, once all of them have settled. */
+function throwFirst(results: readonly PromiseSettledResult<void>[]): void {
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 /** Reads stdout until the ready line (copying everything to the log); rejects on exit or timeout. */

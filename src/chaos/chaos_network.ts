@@ -82,7 +82,11 @@ export class NamespaceNetwork implements ChaosNetwork {
   }
 
   destroy(): void {
-    for (let index = 0; index < this.created_nodes; index++) quietly(() => ip('netns', 'del', this.namespaceOf(index)));
+    for (let index = 0; index < this.created_nodes; index++) {
+      quietly(() => ip('netns', 'del', this.namespaceOf(index)));
+      // Gone with the namespace once its peer moved there; left behind by a build that failed before.
+      quietly(() => ip('link', 'del', this.rootLinkOf(index)));
+    }
     this.created_nodes = 0;
     if (this.bridge_created) quietly(() => ip('link', 'del', this.bridge));
     this.bridge_created = false;

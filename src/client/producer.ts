@@ -204,7 +204,7 @@ export class Producer {
       await running.lease.oneway(address, request_codes.SEND, plan.encode(queue.queueId), { timeout_ms: plan.timeout_ms });
     } catch (thrown) {
       const error = toMqError(thrown);
-      if (isUnreachable(error)) running.attempts.faults.recordFailure(queue.brokerName);
+      if (isUnreachable(error)) running.attempts.faults.recordFailure(queue.brokerName, address);
       running.routes.refreshSoon(request.topic);
       throw error;
     }

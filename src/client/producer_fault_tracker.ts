@@ -31,7 +31,9 @@ export class BrokerFaultTracker {
 
   constructor(private readonly clock: Clock) {}
 
-  recordSuccess(broker_name: string, latency_ms: number): void {
+  /** `address`: where the send went; an answer from a group's former master marks nothing. */
+  recordSuccess(broker_name: string, latency_ms: number, address?: string): void {
+    if (this.isFormerMaster(broker_name, address)) return;
     let avoid_ms = 0;
     fault_avoidance_limits.slow_latency_steps_ms.forEach((step_ms, index) => {
       if (latency_ms >= step_ms) avoid_ms = fault_avoidance_limits.slow_avoid_ms[index] ?? avoid_ms;
@@ -40,7 +42,13 @@ export class BrokerFaultTracker {
     else this.mark(broker_name, avoid_ms);
   }
 
-  recordFailure(broker_name: string): void {
+  /**
+   * `address`: where the send went. A failure of a group's former master (a send in flight
+   * when a failover changed the route, answered by a timeout after it) marks nothing: the
+   * group's new master is not the one that failed.
+   */
+  recordFailure(broker_name: string, address?: string): void {
+    if (this.isFormerMaster(broker_name, address)) return;
     this.mark(broker_name, fault_avoidance_limits.failure_avoid_ms);
   }
 
@@ -66,6 +74,11 @@ export class BrokerFaultTracker {
       }
       this.masters.set(broker_name, address);
     }
+  }
+
+  private isFormerMaster(broker_name: string, address: string | undefined): boolean {
+    const master = this.masters.get(broker_name);
+    return address !== undefined && master !== undefined && master !== address;
   }
 
   /** Broker groups avoided now (diagnostics, tests). */

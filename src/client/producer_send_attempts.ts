@@ -83,14 +83,14 @@ export async function sendWithRetries<R>(context: SendAttemptContext, plan: Send
     const started_ms = context.clock.monotonicMs();
     try {
       const reply = await context.lease.request(target.address, plan.code, plan.encode(target.queue.queueId), { timeout_ms: left_ms });
-      context.faults.recordSuccess(broker_name, context.clock.monotonicMs() - started_ms);
+      context.faults.recordSuccess(broker_name, context.clock.monotonicMs() - started_ms, target.address);
       // A provisional route has just made a broker create the topic: fetch the real one.
       if (target.route.provisional) context.routes.refreshSoon(plan.topic, { bypass_interval: true });
       return plan.decode(reply);
     } catch (thrown) {
       last_error = toMqError(thrown);
       if (context.isStopped()) throw stoppedError();
-      if (isUnreachable(last_error)) context.faults.recordFailure(broker_name);
+      if (isUnreachable(last_error)) context.faults.recordFailure(broker_name, target.address);
       if (!last_error.retriable) throw last_error;
       story.push(`${broker_name}: ${last_error.code}`);
       context.routes.refreshSoon(plan.topic);

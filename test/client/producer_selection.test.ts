@@ -63,6 +63,14 @@ t.test('a group whose master changed is no longer avoided', async (t) => {
   t.same(faults.avoided(), ['broker-b', 'broker-c'], 'a master seen for the first time clears nothing');
   clock.advance(fault_avoidance_limits.failure_avoid_ms);
   t.same(faults.avoided(), [], 'and the marks end as before');
+
+  // A send that was in flight to the former master times out after the route changed.
+  faults.recordFailure('broker-a', 'a:1');
+  t.same(faults.avoided(), [], "the former master's failure does not mark its group");
+  faults.recordSuccess('broker-a', 5_000, 'a:1');
+  t.same(faults.avoided(), [], 'nor does its slow answer');
+  faults.recordFailure('broker-a', 'a2:1');
+  t.same(faults.avoided(), ['broker-a'], "the current master's failure does");
 });
 
 t.test('ordered sends: the key decides the queue, stable across selectors', async (t) => {

@@ -218,8 +218,10 @@ class ReplicatorActor {
     this.control.store('replicated_offset', offset);
     // Under sync replication consumers see only replicated messages (StoreReader): held
     // pulls wait on the dispatch counter, so a move of the replicated end wakes them too.
-    this.control.add('dispatch_seq', 1);
-    this.control.notify('dispatch_seq');
+    if (this.args.replication_mode === 'sync') {
+      this.control.add('dispatch_seq', 1);
+      this.control.notify('dispatch_seq');
+    }
     this.observeLag(Math.max(0, this.control.load('write_offset') - offset));
     this.commit_log.tell({ kind: 'replicated', offset });
   }

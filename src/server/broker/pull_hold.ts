@@ -91,7 +91,7 @@ export class PullHold {
     // The caller found the queue empty a moment ago; an entry dispatched since then, before
     // watch() read the counter, would signal nothing this wait sees and wait out a whole
     // slice. The counter is read now: one more look closes that gap.
-    if (pull.ready()) {
+    if (isReady(pull)) {
       this.remove(pull);
       pull.answer();
     }
@@ -139,7 +139,7 @@ export class PullHold {
   private check(): void {
     const now_ms = Date.now();
     for (const pull of this.held) {
-      if (pull.ready() || pull.deadline_ms <= now_ms) {
+      if (isReady(pull) || pull.deadline_ms <= now_ms) {
         this.remove(pull);
         pull.answer();
       }
@@ -174,5 +174,18 @@ export class PullHold {
     this.timer_deadline_ms = this.closed ? Infinity : deadline_ms;
     if (this.timer_deadline_ms === Infinity) return;
     this.timer = setTimeout(() => this.check(), Math.max(0, deadline_ms - Date.now()));
+  }
+}
+
+/**
+ * A held pull's readiness; a check that throws (its queue's files changed under it, e.g.
+ * retention) counts as ready, so the pull is answered — by a read that reports the problem —
+ * instead of the error escaping the hold's wait and ending the broker.
+ */
+function isReady(pull: HeldPull): boolean {
+  try {
+    return pull.ready();
+  } catch {
+    return true;
   }
 }

@@ -74,25 +74,33 @@ export class ClusterRoutes {
     this.throttle = new LogThrottle({ interval_ms: 60_000, keys_max: 1_024, clock: options.clock });
   }
 
-  async peersOf(topic: string): Promise<PeerBroker[]> {
+  /**
+   * The masters serving `topic` other than this broker's group — or, on a slave
+   * (`own_group`), its own group's master too, as a slave takes no client. `others_hold`:
+   * the route lists another group (whether or not its endpoint is known); undefined when the
+   * nameserver could not be asked.
+   */
+  async peersOf(topic: string, options: { own_group?: boolean } = {}): Promise<{ peers: PeerBroker[]; others_hold: boolean | undefined }> {
     const route = await this.routeOf(topic);
-    if (route === undefined) return [];
-    const peers = await Promise.all(route.brokers.map(async (broker): Promise<PeerBroker | undefined> => {
-      if (broker.brokerName === this.options.self_name) return undefined;
+    if (route === 'unknown') return { peers: [], others_hold: undefined };
+    if (route === undefined) return { peers: [], others_hold: false };
+    const listed = route.brokers.filter((broker) => options.own_group === true || broker.brokerName !== this.options.self_name);
+    const peers = await Promise.all(listed.map(async (broker): Promise<PeerBroker | undefined> => {
       const master = broker.addresses[master_broker_id];
       const queues = route.queues.find((queue) => queue.brokerName === broker.brokerName);
       if (master === undefined || queues === undefined) return undefined;
       const endpoints = await this.endpointsOf(master, broker.brokerName);
       return endpoints.grpc === null ? undefined : { broker_name: broker.brokerName, perm: queues.perm, grpc: endpoints.grpc };
     }));
-    return peers.filter((peer): peer is PeerBroker => peer !== undefined);
+    return { peers: peers.filter((peer): peer is PeerBroker => peer !== undefined), others_hold: route.brokers.some((broker) => broker.brokerName !== this.options.self_name) };
   }
 
   close(): void {
     this.options.lease.close();
   }
 
-  private async routeOf(topic: string): Promise<TopicRouteData | undefined> {
+  /** The topic's route; undefined when the nameserver knows no such topic, 'unknown' when it could not be asked. */
+  private async routeOf(topic: string): Promise<TopicRouteData | undefined | 'unknown'> {
     try {
       const reply = await this.options.namesrv.request(request_codes.GET_ROUTE, encodeGetRouteRequest({ topic }));
       const route = decodeTopicRouteData(reply);
@@ -103,7 +111,7 @@ export class ClusterRoutes {
       if (this.throttle.allow('namesrv')) {
         this.options.log.warn({ err: error, topic }, 'RocketMQ 5 route: the nameserver could not be asked; answering with this broker only');
       }
-      return undefined;
+      return 'unknown';
     }
   }
 

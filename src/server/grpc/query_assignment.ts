@@ -20,7 +20,7 @@ export class QueryAssignmentHandler {
     const group = groupNameOf(request.group);
     this.context.gate.require(caller, { kind: 'group', group }, 'QueryAssignment');
     this.context.gate.require(caller, { kind: 'topic', topic, perm: 'SUB' }, 'QueryAssignment');
-    const peers = (await this.context.cluster?.peersOf(topic)) ?? [];
+    const peers = (await this.context.cluster?.peersOf(topic))?.peers ?? [];
     const broker = this.context.broker.context;
     const own = broker.topics.get(topic);
     if (own === undefined && peers.length === 0) throw new GrpcStatusError(Code.TOPIC_NOT_FOUND, `topic '${topic}' does not exist on broker ${broker.broker_name}`);

@@ -27,7 +27,8 @@ import { topicNameOf } from './grpc_resources.js';
  * A topic no broker holds is TOPIC_NOT_FOUND, unless this broker auto-creates topics (as a
  * send would, send_handlers.ts topicForSend): then the query creates it — on a master, and
  * with access control only for an account that may publish to it, since creating a topic is
- * what publishing to a new one does. A topic other masters hold is not created here.
+ * what publishing to a new one does. A topic other masters hold is not created here, nor
+ * any topic while the nameserver cannot be asked (it might hold it elsewhere).
  *
  * Runs on the main thread (it reads and may change the broker's topic table).
  */
@@ -80,12 +81,28 @@ export class QueryRouteHandler {
 
   readonly handle = async (request: QueryRouteRequest, caller: GrpcCaller): Promise<QueryRouteResponse> => {
     const name = topicNameOf(request.topic);
-    const peers = (await this.context.cluster?.peersOf(name)) ?? [];
-    // Asked after the awaits: the topic table may have changed meanwhile.
-    const own = peers.length === 0 ? this.topicOf(name, caller) : this.context.broker.context.topics.get(name);
+    const slave = this.context.broker.context.store.role === 'slave';
+    const cluster = await this.context.cluster?.peersOf(name, { own_group: slave });
+    const peers = cluster?.peers ?? [];
+    // A slave lists its group's master (and the other masters) instead of itself: it takes
+    // no RocketMQ 5 client. Alone, it answers with itself (read only), as before.
+    if (slave && peers.length > 0) return { status: ok_status, message_queues: peers.map((peer) => peerQueue(name, peer)) };
+    // Asked after the awaits: the topic table may have changed meanwhile. Created here only
+    // when no other group holds it (and the nameserver could say so, or there is none).
+    const create = peers.length === 0 && (cluster === undefined || cluster.others_hold === false);
+    const own = create ? this.topicOf(name, caller) : this.knownTopic(name, peers.length);
     const queues = [...(own === undefined ? [] : [ownQueue(this.context, name, own)]), ...peers.map((peer) => peerQueue(name, peer))];
     return { status: ok_status, message_queues: queues };
   };
+
+  /** This broker's settings of a topic it must not create; TOPIC_NOT_FOUND when there are no queues at all to answer with. */
+  private knownTopic(name: string, peers: number): TopicSettings | undefined {
+    const known = this.context.broker.context.topics.get(name);
+    if (known === undefined && peers === 0) {
+      throw new GrpcStatusError(Code.TOPIC_NOT_FOUND, `topic '${name}' is not on broker ${this.context.broker.context.broker_name}, and no other master's gRPC endpoint is known for it now; retry shortly`);
+    }
+    return known;
+  }
 
   private topicOf(name: string, caller: GrpcCaller): TopicSettings {
     const { context: broker, send } = this.context.broker;

@@ -53,8 +53,8 @@ t.test('the masters a route lists, and the ones it leaves out', async (t) => {
   const routes = new ClusterRoutes({ self_name: 'broker-a', namesrv: new NamesrvClient(lease, [namesrv.address], 2_000), lease, clock, log: quiet });
   t.teardown(() => routes.close());
 
-  t.same(await routes.peersOf(topic), [{ broker_name: 'broker-b', perm: p.perm_read, grpc: { host: '127.0.0.1', port: 18081 } }], 'broker-b alone: this broker, no endpoint, another group, an older broker and a group without master are left out');
-  t.same(await routes.peersOf('Elsewhere'), [], 'a topic the nameserver does not know routes nowhere else');
+  t.same(await routes.peersOf(topic), { peers: [{ broker_name: 'broker-b', perm: p.perm_read, grpc: { host: '127.0.0.1', port: 18081 } }], others_hold: true }, 'broker-b alone: this broker, no endpoint, another group, an older broker and a group without master are left out');
+  t.same(await routes.peersOf('Elsewhere'), { peers: [], others_hold: false }, 'a topic the nameserver does not know routes nowhere else, and no other group holds it');
   t.same(asked, { b: 1, c: 1, d: 1 }, 'each master asked once');
 
   await Promise.all([routes.peersOf(topic), routes.peersOf(topic)]);
@@ -67,7 +67,18 @@ t.test('the masters a route lists, and the ones it leaves out', async (t) => {
   t.same(asked, { b: 2, c: 3, d: 3 }, 'known endpoints after 30 s, and once however many routes wait');
 
   await namesrv.close();
-  t.same(await routes.peersOf(topic), [], 'a nameserver that cannot be asked leaves this broker only');
+  t.same(await routes.peersOf(topic), { peers: [], others_hold: undefined }, 'a nameserver that cannot be asked leaves this broker only, and says it does not know');
+});
+
+t.test('on a slave, the route lists its own group\'s master', async (t) => {
+  const asked: Asked = { b: 0, c: 0, d: 0 };
+  const master_b = await startFakeServer(t, new Map([[p.request_codes.GET_BROKER_ENDPOINTS, endpointsAnswer('broker-b', 0, '127.0.0.1:18082', asked, 'b')]]));
+  const namesrv = await startFakeServer(t, new Map([[p.request_codes.GET_ROUTE, () => p.encodeTopicRouteData(routeData(topic, new Map([['broker-b', master_b.address]]), 2))]]));
+  const lease = ConnectionPool.lease({ instance_name: 'cluster-routes-slave', owner: 'test' });
+  const routes = new ClusterRoutes({ self_name: 'broker-b', namesrv: new NamesrvClient(lease, [namesrv.address], 2_000), lease, clock: new ManualClock(), log: quiet });
+  t.teardown(() => routes.close());
+  t.same(await routes.peersOf(topic), { peers: [], others_hold: false }, 'a master leaves its own group out');
+  t.same(await routes.peersOf(topic, { own_group: true }), { peers: [{ broker_name: 'broker-b', perm: p.perm_read | p.perm_write, grpc: { host: '127.0.0.1', port: 18082 } }], others_hold: false }, 'a slave lists its master');
 });
 
 t.test('a master that does not answer is left out within the request timeout', async (t) => {
@@ -77,7 +88,7 @@ t.test('a master that does not answer is left out within the request timeout', a
   const routes = new ClusterRoutes({ self_name: 'broker-a', namesrv: new NamesrvClient(lease, [namesrv.address], 2_000), lease, clock: new ManualClock(), log: quiet });
   t.teardown(() => routes.close());
   const started = performance.now();
-  t.same(await routes.peersOf(topic), []);
+  t.same(await routes.peersOf(topic), { peers: [], others_hold: true }, 'the silent master is left out; the route did list it');
   const elapsed = performance.now() - started;
   t.ok(elapsed >= cluster_routes_limits.request_timeout_ms - 50, `left out once the ${cluster_routes_limits.request_timeout_ms} ms request timeout passed (${Math.round(elapsed)} ms)`);
 });
