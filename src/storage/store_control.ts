@@ -35,6 +35,12 @@ export const store_control = defineControlBlock(
     ha_role: 'i32',
     /** Replicator only, on a master: slaves connected and within the in-sync gap. */
     replicas_in_sync: 'i32',
+    /** Replicator only, on a slave: 1 once its link to the master it follows streamed (the
+     *  handshake found its log a prefix of the master's; a later drop of the link keeps it),
+     *  0 at start and from each follow() — a master stepping down, or a new master — until
+     *  then. Under sync replication a slave serves consumers past the replicated end only
+     *  while 1 (StoreReader). */
+    ha_aligned: 'i32',
     /** Flush actor only: bumped (and notified) after each flush. */
     flush_seq: 'i32',
     /** Every ConsumeQueue actor, by Atomics.add only: bumped (and notified) after it publishes

@@ -17,10 +17,10 @@ export interface StoreReaderOptions {
   control: SharedArrayBuffer;
   queue_positions: SharedArrayBuffer;
   /**
-   * What consumers may see on a master: `written`, every stored message (async replication);
+   * What consumers may see: `written`, every stored message (async replication);
    * `replicated`, only what the slaves hold (sync replication: the replicator's
    * `replicated_offset`, as Kafka's high watermark), so that a failover never takes back a
-   * message a consumer saw. Default `written`; a slave serves what it holds either way.
+   * message a consumer saw (see visibleCommitLogEnd for slaves). Default `written`.
    */
   consumer_visibility?: 'written' | 'replicated';
 }
@@ -99,9 +99,17 @@ export class StoreReader {
     return this.commit_log.read(commit_log_offset, this.control.load('write_offset'));
   }
 
-  /** The CommitLog end consumers may read up to, or undefined when they may read all that is written. */
+  /**
+   * The CommitLog end consumers may read up to, or undefined when they may read all that is
+   * written. Under `replicated` visibility: a master serves what its slaves hold; a slave
+   * whose link to its master has streamed serves all it holds (a prefix of that master's
+   * log); one whose link has not — starting, or a master that stepped down and may have to
+   * cut its unreplicated tail — serves no more than the replicated end it last knew (0 if it
+   * never led).
+   */
   private visibleCommitLogEnd(): number | undefined {
-    if (this.options.consumer_visibility !== 'replicated' || this.control.load('ha_role') !== ha_roles.master) return undefined;
+    if (this.options.consumer_visibility !== 'replicated') return undefined;
+    if (this.control.load('ha_role') !== ha_roles.master && this.control.load('ha_aligned') === 1) return undefined;
     return this.control.load('replicated_offset');
   }
 

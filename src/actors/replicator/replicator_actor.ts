@@ -226,6 +226,18 @@ class ReplicatorActor {
     this.commit_log.tell({ kind: 'replicated', offset });
   }
 
+  /**
+   * Store control `ha_aligned`: set once this slave's link to its master streams (the
+   * handshake found its log a prefix of the master's), and kept when the link drops later —
+   * the log is still that prefix; follow() clears it. Held pulls wake when it is set.
+   */
+  private publishAligned(): void {
+    if (this.role === 'master' || this.link?.connected !== true || this.control.load('ha_aligned') === 1) return;
+    this.control.store('ha_aligned', 1);
+    this.control.add('dispatch_seq', 1);
+    this.control.notify('dispatch_seq');
+  }
+
   /** The lowest byte any slave's stream may still have queued: what it acknowledged. */
   private publishStreamFloor(): void {
     let floor = Number.MAX_SAFE_INTEGER;
@@ -275,6 +287,10 @@ class ReplicatorActor {
 
   /** Slave from now on (a master that is told to follow steps down: no appends, no slaves). */
   private follow(master: string): void {
+    // A master stepping down, or a new master to follow: whatever this log holds past the
+    // last replicated end may be cut once the master says where the logs part, so it is not
+    // served until the link streams (StoreReader).
+    if (this.role === 'master' || master !== this.follow_address) this.control.store('ha_aligned', 0);
     if (this.role === 'master') {
       this.control.store('ha_role', ha_roles.slave);
       this.control.store('replicas_in_sync', 0);
@@ -299,6 +315,7 @@ class ReplicatorActor {
       if (!this.held) session.pump();
     }
     this.link?.tick();
+    this.publishAligned();
     this.connectIfDue();
     if (this.sessions.size > 0) this.publishReplicated();
   }
