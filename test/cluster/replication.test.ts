@@ -1,4 +1,4 @@
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Producer, parseMessageId, type Message, type SendResult } from '../../src/client/index.js';
@@ -156,6 +156,9 @@ t.test('sync replication: SEND_OK only once the slave holds the message; a cut l
 
   // Frozen slave (a stopped process: its socket stays open, nothing is acknowledged).
   process.kill(cluster.slave.node.pid, 'SIGSTOP');
+  // The signal is delivered when the kernel next schedules the slave: until its state reads
+  // "stopped" it may still acknowledge what it already received.
+  await until('the slave is stopped', () => (readFileSync(`/proc/${cluster.slave.node.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('T') === true ? true : undefined));
   t.teardown(() => {
     try {
       process.kill(cluster.slave.node.pid, 'SIGCONT');
