@@ -5,6 +5,7 @@
  * checked again, or by other tools. Times are milliseconds since the run started, from one
  * clock (the chaos process's): producers and consumers run in that process.
  */
+import { tagHash } from '../storage/tag_hash.js';
 
 /** The faults the nemesis knows (chaos_nemesis.ts). */
 export const nemesis_faults = ['kill9', 'pause', 'partition', 'disk-slow', 'disk-full'] as const;
@@ -96,7 +97,7 @@ export function chaosBody(id: string, size_bytes: number): Buffer {
   const head = Buffer.from(`${id}\n`);
   const body = Buffer.alloc(Math.max(size_bytes, head.length));
   head.copy(body);
-  let state = fnv1a(id);
+  let state = tagHash(id);
   for (let at = head.length; at < body.length; at++) {
     state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
     body[at] = state >>> 24;
@@ -111,10 +112,4 @@ export function readChaosBody(body: Buffer): { id: string; intact: boolean } {
   const id = body.subarray(0, newline).toString('latin1');
   if (!/^\d+-\d+$/.test(id)) return { id: '', intact: false };
   return { id, intact: chaosBody(id, body.length).equals(body) };
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let at = 0; at < text.length; at++) hash = Math.imul(hash ^ text.charCodeAt(at), 0x01000193) >>> 0;
-  return hash;
 }

@@ -12,6 +12,8 @@ export const chaos_limits = {
   duration_ms_max: 24 * 3_600_000,
   rate_per_s_default: 2_000,
   rate_per_s_max: 100_000,
+  /** Sends of one run (rate × duration): every send and delivery is kept in memory until the check. */
+  sends_max: 20_000_000,
   namesrvs_allowed: [1, 3] as readonly number[],
   groups_default: 2,
   groups_max: 8,
@@ -127,6 +129,9 @@ export function parseChaosArgs(argv: readonly string[], now: Date = new Date()):
   };
   if (settings.fault_duration_ms >= settings.fault_interval_ms) {
     throw new ChaosUsageError(`--fault-duration (${settings.fault_duration_ms} ms) must be shorter than --fault-interval (${settings.fault_interval_ms} ms): one fault at a time`);
+  }
+  if ((settings.rate_per_s * settings.duration_ms) / 1_000 > chaos_limits.sends_max) {
+    throw new ChaosUsageError(`--rate ${settings.rate_per_s} for --duration ${settings.duration_ms / 1_000} s is more than ${chaos_limits.sends_max} sends, all kept in memory until the check; lower one of them`);
   }
   if (settings.replication === 'sync' && settings.slaves === 0) {
     throw new ChaosUsageError('--replication sync needs --slaves 1 or more (a master alone cannot acknowledge a sync send)');

@@ -118,7 +118,8 @@ export function formatHostPort(address: HostPort): string {
   return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
-function parseHostPort(entry: string): HostPort {
+/** `host:port` or `[v6]:port` (formatHostPort's inverse); InvalidValue when it is neither. */
+export function parseHostPort(entry: string): HostPort {
   const bracketed = /^\[([^\]]+)\]:([0-9]+)$/.exec(entry);
   const plain = /^([^:[\]]+):([0-9]+)$/.exec(entry);
   const match = bracketed ?? plain;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { chaos_checker_limits, checkHistory, type CheckRules } from '../../src/chaos/chaos_checker.js';
+import { chaosSettings } from './chaos_fixtures.js';
 import type { ChaosHistory, ChaosSettings, DeliveryRecord, FaultWindow, SendOutcome, SendRecord } from '../../src/chaos/chaos_history.js';
 
 /**
@@ -8,22 +9,7 @@ import type { ChaosHistory, ChaosSettings, DeliveryRecord, FaultWindow, SendOutc
  * so a change in what counts as lost, duplicated or out of order shows up here first.
  */
 
-const settings: ChaosSettings = {
-  duration_ms: 10_000,
-  nemesis: ['kill9'],
-  seed: 7,
-  rate_per_s: 100,
-  namesrvs: 1,
-  groups: 2,
-  slaves: 1,
-  replication: 'sync',
-  flush: 'sync',
-  producers: 2,
-  consumers: 2,
-  queues: 4,
-  fault_interval_ms: 5_000,
-  fault_duration_ms: 2_000,
-};
+const settings: ChaosSettings = chaosSettings({ duration_ms: 10_000, nemesis: ['kill9'], seed: 7, fault_interval_ms: 5_000, fault_duration_ms: 2_000 });
 
 const strict: CheckRules = { no_loss: true, orderly: true };
 const relaxed: CheckRules = { no_loss: false, orderly: false };

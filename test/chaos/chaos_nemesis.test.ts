@@ -3,6 +3,7 @@ import type { ChaosCluster, ChaosNode } from '../../src/chaos/chaos_cluster.js';
 import type { ChaosSettings, NemesisFault } from '../../src/chaos/chaos_history.js';
 import { disk_slow_flush_delay_ms, Nemesis, planFaults, seededRandom, type PlannedFault } from '../../src/chaos/chaos_nemesis.js';
 import { chaos_limits } from '../../src/chaos/chaos_options.js';
+import { chaosSettings } from './chaos_fixtures.js';
 
 /**
  * The nemesis: the fault schedule a seed gives (planFaults), the PRNG behind it, and the
@@ -10,22 +11,7 @@ import { chaos_limits } from '../../src/chaos/chaos_options.js';
  * the order of injections and heals, the windows and the incidents can be checked exactly.
  */
 
-const settings: ChaosSettings = {
-  duration_ms: 60_000,
-  nemesis: ['kill9', 'pause', 'partition', 'disk-slow', 'disk-full'],
-  seed: 18,
-  rate_per_s: 100,
-  namesrvs: 1,
-  groups: 2,
-  slaves: 1,
-  replication: 'sync',
-  flush: 'sync',
-  producers: 2,
-  consumers: 2,
-  queues: 4,
-  fault_interval_ms: 10_000,
-  fault_duration_ms: 4_000,
-};
+const settings: ChaosSettings = chaosSettings({ duration_ms: 60_000, nemesis: ['kill9', 'pause', 'partition', 'disk-slow', 'disk-full'], seed: 18 });
 
 type Kind = 'namesrv' | 'broker';
 const nodes: ReadonlyArray<{ name: string; kind: Kind }> = [

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import t from 'tap';
 import { loopback_network, NamespaceNetwork } from '../../src/chaos/chaos_network.js';
+import { namespacesAvailable } from './chaos_fixtures.js';
 
 /**
  * The chaos run's networks. Loopback: every node on 127.0.0.1, nothing to cut. Namespaces
@@ -23,18 +24,6 @@ const network_test = {
 } as const;
 
 t.setTimeout(60_000);
-
-/** Whether this process may make network namespaces (as test/chaos/chaos_run.test.ts probes it). */
-function namespacesAvailable(): boolean {
-  const probe = `mqc-probe-net-${process.pid}`;
-  try {
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 t.test('loopback: every node on 127.0.0.1, run as asked, never cut', async (t) => {
   t.equal(loopback_network.kind, 'loopback');

@@ -88,7 +88,7 @@ t.test('durations: s, m, ms, h, and a plain number of seconds', async (t) => {
   t.equal(parseChaosArgs(['--fault-interval', '1500ms', '--fault-duration', '500ms'], now).settings.fault_interval_ms, 1_500);
   t.equal(parseChaosArgs(['--drain', '1s'], now).drain_ms, 1_000);
   t.equal(parseChaosArgs(['--duration=5s'], now).settings.duration_ms, chaos_limits.duration_ms_min, 'the shortest run');
-  t.equal(parseChaosArgs(['--duration', '24h'], now).settings.duration_ms, chaos_limits.duration_ms_max, 'the longest run');
+  t.equal(parseChaosArgs(['--duration', '24h', '--rate', '100'], now).settings.duration_ms, chaos_limits.duration_ms_max, 'the longest run (at a rate whose sends fit in memory)');
 });
 
 t.test('a bad or out-of-bounds duration is refused, naming its flag', async (t) => {
@@ -131,6 +131,11 @@ t.test('integers out of bounds or not integers are refused, naming the flag', as
   refused(t, ['--size', '31'], /--size/);
   refused(t, ['--size', String((64 << 10) + 1)], /--size/);
   t.equal(parseChaosArgs(['--size', '32'], now).size_bytes, chaos_limits.size_bytes_min);
+});
+
+t.test('a run that would keep more sends than chaos_limits.sends_max in memory is refused', async (t) => {
+  refused(t, ['--rate', '100000', '--duration', '24h'], /more than 20000000 sends/);
+  t.equal(parseChaosArgs(['--rate', '1000', '--duration', '2h'], now).settings.rate_per_s, 1_000, 'a 2-hour run at 1,000 msg/s is fine');
 });
 
 t.test('--namesrvs is 1 or 3 only', async (t) => {

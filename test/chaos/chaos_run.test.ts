@@ -6,6 +6,7 @@ import type { ChaosVerdict } from '../../src/chaos/chaos_checker.js';
 import { planFaults } from '../../src/chaos/chaos_nemesis.js';
 import { parseChaosArgs } from '../../src/chaos/chaos_options.js';
 import { bin_path, childEnv, type Exit } from '../cli/node_process.js';
+import { namespacesAvailable } from './chaos_fixtures.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
 
 /**
@@ -31,18 +32,6 @@ const run_test = {
 } as const;
 const run_args = ['--duration', '24s', '--nemesis', run_test.nemesis, '--seed', run_test.seed, '--rate', '400', '--groups', '2', '--slaves', '1',
   '--fault-interval', '4s', '--fault-duration', '2s', '--drain', '40s'];
-
-/** Whether this process may make network namespaces (the partition fault needs them). */
-function namespacesAvailable(): boolean {
-  const probe = `mqc-probe-${process.pid}`;
-  try {
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 t.setTimeout(run_test.timeout_ms + 20_000);
 

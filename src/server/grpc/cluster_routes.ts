@@ -12,6 +12,7 @@ import {
 import type { Clock } from '../../runtime/clock.js';
 import { MqError } from '../../runtime/errors.js';
 import { LogThrottle } from '../../runtime/log_throttle.js';
+import { parseHostPort } from '../config_values.js';
 import type { Logger } from '../../runtime/log.js';
 
 export const cluster_routes_limits = {
@@ -140,7 +141,7 @@ export class ClusterRoutes {
       if (brokerName !== broker_name || brokerId !== 0) {
         throw new MqError('NOT_MASTER', `${address} is ${brokerName}/${brokerId} now, not the master of ${broker_name}`);
       }
-      return grpcAddress === null ? null : splitHostPort(grpcAddress);
+      return grpcAddress === null ? null : parseHostPort(grpcAddress);
     } catch (error) {
       if (this.throttle.allow(`broker ${broker_name}`)) {
         this.options.log.warn({ err: error, broker: broker_name, address }, 'RocketMQ 5 route: a master\'s gRPC endpoint is unknown; it is left out of routes');
@@ -148,13 +149,4 @@ export class ClusterRoutes {
       return null;
     }
   }
-}
-
-/** `host:port` or `[v6]:port` into its parts; throws on anything else. */
-export function splitHostPort(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(':');
-  const port = Number(address.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) throw new MqError('BAD_REQUEST', `${JSON.stringify(address)} is not host:port`);
-  const host = address.slice(0, at);
-  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port };
 }

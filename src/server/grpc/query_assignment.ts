@@ -3,7 +3,7 @@ import type { GrpcContext } from './grpc_context.js';
 import { groupNameOf, topicNameOf } from './grpc_resources.js';
 import { GrpcStatusError, ok_status } from './grpc_status.js';
 import { Code, Permission, type QueryAssignmentRequest, type QueryAssignmentResponse } from './grpc_types.js';
-import { ownQueue, peerQueue } from './query_route.js';
+import { routeQueues } from './query_route.js';
 
 /**
  * QueryAssignment: which queues a PushConsumer polls (every 5 s). As for routes
@@ -24,8 +24,7 @@ export class QueryAssignmentHandler {
     const broker = this.context.broker.context;
     const own = broker.topics.get(topic);
     if (own === undefined && peers.length === 0) throw new GrpcStatusError(Code.TOPIC_NOT_FOUND, `topic '${topic}' does not exist on broker ${broker.broker_name}`);
-    const queues = [...(own === undefined ? [] : [ownQueue(this.context, topic, own)]), ...peers.map((peer) => peerQueue(topic, peer))];
-    const readable = queues.filter((queue) => queue.permission === Permission.READ || queue.permission === Permission.READ_WRITE);
+    const readable = routeQueues(this.context, topic, own, peers).filter((queue) => queue.permission === Permission.READ || queue.permission === Permission.READ_WRITE);
     return { status: ok_status, assignments: readable.map((message_queue) => ({ message_queue })) };
   };
 }

@@ -53,7 +53,7 @@ export function permissionOf(perm: number, writable_here: boolean): number {
 }
 
 /** The id-0 MessageQueue of this broker for `topic`. */
-export function ownQueue(context: GrpcContext, topic: string, settings: TopicSettings): MessageQueue {
+function ownQueue(context: GrpcContext, topic: string, settings: TopicSettings): MessageQueue {
   const { host, port } = context.advertised();
   const broker = context.broker.context;
   return {
@@ -66,7 +66,7 @@ export function ownQueue(context: GrpcContext, topic: string, settings: TopicSet
 }
 
 /** The id-0 MessageQueue of another master for `topic`. */
-export function peerQueue(topic: string, peer: PeerBroker): MessageQueue {
+function peerQueue(topic: string, peer: PeerBroker): MessageQueue {
   return {
     topic: { resource_namespace: '', name: topic },
     id: 0,
@@ -74,6 +74,11 @@ export function peerQueue(topic: string, peer: PeerBroker): MessageQueue {
     broker: { name: peer.broker_name, id: 0, endpoints: endpointsOf(peer.grpc.host, peer.grpc.port) },
     accept_message_types: [...accepted_message_types],
   };
+}
+
+/** A route's queues: this broker's (when it holds the topic), then the other masters'. */
+export function routeQueues(context: GrpcContext, topic: string, own: TopicSettings | undefined, peers: readonly PeerBroker[]): MessageQueue[] {
+  return [...(own === undefined ? [] : [ownQueue(context, topic, own)]), ...peers.map((peer) => peerQueue(topic, peer))];
 }
 
 export class QueryRouteHandler {
@@ -86,13 +91,12 @@ export class QueryRouteHandler {
     const peers = cluster?.peers ?? [];
     // A slave lists its group's master (and the other masters) instead of itself: it takes
     // no RocketMQ 5 client. Alone, it answers with itself (read only), as before.
-    if (slave && peers.length > 0) return { status: ok_status, message_queues: peers.map((peer) => peerQueue(name, peer)) };
+    if (slave && peers.length > 0) return { status: ok_status, message_queues: routeQueues(this.context, name, undefined, peers) };
     // Asked after the awaits: the topic table may have changed meanwhile. Created here only
     // when no other group holds it (and the nameserver could say so, or there is none).
     const create = peers.length === 0 && (cluster === undefined || cluster.others_hold === false);
     const own = create ? this.topicOf(name, caller) : this.knownTopic(name, peers.length);
-    const queues = [...(own === undefined ? [] : [ownQueue(this.context, name, own)]), ...peers.map((peer) => peerQueue(name, peer))];
-    return { status: ok_status, message_queues: queues };
+    return { status: ok_status, message_queues: routeQueues(this.context, name, own, peers) };
   };
 
   /** This broker's settings of a topic it must not create; TOPIC_NOT_FOUND when there are no queues at all to answer with. */

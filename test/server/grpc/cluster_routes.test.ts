@@ -5,7 +5,8 @@ import { ConnectionPool } from '../../../src/client/connection_pool.js';
 import { NamesrvClient } from '../../../src/client/namesrv_client.js';
 import { MqError } from '../../../src/runtime/errors.js';
 import { ManualClock } from '../../../src/runtime/clock.js';
-import { ClusterRoutes, cluster_routes_limits, splitHostPort } from '../../../src/server/grpc/cluster_routes.js';
+import { ClusterRoutes, cluster_routes_limits } from '../../../src/server/grpc/cluster_routes.js';
+import { parseHostPort } from '../../../src/server/config_values.js';
 import { routeData, startFakeServer } from '../../client/client_helpers.js';
 
 /**
@@ -93,9 +94,9 @@ t.test('a master that does not answer is left out within the request timeout', a
   t.ok(elapsed >= cluster_routes_limits.request_timeout_ms - 50, `left out once the ${cluster_routes_limits.request_timeout_ms} ms request timeout passed (${Math.round(elapsed)} ms)`);
 });
 
-t.test('splitHostPort', async (t) => {
-  t.same(splitHostPort('10.0.0.5:8081'), { host: '10.0.0.5', port: 8081 });
-  t.same(splitHostPort('[::1]:8081'), { host: '::1', port: 8081 });
-  t.same(splitHostPort('broker.example:1'), { host: 'broker.example', port: 1 });
-  for (const bad of ['8081', ':8081', 'host:0', 'host:65536', 'host:x']) t.throws(() => splitHostPort(bad), { code: 'BAD_REQUEST' }, bad);
+t.test('a master\'s gRPC address is read as the config reads host:port', async (t) => {
+  t.same(parseHostPort('10.0.0.5:8081'), { host: '10.0.0.5', port: 8081 });
+  t.same(parseHostPort('[::1]:8081'), { host: '::1', port: 8081 });
+  t.same(parseHostPort('broker.example:1'), { host: 'broker.example', port: 1 });
+  for (const bad of ['8081', ':8081', 'host:0', 'host:65536', 'host:x']) t.throws(() => parseHostPort(bad), `${bad} is refused`);
 });
