@@ -24,7 +24,7 @@ function topic(name: string, queues = 4): TopicConfig {
 }
 
 function broker(name: string, id: number, port: number, topics: TopicConfig[], extra: Partial<RegisterBrokerRequest> = {}): RegisterBrokerRequest {
-  return { cluster: 'C', brokerName: name, brokerId: id, address: `127.0.0.1:${port}`, haAddress: `127.0.0.1:${port + 1}`, epoch: 1, dataVersion: 1, topics, maxOffset: 0, inSyncSlaves: [], ...extra };
+  return { cluster: 'C', brokerName: name, brokerId: id, address: `127.0.0.1:${port}`, haAddress: `127.0.0.1:${port + 1}`, epoch: 0, dataVersion: 1, topics, maxOffset: 0, inSyncSlaves: [], ...extra };
 }
 
 function kinds(events: RegistryEvent[]): string[] {
@@ -56,7 +56,7 @@ t.test('two broker groups serving a topic are both in its route, with queues per
   const { registry } = fresh();
   const a = registry.register(broker('broker-a', 0, 10911, [topic('Orders', 8)]), 'conn-a');
   t.same(kinds(a.events), ['registered broker-a/0', 'topic Orders created', 'route Orders [broker-a]']);
-  t.same(a.value, { masterAddress: null, masterHaAddress: null, epoch: 1, master: true }, 'a master is told no master, and that it leads');
+  t.same(a.value, { masterAddress: null, masterHaAddress: null, epoch: 0, master: true }, 'a master is told no master, and that it leads');
   const b = registry.register(broker('broker-b', 0, 20911, [topic('Orders', 4), topic('Audit')]), 'conn-b');
   t.same(kinds(b.events), ['registered broker-b/0', 'topic Orders updated', 'topic Audit created', 'route Orders [broker-a,broker-b]', 'route Audit [broker-b]']);
 
@@ -94,10 +94,10 @@ t.test('route versions grow with each change of that route and stay when nothing
   t.equal(registry.route('Audit').routeVersion, first, 'the other topic kept its version');
 
   const slave = registry.register(broker('broker-a', 1, 10921, [topic('Orders', 16), topic('Audit')], { dataVersion: 2 }), 'conn-a1');
-  t.same(slave.value, { masterAddress: '127.0.0.1:10911', masterHaAddress: '127.0.0.1:10912', epoch: 1, master: false }, 'a slave learns its master');
+  t.same(slave.value, { masterAddress: '127.0.0.1:10911', masterHaAddress: '127.0.0.1:10912', epoch: 0, master: false }, 'a slave learns its master');
   const unbound = fresh().registry;
   unbound.register(broker('g', 0, 30911, [], { haAddress: '127.0.0.1:0' }), 'm');
-  t.same(unbound.register(broker('g', 1, 30921, []), 's').value, { masterAddress: '127.0.0.1:30911', masterHaAddress: null, epoch: 1, master: false }, 'an HA address with port 0 means none');
+  t.same(unbound.register(broker('g', 1, 30921, []), 's').value, { masterAddress: '127.0.0.1:30911', masterHaAddress: null, epoch: 0, master: false }, 'an HA address with port 0 means none');
   t.same(kinds(slave.events), ['registered broker-a/1', 'route Orders [broker-a]', 'route Audit [broker-a]'], 'a new address in the group changes every route it serves');
   t.same(registry.route('Orders').brokers[0]?.addresses, { '0': '127.0.0.1:10911', '1': '127.0.0.1:10921' });
   t.ok(registry.route('Audit').routeVersion > second, 'versions only grow');
@@ -110,7 +110,7 @@ t.test('route versions grow with each change of that route and stay when nothing
 
 t.test('a heartbeat refreshes a known broker and asks an unknown or changed one to register', async (t) => {
   const { registry, clock } = fresh();
-  const identity = { cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 1, dataVersion: 1, maxOffset: 0, inSyncSlaves: [] };
+  const identity = { cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 0, dataVersion: 1, maxOffset: 0, inSyncSlaves: [] };
   t.equal(registry.heartbeat(identity, 'conn').registrationNeeded, true, 'unknown (e.g. after a nameserver restart)');
   registry.register(broker('broker-a', 0, 10911, [topic('Orders')]), 'conn');
   t.equal(registry.heartbeat(identity, 'conn').registrationNeeded, false);
@@ -130,7 +130,7 @@ t.test('a silent broker expires; its routes are withdrawn but the topic stays kn
   registry.register(broker('broker-a', 0, 10911, [topic('Orders')]), 'conn-a');
   registry.register(broker('broker-b', 0, 20911, [topic('Orders'), topic('Solo')]), 'conn-b');
   clock.advance(expiry_ms / 2);
-  registry.heartbeat({ cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 1, dataVersion: 1, maxOffset: 0, inSyncSlaves: [] }, 'conn-a');
+  registry.heartbeat({ cluster: 'C', brokerName: 'broker-a', brokerId: 0, address: '127.0.0.1:10911', epoch: 0, dataVersion: 1, maxOffset: 0, inSyncSlaves: [] }, 'conn-a');
   clock.advance(expiry_ms / 2);
   t.same(registry.expire(), [], 'exactly at the expiry is not past it');
   clock.advance(1);
@@ -219,9 +219,9 @@ t.test('bad registrations are refused whole, with what to fix', async (t) => {
   t.match(refused(broker('b', 0, 1, [topic('T', 5_000)])), /readQueues 5000 is not in 0\.\.1024/);
   t.same(registry.clusterInfo().groups, [], 'nothing of a refused registration stayed');
 
-  t.equal(refused(broker('b', 0, 1, [], { epoch: 5 })), 'accepted');
+  t.equal(refused(broker('b', 0, 1, [], { epoch: 5 })), 'accepted'); // and leads epoch 6 (a new master, a new epoch)
   t.match(refused(broker('b', 0, 1, [], { cluster: 'D', epoch: 5 })), /^BAD_REQUEST: broker group 'b' belongs to cluster 'C'/);
-  t.match(refused(broker('b', 0, 3, [], { epoch: 4 })), /^NOT_MASTER: .*epoch 4.*epoch 5/, 'a master of an older epoch is fenced');
+  t.match(refused(broker('b', 0, 3, [], { epoch: 4 })), /^NOT_MASTER: .*epoch 4.*epoch 6/, 'a master of an older epoch is fenced');
   t.equal(errorCode(() => registry.route('no such topic')), 'BAD_REQUEST');
   t.equal(errorCode(() => registry.route('Nope')), 'TOPIC_NOT_FOUND');
 });
@@ -242,13 +242,14 @@ t.test('an address taken over by another broker identity replaces the old one', 
 
 t.test('a broker that followed the master of an epoch cannot claim that epoch as master', async (t) => {
   const { registry } = fresh();
-  // Epoch 2's master is 10921 (promoted when 10911 was lost); 10911 came back as slave 1
-  // and followed it, so its log knows epoch 2 too.
-  registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 2, inSyncSlaves: [1] }), 'conn-new');
+  // Epoch 2's master is 10921 (it registered at epoch 1, so it leads a new one); 10911 is
+  // its slave 1 and follows it, so its log knows epoch 2 too.
+  t.match(registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 1, inSyncSlaves: [1] }), 'conn-new').value, { master: true, epoch: 2 });
   registry.register(broker('g', 1, 10911, [], { epoch: 2 }), 'conn-old');
   // Killed and restarted with --broker-id 0, it registers as master at epoch 2.
   t.match(errorCode(() => registry.register(broker('g', 0, 10911, [topic('T')], { epoch: 2 }), 'conn-old-2')), 'NOT_MASTER', 'refused: epoch 2 has its master');
   t.same(registry.clusterInfo().groups[0]?.members.map((member) => [member.brokerId, member.address]), [[0, '127.0.0.1:10921'], [1, '127.0.0.1:10911']], 'the leader of epoch 2 stays the master');
+  t.match(registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 1, inSyncSlaves: [1] }), 'conn-new').value, { master: true, epoch: 2 }, 'the master\'s own registration in flight from before its answer keeps its epoch');
   t.match(registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 2, inSyncSlaves: [1] }), 'conn-new').value, { master: true, epoch: 2 });
 });
 
@@ -259,20 +260,20 @@ t.test('failover: a lost master makes the in-sync slave with the highest end the
   registry.register(broker('g', 3, 10941, [], { maxOffset: 12_000 }), 'conn-s3');
   // The master reports slaves 1 and 2 in sync (3 is ahead by its report, but not in sync).
   registry.register(broker('g', 0, 10911, [topic('T')], { maxOffset: 9_500, inSyncSlaves: [1, 2] }), 'conn-m');
-  t.match(registry.register(broker('g', 2, 10931, [], { maxOffset: 9_000 }), 'conn-s2').value, { master: false, epoch: 1, masterAddress: '127.0.0.1:10911' });
+  t.match(registry.register(broker('g', 2, 10931, [], { maxOffset: 9_000 }), 'conn-s2').value, { master: false, epoch: 0, masterAddress: '127.0.0.1:10911' });
 
   registry.connectionClosed('conn-m');
   const views = [1, 2, 3].map((id) => registry.register(broker('g', id, 10911 + 10 * id, [], { maxOffset: [0, 5_000, 9_000, 12_000][id] as number }), `conn-s${id}`).value);
-  t.same(views.map((view) => [view.master, view.epoch]), [[false, 2], [true, 2], [false, 2]], 'slave 2 (in sync, highest end) is told it leads, at epoch 2; the others not');
+  t.same(views.map((view) => [view.master, view.epoch]), [[false, 1], [true, 1], [false, 1]], 'slave 2 (in sync, highest end) is told it leads, at epoch 1; the others not');
 
   // The candidate registers as id 0 at the new epoch: its slave entry goes, no second election.
-  t.match(registry.register(broker('g', 0, 10931, [topic('T')], { epoch: 2, maxOffset: 9_000 }), 'conn-s2').value, { master: true, epoch: 2 });
+  t.match(registry.register(broker('g', 0, 10931, [topic('T')], { epoch: 1, maxOffset: 9_000 }), 'conn-s2').value, { master: true, epoch: 1 });
   const members = registry.clusterInfo().groups[0]?.members.map((member) => [member.brokerId, member.address]);
   t.same(members, [[0, '127.0.0.1:10931'], [1, '127.0.0.1:10921'], [3, '127.0.0.1:10941']], 'the promoted slave is id 0; its old id is gone');
-  t.match(registry.register(broker('g', 1, 10921, [], { epoch: 2 }), 'conn-s1').value, { master: false, masterAddress: '127.0.0.1:10931' }, 'the other slaves follow the new master');
+  t.match(registry.register(broker('g', 1, 10921, [], { epoch: 1 }), 'conn-s1').value, { master: false, masterAddress: '127.0.0.1:10931' }, 'the other slaves follow the new master');
 
   // The old master comes back with its old epoch: fenced.
-  t.throws(() => registry.register(broker('g', 0, 10911, [topic('T')], { epoch: 1 }), 'conn-old'), { code: 'NOT_MASTER' });
+  t.throws(() => registry.register(broker('g', 0, 10911, [topic('T')], { epoch: 0 }), 'conn-old'), { code: 'NOT_MASTER' });
 });
 
 t.test('failover: no slave in sync, no promotion — the group waits for its master', async (t) => {
@@ -281,6 +282,31 @@ t.test('failover: no slave in sync, no promotion — the group waits for its mas
   // A slave registers the topics it copied from its master.
   registry.register(broker('g', 1, 10921, [topic('T')], { maxOffset: 100 }), 'conn-s1');
   registry.connectionClosed('conn-m');
-  t.match(registry.register(broker('g', 1, 10921, [topic('T')], { maxOffset: 100 }), 'conn-s1').value, { master: false, epoch: 1, masterAddress: null });
+  t.match(registry.register(broker('g', 1, 10921, [topic('T')], { maxOffset: 100 }), 'conn-s1').value, { master: false, epoch: 0, masterAddress: null });
   t.match(registry.route('T').brokers[0]?.addresses, { 1: '127.0.0.1:10921' }, 'the route keeps the slave: consumers read from it');
+});
+
+t.test('a broker that only followed an epoch and then registers as the master leads a new one; the old master, back, is fenced', async (t) => {
+  const { registry } = fresh();
+  // 10921 leads epoch 1 (a failover promoted it); 10911, once the master, follows it as slave 1.
+  t.match(registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 1, inSyncSlaves: [] }), 'conn-m').value, { master: true, epoch: 2 });
+  registry.register(broker('g', 1, 10911, [], { epoch: 2 }), 'conn-s');
+  // The master dies with a tail its slave never got (not in sync: no election).
+  registry.connectionClosed('conn-m');
+  t.match(registry.register(broker('g', 1, 10911, [], { epoch: 2 }), 'conn-s').value, { master: false, epoch: 2, masterAddress: null }, 'no promotion without a slave in sync');
+  // The slave, restarted with --broker-id 0, registers as master at epoch 2, the one it followed.
+  t.match(registry.register(broker('g', 0, 10911, [topic('T')], { epoch: 2 }), 'conn-s-2').value, { master: true, epoch: 3 }, 'it leads epoch 3, from its own end');
+  // The old master of epoch 2 comes back: fenced, so it rejoins as a slave and cuts its tail.
+  t.equal(errorCode(() => registry.register(broker('g', 0, 10921, [topic('T')], { epoch: 2 }), 'conn-m-2')), 'NOT_MASTER');
+  t.match(registry.register(broker('g', 1, 10921, [], { epoch: 2 }), 'conn-m-2').value, { master: false, epoch: 3, masterAddress: '127.0.0.1:10911' });
+  // The new master's registration again, at the epoch it leads now: no further epoch.
+  t.match(registry.register(broker('g', 0, 10911, [topic('T')], { epoch: 3 }), 'conn-s-2').value, { master: true, epoch: 3 });
+});
+
+t.test('a registry that lost its state gives a master that registers at a non-zero epoch a new one; epoch 0 stays the configured master\'s', async (t) => {
+  const first = fresh().registry;
+  t.match(first.register(broker('g', 0, 10911, [topic('T')], { epoch: 0 }), 'c').value, { master: true, epoch: 0 }, 'a new cluster\'s master leads epoch 0');
+  const restarted = fresh().registry;
+  restarted.register(broker('g', 1, 10921, [], { epoch: 4 }), 'c-s');
+  t.match(restarted.register(broker('g', 0, 10911, [topic('T')], { epoch: 4 }), 'c-m').value, { master: true, epoch: 5 }, 'epoch 4 may have had another master: a new one');
 });

@@ -102,17 +102,24 @@ export class RouteRegistry {
     const existing_group = this.groups.get(request.brokerName);
     this.checkGroupAdmits(existing_group, request);
     const changes = new RegistryChanges();
+    const candidate = request.brokerId === 0 && existing_group?.candidate !== undefined && existing_group.members.get(existing_group.candidate)?.address === request.address;
+    const takes_over = request.brokerId === 0 && !candidate && !isLeader(existing_group, request.address) && request.epoch > 0;
     // The promoted slave takes over: it is no candidate any more once it registers as the
     // master (its slave entry then goes, as its address moves to id 0, without a new election).
-    if (request.brokerId === 0 && existing_group?.candidate !== undefined && existing_group.members.get(existing_group.candidate)?.address === request.address) {
-      existing_group.candidate = undefined;
-    }
+    if (candidate && existing_group !== undefined) existing_group.candidate = undefined;
     const holder = this.by_address.get(request.address);
     if (holder !== undefined && (holder.broker_name !== request.brokerName || holder.broker_id !== request.brokerId)) {
       this.removeMember(holder.broker_name, holder.broker_id, 'replaced', changes);
     }
     const group = existing_group ?? this.createGroup(request);
     group.epoch = Math.max(group.epoch, request.epoch);
+    // A broker that becomes the master by registering (not a failover's candidate, not the
+    // master already registered) may have only followed its log's last epoch, and its master
+    // may have written past what it holds: leading that epoch again would put two different
+    // tails under one epoch, and a returning old master would keep its tail, uncut. A new
+    // epoch starts at this broker's end, where the old master's log is cut when it rejoins.
+    // Epoch 0 is the configured master's alone: no failover ever hands it out.
+    if (takes_over) group.epoch += 1;
     if (request.brokerId === 0) group.in_sync_slaves = [...request.inSyncSlaves];
     const now = this.now();
     const previous = group.members.get(request.brokerId);
@@ -330,15 +337,17 @@ export class RouteRegistry {
       if (group.cluster !== request.cluster) {
         throw new MqError('BAD_REQUEST', `broker group '${request.brokerName}' belongs to cluster '${group.cluster}', not '${request.cluster}'; give the broker another --broker-name or the same --cluster`);
       }
-      if (request.brokerId === 0 && request.epoch < group.epoch) {
+      if (request.brokerId === 0 && request.epoch < group.epoch && !isLeader(group, request.address)) {
         throw new MqError('NOT_MASTER', `broker ${request.address} registers as master of '${request.brokerName}' with epoch ${request.epoch}, but a master of epoch ${group.epoch} exists (a failover promoted it); this broker must rejoin as a slave`);
       }
       // Two brokers must never lead one epoch. A broker that followed the master of the
       // current epoch knows that epoch too (from its log); restarted with --broker-id 0 it
       // would claim it. The master that leads it stays; the claimant rejoins as a slave.
+      // (The group's epoch, not the master's own registration: a master that registered anew
+      // leads the epoch it was given, one past the one it registered with.)
       const master = group.members.get(0);
-      if (request.brokerId === 0 && master !== undefined && master.address !== request.address && master.epoch >= request.epoch) {
-        throw new MqError('NOT_MASTER', `broker ${request.address} registers as master of '${request.brokerName}' at epoch ${request.epoch}, but ${master.address} leads it at epoch ${master.epoch}; this broker must rejoin as a slave (only a failover, at a newer epoch, makes another master)`);
+      if (request.brokerId === 0 && master !== undefined && master.address !== request.address && group.epoch >= request.epoch) {
+        throw new MqError('NOT_MASTER', `broker ${request.address} registers as master of '${request.brokerName}' at epoch ${request.epoch}, but ${master.address} leads it at epoch ${group.epoch}; this broker must rejoin as a slave (only a failover, at a newer epoch, makes another master)`);
       }
       if (!group.members.has(request.brokerId) && group.members.size >= registry_limits.members_per_group_max) {
         throw new MqError('BAD_REQUEST', `broker group '${request.brokerName}' has ${registry_limits.members_per_group_max} brokers already`);
@@ -514,6 +523,14 @@ export class RouteRegistry {
       master: is_master,
     };
   }
+}
+
+/**
+ * Whether the broker at `address` is the group's registered master, and so leads its epoch:
+ * a registration in flight from before its answer may still carry the older epoch.
+ */
+function isLeader(group: Group | undefined, address: string): boolean {
+  return group?.members.get(Number(master_broker_id))?.address === address;
 }
 
 function sameQueues(a: QueueData, b: QueueData): boolean {

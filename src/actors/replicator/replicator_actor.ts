@@ -263,7 +263,13 @@ class ReplicatorActor {
     this.link?.close(`promoted to master at epoch ${epoch}`);
     this.link = undefined;
     this.truncate_to = -1;
+    const last_epoch = this.epochs.last_epoch;
     this.epochs.begin(epoch, this.control.load('write_offset'));
+    // A master given a newer epoch (it registered anew: actors/registry/route_registry.ts): its
+    // slaves hold the old history, and one that reconnected later, past this start, would be
+    // told its epoch ended here and cut bytes it rightly holds. Closed now, before a byte of
+    // the new epoch goes out, they reconnect at or below the start and take the new history.
+    if (this.role === 'master' && epoch > last_epoch) for (const session of this.sessions) session.close(`a new master epoch ${epoch} begins; reconnect for the new epoch history`);
     this.control.store('replicated_offset', this.control.load('write_offset'));
     this.control.store('ha_role', ha_roles.master);
     this.context.log.info({ epoch, start_offset: this.control.load('write_offset') }, 'leading as master');

@@ -1,0 +1,120 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { Admin, Producer } from '../../src/client/index.js';
+import { topicRecords, until } from '../client/client_helpers.js';
+import { commitLogPrefix, createHaTopic, startHaBroker, startHaCluster, type HaBroker } from './fixtures/ha_cluster.js';
+
+/**
+ * Two brokers must never write under one master epoch. Here a broker that only followed an
+ * epoch becomes the master by registering (restarted with --broker-id 0, while its master is
+ * dead and no failover ran), and that epoch's master had written a tail it never got. The
+ * registrant must lead a new epoch from its own end, so that the old master, back as a slave,
+ * cuts that tail: otherwise both logs would hold different records at the same offsets under
+ * one epoch, nothing would be cut, and the slave's ConsumeQueues would refuse every entry
+ * past the fork (a 10-minute `mq-node chaos --nemesis kill9` run found this).
+ */
+
+t.setTimeout(200_000);
+
+const topic = 'Ledger';
+const queues = 4;
+const sync_flags = ['--replication', 'sync', '--flush', 'sync', '--replication-timeout-ms', '1000'] as const;
+
+function bodyOf(label: string): Buffer {
+  return Buffer.from(`ledger entry ${label} `.repeat(3));
+}
+
+async function masterAddress(namesrv: string): Promise<string | undefined> {
+  const admin = new Admin({ namesrv });
+  try {
+    return (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members.find((member) => member.brokerId === 0)?.address;
+  } finally {
+    await admin.close();
+  }
+}
+
+async function isListedAsSlave(namesrv: string, broker: HaBroker): Promise<boolean> {
+  const admin = new Admin({ namesrv });
+  try {
+    const members = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members ?? [];
+    return members.some((member) => member.address === broker.broker && member.brokerId > 0);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Sends `labels` one at a time; answers each one's status. */
+async function sendEach(producer: Producer, labels: readonly string[]): Promise<string[]> {
+  const statuses: string[] = [];
+  for (const label of labels) statuses.push((await producer.send({ topic, body: bodyOf(label), keys: [label] })).status);
+  return statuses;
+}
+
+const labels = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, index) => `${prefix}-${index}`);
+
+t.test('a slave that comes back as the configured master while its master is dead leads a new epoch; the old master rejoins and cuts what it wrote alone', { timeout: 180_000 }, async (t) => {
+  const cluster = await startHaCluster(t, sync_flags);
+  const { namesrv } = cluster;
+  await createHaTopic(t, namesrv, topic, queues);
+  const producer = new Producer({ namesrv, sendTimeoutMs: 5_000, retries: 0 });
+  t.teardown(() => producer.shutdown());
+  await producer.start();
+  await until('a sync send is acknowledged', async () => ((await producer.send({ topic, body: bodyOf('first'), keys: ['first'] })).status === 'SEND_OK' ? true : undefined));
+  const acked = ['first', ...labels('before', 50)];
+  t.same(new Set(await sendEach(producer, labels('before', 50))), new Set(['SEND_OK']), '50 SEND_OK');
+
+  // The configured master dies: its slave is promoted (epoch 1), and the old master, back on
+  // its data with --broker-id 0, is fenced and follows it.
+  await cluster.master.node.signal('SIGKILL');
+  await until('the slave is promoted', async () => ((await masterAddress(namesrv)) === cluster.slave.broker ? true : undefined), 30_000);
+  const follower = await startHaBroker(t, namesrv, 0, cluster.master.data_dir, cluster.broker_flags);
+  await until('the old master follows as a slave', async () => ((await isListedAsSlave(namesrv, follower)) ? true : undefined), 30_000);
+  await until('a send is acknowledged by the follower', async () => ((await producer.send({ topic, body: bodyOf('followed'), keys: ['followed'] })).status === 'SEND_OK' ? true : undefined), 30_000);
+  acked.push('followed');
+  t.same(new Set(await sendEach(producer, labels('followed', 50))), new Set(['SEND_OK']), '50 more SEND_OK, held by both');
+  acked.push(...labels('followed', 50));
+
+  // The epoch-1 master stores ten its follower never gets (its HA stream held), then both die:
+  // the follower first, so no failover can run.
+  const leader = cluster.slave;
+  writeFileSync(path.join(leader.data_dir, 'ha_hold'), '');
+  await until('the epoch-1 master holds its stream', () => (leader.node.stderr().includes('HA stream held') ? true : undefined));
+  const alone = labels('alone', 10);
+  t.same(new Set(await sendEach(producer, alone)), new Set(['FLUSH_SLAVE_TIMEOUT']), 'ten stored by the epoch-1 master alone: FLUSH_SLAVE_TIMEOUT');
+  const leader_log = commitLogPrefix(leader.data_dir);
+  await follower.node.signal('SIGKILL');
+  await leader.node.signal('SIGKILL');
+  rmSync(path.join(leader.data_dir, 'ha_hold'));
+
+  // The follower, restarted with --broker-id 0, registers as the master; it writes where the
+  // dead master's ten lie in that one's log.
+  const master = await startHaBroker(t, namesrv, 0, cluster.master.data_dir, cluster.broker_flags);
+  await until('the follower registers as the master', async () => ((await masterAddress(namesrv)) === master.broker ? true : undefined), 30_000);
+  const without_slave = labels('new-epoch', 10);
+  t.same(new Set(await sendEach(producer, without_slave)), new Set(['SLAVE_NOT_AVAILABLE']), 'ten stored with no slave: SLAVE_NOT_AVAILABLE');
+
+  // The epoch-1 master comes back as a slave: it cuts its ten and copies the new master's.
+  const rejoined = await startHaBroker(t, namesrv, 1, leader.data_dir, cluster.broker_flags);
+  await until('a send is acknowledged by the rejoined slave', async () => ((await producer.send({ topic, body: bodyOf('after'), keys: ['after'] })).status === 'SEND_OK' ? true : undefined), 30_000);
+  acked.push('after');
+  const master_log = await until("the rejoined slave's CommitLog equals the new master's", () => {
+    const log = commitLogPrefix(master.data_dir);
+    return commitLogPrefix(rejoined.data_dir).equals(log) ? log : undefined;
+  }, 30_000);
+  t.notOk(master_log.subarray(0, leader_log.length).equals(leader_log), "the old master's log is no prefix of the new one: its ten were cut, not kept under the new master's records");
+
+  // What each serves through its ConsumeQueues, by raw PULL: the same records, in the same
+  // queue order, bytes equal; every acknowledged one; none of the ten.
+  const on_master = await topicRecords(master.broker, topic, queues);
+  const on_slave = await until('the rejoined slave serves all the master has', async () => {
+    const records = await topicRecords(rejoined.broker, topic, queues);
+    return records.length >= on_master.length ? records : undefined;
+  }, 30_000);
+  const identity = (records: typeof on_master): string[] => records.map((record) => `${record.queueId}/${record.queueOffset} @${record.commitLogOffset} ${record.keys[0] ?? ''} ${record.body.toString('hex')}`);
+  t.same(identity(on_slave), identity(on_master), 'the slave serves exactly the master\'s records, queue by queue, bytes equal');
+  const keys = new Set(on_master.map((record) => record.keys[0]));
+  t.same(acked.filter((label) => !keys.has(label)), [], `all ${acked.length} acknowledged messages are there`);
+  t.same(alone.filter((label) => keys.has(label)), [], 'none of the ten the dead master stored alone');
+  t.same(without_slave.filter((label) => !keys.has(label)), [], 'the ten stored without a slave are there');
+});
