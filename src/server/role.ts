@@ -170,6 +170,10 @@ export class RunningNode {
       restartActor: async (address: string, hold_ms: number): Promise<RestartOutcome> => (this.system?.restartActor === undefined ? 'not_running' : this.system.restartActor(address, hold_ms)),
       health: async (): Promise<HealthReport> => {
         if (this.state !== 'serving' || this.system === null) return { ok: false, reason: `node is ${this.state}` };
+        const refusing = store()?.queuesRefusing() ?? 0;
+        if (refusing > 0) {
+          return { ok: false, reason: `${refusing} ConsumeQueue(s) take no more entries: they and the CommitLog disagree (logged at error level); stop the broker and delete the consumequeue directory of its data: every queue is rebuilt from the CommitLog at the next start` };
+        }
         return this.system.health();
       },
     };

@@ -46,6 +46,9 @@ export const store_control = defineControlBlock(
     /** Every ConsumeQueue actor, by Atomics.add only: bumped (and notified) after it publishes
      *  new entries. Held long-poll pulls wait on it. */
     dispatch_seq: 'i32',
+    /** Every ConsumeQueue actor, by Atomics.add only: how many queues refuse entries because
+     *  they and the CommitLog disagree (consume_queue_actor.ts). The node's health reports it. */
+    queues_refusing: 'i32',
   } as const,
   { padding: 'cache_line' },
 );

@@ -1,4 +1,5 @@
 import { defineActor, type ActorContext } from '../../runtime/actor.js';
+import { MqError } from '../../runtime/errors.js';
 import { ConsumeQueue } from '../../storage/consume_queue.js';
 import { QueuePositions } from '../../storage/queue_positions.js';
 import { store_control } from '../../storage/store_control.js';
@@ -19,6 +20,8 @@ class ConsumeQueueActor {
   private readonly positions: QueuePositions;
   private readonly control;
   private timer: NodeJS.Timeout | undefined;
+  /** Why this queue takes no more entries (it and the CommitLog disagree), once it does not. */
+  private refusal: string | undefined;
 
   constructor(
     private readonly context: ActorContext,
@@ -41,7 +44,7 @@ class ConsumeQueueActor {
   receive(message: ConsumeQueueMessage): ConsumeQueueStatus {
     switch (message.kind) {
       case 'append':
-        if (this.queue.appendBatch(message.first_queue_offset, message.entries) > 0) {
+        if (this.append(message.first_queue_offset, message.entries) > 0) {
           this.publish();
           this.control.add('dispatch_seq', 1);
           this.control.notify('dispatch_seq');
@@ -57,12 +60,33 @@ class ConsumeQueueActor {
 
   stop(): void {
     clearInterval(this.timer);
+    if (this.refusal !== undefined) this.control.add('queues_refusing', -1);
     this.queue.flush();
     this.queue.close();
   }
 
   inspect(): Record<string, unknown> {
-    return { ...this.status() };
+    return { ...this.status(), ...(this.refusal === undefined ? {} : { refusal: this.refusal }) };
+  }
+
+  /**
+   * Appends, unless the queue and the CommitLog disagree (an entry already written differs
+   * from the log's record, or the log's queue offsets jump): no later entry can be right then,
+   * and a queue that skipped them would hand consumers the wrong records. The queue stops
+   * taking entries, says so once at error level and in the node's health (store control
+   * `queues_refusing`), and keeps serving what it holds; the remedy is in the message.
+   */
+  private append(first_queue_offset: number, entries: Buffer): number {
+    if (this.refusal !== undefined) return 0;
+    try {
+      return this.queue.appendBatch(first_queue_offset, entries);
+    } catch (error) {
+      if (!(error instanceof MqError) || error.code !== 'INTERNAL') throw error;
+      this.refusal = error.message;
+      this.control.add('queues_refusing', 1);
+      this.context.log.error({ err: error, max_offset: this.queue.max_offset }, 'ConsumeQueue takes no more entries: it and the CommitLog disagree');
+      return 0;
+    }
   }
 
   private publish(): void {

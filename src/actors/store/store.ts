@@ -323,6 +323,12 @@ export class Store {
     return flush_latency_histogram.read(this.args.flush_latency);
   }
 
+  /** How many ConsumeQueues take no more entries because they and the CommitLog disagree
+   *  (consume_queue_actor.ts); the node reports itself unhealthy while any does. */
+  queuesRefusing(): number {
+    return store_control.attach(this.args.control).load('queues_refusing');
+  }
+
   /** How far behind the slaves were at their acknowledgements (the replicator's), bytes. */
   replicationLag(): HistogramSnapshot {
     return replication_lag_histogram.read(this.args.replication_lag);
