@@ -1,10 +1,10 @@
-import net from 'node:net';
 import t from 'tap';
 import * as p from '../../src/protocol/index.js';
 import { ConnectionPool } from '../../src/client/connection_pool.js';
 import { MqError } from '../../src/runtime/errors.js';
 import type { RequestHandler } from '../../src/server/remoting/request_router.js';
 import { startFakeServer, until } from './client_helpers.js';
+import { freePort } from '../helpers/free_ports.js';
 
 /**
  * The connection pool against fake servers: one connection per address shared by every
@@ -26,14 +26,6 @@ async function echoServer(t: Parameters<typeof startFakeServer>[0], port = 0) {
   return { ...server, release: () => waiting.splice(0).forEach((resolve) => resolve()), waiting: () => waiting.length };
 }
 
-/** A port nothing listens on (bound, then closed). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 t.test('leases of one instance share one connection per address; instances do not', async (t) => {
   const server = await echoServer(t);

@@ -2,7 +2,16 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Admin, Producer } from '../../src/client/index.js';
+import { ClientConnection } from '../../src/client/remoting/client_connection.js';
+import * as p from '../../src/protocol/index.js';
+import { logger } from '../../src/runtime/log.js';
+import { EpochHistory } from '../../src/storage/epoch_history.js';
+import { epochHistoryPath } from '../../src/storage/storage_paths.js';
+import { startNode } from '../cli/node_process.js';
 import { topicRecords, until } from '../client/client_helpers.js';
+import { freePort } from '../helpers/free_ports.js';
+import { sendRequest } from '../server/broker/broker_helpers.js';
+import { tempDir } from '../storage/commit_log_helpers.js';
 import { commitLogPrefix, createHaTopic, startHaBroker, startHaCluster, type HaBroker } from './fixtures/ha_cluster.js';
 
 /**
@@ -117,4 +126,30 @@ t.test('a slave that comes back as the configured master while its master is dea
   t.same(acked.filter((label) => !keys.has(label)), [], `all ${acked.length} acknowledged messages are there`);
   t.same(alone.filter((label) => keys.has(label)), [], 'none of the ten the dead master stored alone');
   t.same(without_slave.filter((label) => !keys.has(label)), [], 'the ten stored without a slave are there');
+});
+
+t.test('a configured master whose log saw a failover does not lead while no nameserver answers; once one does, it leads a new epoch', { timeout: 60_000 }, async (t) => {
+  const data_dir = tempDir(t);
+  new EpochHistory(epochHistoryPath(data_dir), logger('test')).begin(3, 0);
+  const namesrv_port = await freePort();
+  const master = await startHaBroker(t, `127.0.0.1:${namesrv_port}`, 0, data_dir, []);
+  await until('it says why it does not lead', () => (master.node.stderr().includes('not leading until one does') ? true : undefined), 20_000);
+  const client = await ClientConnection.connect(master.broker, { client_id: 'epoch-takeover-direct', kind: 'PRODUCER' });
+  t.teardown(() => client.close());
+  await t.rejects(client.request(p.request_codes.SEND, p.encodeSendRequest(sendRequest(topic, 0, Buffer.from('too early')))), { code: 'NOT_MASTER' }, 'a send before any nameserver answered: NOT_MASTER');
+
+  const namesrv = await startNode(t, ['--role', 'namesrv', '--port', String(namesrv_port), '--admin-port', '0', '--host', '127.0.0.1', '--threads', '1', '--log-level', 'error']);
+  const address = namesrv.ready['namesrv'] as string;
+  const admin = new Admin({ namesrv: address });
+  t.teardown(() => admin.close());
+  const epoch = await until('it registers as the master at a new epoch', async () => {
+    const member = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members.find((entry) => entry.brokerId === 0);
+    return member?.address === master.broker && member.epoch > 3 ? member.epoch : undefined;
+  }, 20_000);
+  t.equal(epoch, 4, 'epoch 4: the one after its log\'s last');
+  await createHaTopic(t, address, topic, queues);
+  const producer = new Producer({ namesrv: address, sendTimeoutMs: 5_000, retries: 0 });
+  t.teardown(() => producer.shutdown());
+  await producer.start();
+  t.equal((await producer.send({ topic, body: bodyOf('led'), keys: ['led'] })).status, 'SEND_OK', 'it takes sends now');
 });

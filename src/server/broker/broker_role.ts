@@ -46,10 +46,11 @@ type Role = 'starting' | 'master' | 'slave';
  *   answers its registration: `master: true` promotes it at the answer's epoch (the log
  *   begins that epoch, the timing wheel and transaction actor start); a slave follows the
  *   master the answer names, over the HA port, and copies its topics and offsets. A broker
- *   started as the master (id 0) that no nameserver answers at all leads at its own last
- *   epoch (nameservers are only its directory then, as in RocketMQ without a controller);
- *   the first refusal still fences it. A stale master that takes writes that way cannot get
- *   them acknowledged under sync replication: the slaves follow the newer epoch;
+ *   started as the master (id 0) that no nameserver answers at all leads at epoch 0 if its
+ *   log never saw a failover (nameservers are only its directory then, as in RocketMQ
+ *   without a controller); the first refusal still fences it;
+ * - a broker that becomes the master by registering is given a new epoch by the registry
+ *   unless it is the master registered already: it may only have followed its last one;
  * - a slave the registry promotes after its master died registers again as id 0 with the new
  *   epoch, which fences the old master;
  * - a broker whose registration as master is refused (NOT_MASTER: it was the master of an
@@ -99,11 +100,20 @@ export class BrokerRole {
     this.timer = setInterval(() => void this.poll(), broker_role_limits.poll_interval_ms);
   }
 
-  /** After the first round of registrations: a master no nameserver answered leads on its own. */
+  /**
+   * After the first round of registrations: a master no nameserver answered leads on its own,
+   * at epoch 0 only. A log whose last epoch is newer saw a failover, and its broker may have
+   * only followed that epoch: leading it again, another broker's tail and this one's would
+   * share one epoch, and no cut would part them. Only a nameserver can give it a new epoch.
+   */
   async firstRoundDone(): Promise<void> {
     if (!this.answered && this.deps.configured_id === 0 && this.role === 'starting') {
-      this.deps.log.warn({ epoch: this.known_epoch }, 'no nameserver answered: leading as the configured master at the last epoch of the log; a nameserver that knows a newer one will fence it');
-      this.enqueue(() => this.lead(this.known_epoch));
+      if (this.known_epoch === 0) {
+        this.deps.log.warn('no nameserver answered: leading as the configured master at epoch 0; a nameserver that knows a newer epoch will fence it');
+        this.enqueue(() => this.lead(0));
+      } else {
+        this.deps.log.warn({ epoch: this.known_epoch }, 'no nameserver answered: not leading until one does (this log has seen a failover, so a nameserver decides who leads, at a new epoch)');
+      }
     }
     await this.transitions;
   }
