@@ -211,7 +211,7 @@ export class ChaosCluster {
     const command = this.network.commandOf(node.index, [process.execPath, bin_path, ...node.args]);
     // A log that fails (a full disk) must not end the run: the node's output is lost, not the run.
     log.on('error', () => undefined);
-    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], ...(command.env === undefined ? {} : { env: command.env }) });
     node.child = child;
     node.starts++;
     child.stderr?.pipe(log, { end: false });

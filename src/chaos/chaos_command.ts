@@ -13,7 +13,7 @@ import { checkHistory } from './chaos_checker.js';
 import { ChaosCluster } from './chaos_cluster.js';
 import type { ChaosHistory } from './chaos_history.js';
 import { Nemesis, planFaults } from './chaos_nemesis.js';
-import { loopback_network, NamespaceNetwork, type ChaosNetwork } from './chaos_network.js';
+import { FaultHookNetwork, loopback_network, NamespaceNetwork, type ChaosNetwork } from './chaos_network.js';
 import { chaos_usage, ChaosUsageError, parseChaosArgs, type ChaosRequest } from './chaos_options.js';
 import { chaosJson, formatChaosSummary } from './chaos_report.js';
 import { ChaosWorkload, chaos_workload_limits } from './chaos_workload.js';
@@ -48,6 +48,33 @@ export async function runChaosCommand(argv: readonly string[], io: ChaosCommandI
   return runChaos(request, io);
 }
 
+/**
+ * Loopback, unless the partition fault runs: then a network namespace per node, or (asked
+ * for, or where those cannot be made) loopback with the nodes' network fault hook. The
+ * progress line says which, and why. Throws ChaosUsageError when netns was asked for and
+ * cannot be made.
+ */
+function chooseNetwork(request: ChaosRequest, out_dir: string, progress: (line: string) => void): ChaosNetwork {
+  const { settings, partition_by } = request;
+  if (!settings.nemesis.includes('partition')) {
+    progress('network: loopback');
+    return loopback_network;
+  }
+  const hook = (why: string): ChaosNetwork => {
+    progress(`network: loopback with the nodes' network fault hook (partition holds every byte of a node's connections): ${why}`);
+    return new FaultHookNetwork(path.join(out_dir, 'net-faults'));
+  };
+  if (partition_by === 'hook') return hook('--partition-by hook');
+  try {
+    const network = NamespaceNetwork.create(settings.namesrvs + settings.groups * (settings.slaves + 1));
+    progress("network: a network namespace per node, joined by a bridge (partition takes a node's link down)");
+    return network;
+  } catch (error) {
+    if (partition_by === 'netns') throw new ChaosUsageError(`--partition-by netns: ${(error as Error).message}`);
+    return hook((error as Error).message);
+  }
+}
+
 async function runChaos(request: ChaosRequest, io: ChaosCommandIo): Promise<number> {
   const { settings } = request;
   const out_dir = path.resolve(request.out_dir);
@@ -55,16 +82,14 @@ async function runChaos(request: ChaosRequest, io: ChaosCommandIo): Promise<numb
   const progress = (line: string): void => io.stderr(`chaos: ${line}\n`);
   progress(`seed ${settings.seed}, ${settings.duration_ms / 1_000} s of ${settings.rate_per_s} msg/s, nemesis ${settings.nemesis.join(',')}; results in ${out_dir}`);
 
-  let network: ChaosNetwork = loopback_network;
-  if (settings.nemesis.includes('partition')) {
-    try {
-      network = NamespaceNetwork.create(settings.namesrvs + settings.groups * (settings.slaves + 1));
-    } catch (error) {
-      io.stderr(`mq-node chaos: --nemesis partition: ${(error as Error).message}\n`);
-      return usage_exit_code;
-    }
+  let network: ChaosNetwork;
+  try {
+    network = chooseNetwork(request, out_dir, progress);
+  } catch (error) {
+    if (!(error instanceof ChaosUsageError)) throw error;
+    io.stderr(`mq-node chaos: ${error.message}\n`);
+    return usage_exit_code;
   }
-  progress(`network: ${network.kind === 'netns' ? 'a network namespace per node, joined by a bridge (partition takes a node\'s link down)' : 'loopback'}`);
   let cluster: ChaosCluster;
   try {
     cluster = await ChaosCluster.start(settings, out_dir, network);

@@ -95,7 +95,7 @@ export class Nemesis {
         return 'SIGSTOP; SIGCONT when healed';
       case 'partition':
         this.cluster.partition(node);
-        return `its network namespace's link down (packets dropped both ways); up when healed`;
+        return this.cluster.network.cut_description;
       case 'disk-slow':
         this.cluster.setDiskFault(node, `slow ${disk_slow_flush_delay_ms}`);
         return `fault probe: every flush waits ${disk_slow_flush_delay_ms} ms first`;

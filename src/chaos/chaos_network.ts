@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 /**
  * Where a chaos run's nodes live on the network, and how one is cut off from the others.
@@ -12,13 +14,19 @@ import { execFileSync } from 'node:child_process';
  *   veth link down: its packets are dropped both ways and its TCP connections stall until
  *   they time out, as in a real partition (nothing is reset). Needs root (CAP_NET_ADMIN) and
  *   iproute2.
+ * - `hook`: where namespaces cannot be made, every node on 127.0.0.1, started with a fault
+ *   file of its own (MQ_NET_FAULT_FILE, runtime/net_fault.ts); cutting a node creates the
+ *   file, and the node's network layer stops every byte of its connections both ways until
+ *   it goes. The clients' side of those connections sees the same silence.
  */
 export interface ChaosNetwork {
-  readonly kind: 'loopback' | 'netns';
+  readonly kind: 'loopback' | 'netns' | 'hook';
+  /** What a cut does, in the run's fault table. */
+  readonly cut_description: string;
   /** The address node `index` binds and advertises. */
   hostOf(index: number): string;
-  /** The program and arguments that run `argv` (node and its arguments) as node `index`. */
-  commandOf(index: number, argv: readonly string[]): { file: string; args: string[] };
+  /** The program, arguments and environment that run `argv` (node and its arguments) as node `index`. */
+  commandOf(index: number, argv: readonly string[]): { file: string; args: string[]; env?: NodeJS.ProcessEnv };
   /** Cuts node `index` off from every other node and from the clients. */
   cut(index: number): void;
   heal(index: number): void;
@@ -28,6 +36,7 @@ export interface ChaosNetwork {
 
 export const loopback_network: ChaosNetwork = {
   kind: 'loopback',
+  cut_description: 'none (a loopback network cannot be partitioned)',
   hostOf: () => '127.0.0.1',
   commandOf: (_, argv) => ({ file: argv[0] as string, args: argv.slice(1) }),
   cut: () => {
@@ -37,8 +46,44 @@ export const loopback_network: ChaosNetwork = {
   destroy: () => undefined,
 };
 
+/** Nodes on 127.0.0.1, each cut by its own fault file (the `hook` kind above). */
+export class FaultHookNetwork implements ChaosNetwork {
+  readonly kind = 'hook';
+  readonly cut_description = "the node's network fault hook holds every byte of its connections both ways (nothing reset); released when healed";
+
+  /** `dir`: where the nodes' fault files are made (created now). */
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  hostOf(): string {
+    return '127.0.0.1';
+  }
+
+  commandOf(index: number, argv: readonly string[]): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
+    return { file: argv[0] as string, args: argv.slice(1), env: { ...process.env, MQ_NET_FAULT_FILE: this.faultFileOf(index) } };
+  }
+
+  cut(index: number): void {
+    writeFileSync(this.faultFileOf(index), '');
+  }
+
+  heal(index: number): void {
+    rmSync(this.faultFileOf(index), { force: true });
+  }
+
+  destroy(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private faultFileOf(index: number): string {
+    return path.join(this.dir, `node-${index}`);
+  }
+}
+
 export class NamespaceNetwork implements ChaosNetwork {
   readonly kind = 'netns';
+  readonly cut_description = "its network namespace's link down (packets dropped both ways); up when healed";
   private readonly tag: string;
   private readonly subnet: string;
   private readonly bridge: string;

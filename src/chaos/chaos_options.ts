@@ -51,6 +51,8 @@ export interface ChaosRequest {
   out_dir: string;
   /** Write the full sends and deliveries too (large). */
   keep_history: boolean;
+  /** How a partition cuts a node (chaos_network.ts): `auto` takes namespaces where they can be made. */
+  partition_by: 'auto' | 'netns' | 'hook';
 }
 
 export const chaos_usage = `mq-node chaos: a cluster of its own on this machine, producers and consumers against it, and a
@@ -71,6 +73,8 @@ nemesis that injects faults; then a check for lost, duplicated, never-sent and o
   --drain 60s              after the load, how long consumers may take to receive every acked message
   --out DIR                where results go (default ./chaos-<time>)
   --keep-history           also write every send and delivery (history.json)
+  --partition-by auto      netns (a network namespace per node; root and iproute2), hook (the
+                           nodes' own network fault hook), or auto: netns where it can be made
 
 Writes summary.txt, result.json and latency.svg to --out, and each node's log to nodes/; the
 nodes' data directories (data/) are kept when the run fails and removed when it passes. Exit code 0: the run passed; 1: it did
@@ -105,6 +109,7 @@ export function parseChaosArgs(argv: readonly string[], now: Date = new Date()):
         drain: { type: 'string' },
         out: { type: 'string' },
         'keep-history': { type: 'boolean' },
+        'partition-by': { type: 'string' },
       },
     });
   } catch (error) {
@@ -143,7 +148,14 @@ export function parseChaosArgs(argv: readonly string[], now: Date = new Date()):
     drain_ms: duration('drain', values.drain, chaos_limits.drain_ms_default, chaos_limits.drain_ms_min, chaos_limits.drain_ms_max),
     out_dir: values.out ?? `chaos-${now.toISOString().replace(/[:.]/g, '-')}`,
     keep_history: values['keep-history'] === true,
+    partition_by: partitionBy(values['partition-by']),
   };
+}
+
+function partitionBy(text: string | undefined): 'auto' | 'netns' | 'hook' {
+  if (text === undefined) return 'auto';
+  if (text !== 'auto' && text !== 'netns' && text !== 'hook') throw new ChaosUsageError(`--partition-by must be auto, netns or hook, not ${JSON.stringify(text)}`);
+  return text;
 }
 
 function integer(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {

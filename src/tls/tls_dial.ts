@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { MqError } from '../runtime/errors.js';
+import { trackForNetFault } from '../runtime/net_fault.js';
 
 /**
  * The dialling side of every framed-protocol connection: plain TCP, or TLS when options are
@@ -73,7 +74,11 @@ function contextOf(options: TlsDialOptions): tls.SecureContext {
  * Throws MqError BAD_REQUEST when the options hold no usable PEM.
  */
 export function dialSocket(host: string, port: number, options: TlsDialOptions | undefined): DialedSocket {
-  if (options === undefined) return { socket: net.connect({ host, port }), ready_event: 'connect' };
+  if (options === undefined) {
+    const socket = net.connect({ host, port });
+    trackForNetFault(socket);
+    return { socket, ready_event: 'connect' };
+  }
   const socket = tls.connect({
     host,
     port,
@@ -83,6 +88,7 @@ export function dialSocket(host: string, port: number, options: TlsDialOptions |
     ...(options.servername !== undefined ? { servername: options.servername } : net.isIP(host) === 0 ? { servername: host } : {}),
     rejectUnauthorized: options.rejectUnauthorized !== false,
   });
+  trackForNetFault(socket);
   return { socket, ready_event: 'secureConnect' };
 }
 

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../runtime/log.js';
+import { trackForNetFault } from '../runtime/net_fault.js';
 
 /**
  * The accepting side of TLS, for every framed-protocol port (client, nameserver, HA): a
@@ -32,8 +33,12 @@ export interface TlsListenerOptions {
 
 /** A server whose `accept` gets each connection ready for protocol bytes. */
 export function createFrameListener(options: TlsListenerOptions, accept: (socket: net.Socket) => void): net.Server {
-  if (options.tls === undefined) return net.createServer(accept);
-  const server = tls.createServer({ ...options.tls, handshakeTimeout: options.handshake_timeout_ms }, accept);
+  const accepted = (socket: net.Socket): void => {
+    trackForNetFault(socket);
+    accept(socket);
+  };
+  if (options.tls === undefined) return net.createServer(accepted);
+  const server = tls.createServer({ ...options.tls, handshakeTimeout: options.handshake_timeout_ms }, accepted);
   logHandshakeFailures(server, options);
   return server;
 }

@@ -167,6 +167,7 @@ function fakeCluster(clock: () => number): FakeCluster {
     reconnect: (node: ChaosNode) => record(`reconnect ${node.name}`),
     setDiskFault: (node: ChaosNode, fault: string) => record(`setDiskFault ${node.name} ${fault}`),
     clearDiskFault: (node: ChaosNode) => record(`clearDiskFault ${node.name}`),
+    network: { cut_description: 'cut by the fake network' },
   } as unknown as ChaosCluster;
   return fake;
 }
@@ -221,7 +222,7 @@ t.test('Nemesis: each fault injected at its time, healed after its duration, in 
     ['disk-full', 'broker-b-0', 'group-b'],
   ], 'one window per fault, with the broker\'s group');
   t.notOk('group' in (nemesis.windows[1] ?? {}), 'a nameserver\'s window has no group key at all');
-  t.match(nemesis.windows.map((window) => window.how), [/SIGKILL/, /SIGSTOP/, /link down/, new RegExp(`waits ${disk_slow_flush_delay_ms} ms`), /full disk/]);
+  t.match(nemesis.windows.map((window) => window.how), [/SIGKILL/, /SIGSTOP/, /cut by the fake network/, new RegExp(`waits ${disk_slow_flush_delay_ms} ms`), /full disk/]);
   t.same(nemesis.incidents, []);
   for (const [index, window] of nemesis.windows.entries()) {
     const fault = plan[index] as PlannedFault;

@@ -1,11 +1,16 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import path from 'node:path';
 import t from 'tap';
-import { loopback_network, NamespaceNetwork } from '../../src/chaos/chaos_network.js';
+import { FaultHookNetwork, loopback_network, NamespaceNetwork } from '../../src/chaos/chaos_network.js';
+import { tempDir } from '../storage/commit_log_helpers.js';
 import { namespacesAvailable } from './chaos_fixtures.js';
 
 /**
- * The chaos run's networks. Loopback: every node on 127.0.0.1, nothing to cut. Namespaces
+ * The chaos run's networks. Loopback: every node on 127.0.0.1, nothing to cut. Fault hook:
+ * every node on 127.0.0.1 with a fault file of its own, which a cut makes (the node's side is
+ * test/runtime/net_fault.test.ts). Namespaces
  * (root and iproute2 only): a real network of two nodes, each in a namespace of its own; a
  * TCP server runs inside node 0's, and the test connects to it from here before, during and
  * after a cut. The network is made for a pid no real run has (987654), so its names do not
@@ -36,6 +41,28 @@ t.test('loopback: every node on 127.0.0.1, run as asked, never cut', async (t) =
   t.throws(() => loopback_network.cut(0), /a loopback network cannot be partitioned/);
   t.equal(loopback_network.heal(0), undefined);
   t.equal(loopback_network.destroy(), undefined);
+});
+
+t.test('fault hook: every node on 127.0.0.1, started with its own fault file, which a cut makes and a heal removes', async (t) => {
+  const dir = path.join(tempDir(t), 'net-faults');
+  const network = new FaultHookNetwork(dir);
+  t.equal(network.kind, 'hook');
+  t.match(network.cut_description, /network fault hook/);
+  t.equal(network.hostOf(), '127.0.0.1');
+  const command = network.commandOf(2, ['/usr/bin/node', 'bin/mq-node.js', '--role', 'namesrv']);
+  t.same([command.file, command.args], ['/usr/bin/node', ['bin/mq-node.js', '--role', 'namesrv']]);
+  const fault_file = command.env['MQ_NET_FAULT_FILE'] as string;
+  t.equal(fault_file, path.join(dir, 'node-2'), 'node 2 watches its own file');
+  t.equal(command.env['PATH'], process.env['PATH'], 'the rest of the environment is passed on');
+  t.notOk(existsSync(fault_file), 'not cut at start');
+  network.cut(2);
+  t.ok(existsSync(fault_file), 'cut: the file exists');
+  t.notOk(existsSync(path.join(dir, 'node-1')), 'no other node is cut');
+  network.heal(2);
+  t.notOk(existsSync(fault_file), 'healed: gone');
+  network.cut(1);
+  network.destroy();
+  t.notOk(existsSync(dir), 'destroy removes the directory, files and all');
 });
 
 type Attempt = { connected: true; data: string } | { connected: false; reason: string };

@@ -45,6 +45,7 @@ t.test('no flags: the documented defaults, the seed and output directory from no
   t.equal(request.drain_ms, 60_000);
   t.equal(request.out_dir, 'chaos-2024-05-06T07-08-09-123Z', 'no colon or dot in the directory name');
   t.equal(request.keep_history, false);
+  t.equal(request.partition_by, 'auto', 'partitions by namespaces where they can be made');
   t.equal(parseChaosArgs([], new Date(now.getTime() + 1)).settings.seed, 979_277_126, 'another moment gives another seed');
 });
 
@@ -52,7 +53,7 @@ t.test('every flag is read into its setting', async (t) => {
   const request = parseChaosArgs([
     '--duration', '10m', '--nemesis', 'partition,disk-full', '--seed', '42', '--rate', '500', '--namesrvs', '3', '--groups', '3',
     '--slaves', '2', '--replication', 'async', '--flush', 'async', '--producers', '5', '--consumers', '6', '--queues', '8',
-    '--size', '1024', '--fault-interval', '20s', '--fault-duration', '5s', '--drain', '90s', '--out', '/tmp/here', '--keep-history',
+    '--size', '1024', '--fault-interval', '20s', '--fault-duration', '5s', '--drain', '90s', '--out', '/tmp/here', '--keep-history', '--partition-by', 'hook',
   ], now);
   t.same(request, {
     command: 'run',
@@ -76,6 +77,7 @@ t.test('every flag is read into its setting', async (t) => {
     drain_ms: 90_000,
     out_dir: '/tmp/here',
     keep_history: true,
+    partition_by: 'hook',
   });
 });
 
@@ -89,6 +91,11 @@ t.test('durations: s, m, ms, h, and a plain number of seconds', async (t) => {
   t.equal(parseChaosArgs(['--drain', '1s'], now).drain_ms, 1_000);
   t.equal(parseChaosArgs(['--duration=5s'], now).settings.duration_ms, chaos_limits.duration_ms_min, 'the shortest run');
   t.equal(parseChaosArgs(['--duration', '24h', '--rate', '100'], now).settings.duration_ms, chaos_limits.duration_ms_max, 'the longest run (at a rate whose sends fit in memory)');
+});
+
+t.test('--partition-by is auto, netns or hook', async (t) => {
+  t.equal(parseChaosArgs(['--partition-by', 'netns'], now).partition_by, 'netns');
+  refused(t, ['--partition-by', 'iptables'], /--partition-by must be auto, netns or hook, not "iptables"/);
 });
 
 t.test('a bad or out-of-bounds duration is refused, naming its flag', async (t) => {

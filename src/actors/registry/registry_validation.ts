@@ -13,7 +13,8 @@ import { registry_limits } from './registry_limits.js';
 const group_name_pattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** host:port, the host a DNS name, IPv4 or a bracketed IPv6 literal. */
 const address_pattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})$/;
-const broker_id_max = 1_023;
+/** Slave ids are 1..broker_id_max. */
+export const broker_id_max = 1_023;
 const perm_bits_max = 7;
 
 export function checkBrokerIdentity(identity: BrokerIdentity): void {

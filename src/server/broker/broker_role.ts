@@ -6,6 +6,7 @@ import type { Credentials } from '../../client/remoting/request_signer.js';
 import type { Logger } from '../../runtime/log.js';
 import { store_control } from '../../storage/store_control.js';
 import type { SlaveSync } from './slave_sync.js';
+import { broker_id_max } from '../../actors/registry/registry_validation.js';
 
 export const broker_role_limits = {
   /** How often the replicator's state is read (in-sync slaves, a cut the log needs, the link). */
@@ -202,7 +203,13 @@ export class BrokerRole {
     }
   }
 
-  /** The lowest slave id no member of this group uses, by a nameserver's cluster view. */
+  /**
+   * A slave id for a configured master that steps down: the highest no member of this group
+   * uses, by a nameserver's cluster view. From the top of the range, not the bottom: a
+   * configured slave that is the master now (id 0) comes back under its own low id after a
+   * restart, and two brokers under one id would replace each other at every registration,
+   * both slaves, with no master for the group.
+   */
   private async freeSlaveId(): Promise<number> {
     if (this.deps.configured_id !== 0) return this.deps.configured_id;
     for (const address of this.deps.namesrv_addresses()) {
@@ -213,8 +220,8 @@ export class BrokerRole {
         const info = decodeClusterInfo(answer.body, answer.protocol_version);
         if (!info.ok) continue;
         const taken = new Set(info.value.groups.find((group) => group.brokerName === this.deps.broker_name)?.members.map((member) => member.brokerId) ?? []);
-        let id = 1;
-        while (taken.has(id)) id++;
+        let id = broker_id_max;
+        while (taken.has(id) && id > 1) id--;
         return id;
       } catch {
         // Ask the next nameserver.
@@ -222,6 +229,6 @@ export class BrokerRole {
         connection?.close();
       }
     }
-    return 1;
+    return broker_id_max;
   }
 }
