@@ -221,4 +221,23 @@ t.test('the old master, restarted, is fenced, rejoins as a slave, cuts what nobo
   const client = await ClientConnection.connect(rejoined.broker, { client_id: 'failover-direct', kind: 'PRODUCER' });
   t.teardown(() => client.close());
   await t.rejects(client.request(p.request_codes.SEND, p.encodeSendRequest(sendRequest(topic, 0, Buffer.from('direct')))), { code: 'NOT_MASTER' }, 'a send straight to the old master: NOT_MASTER');
+
+  // It rejoined under a slave id from the top of the range (never a configured slave's), and
+  // its HA hello names that id, so its master lists it in sync; when the master dies, it is
+  // the one promoted.
+  const rejoined_member = await until('the master counts the rejoined slave in sync', async () => {
+    const admin = new Admin({ namesrv: cluster.namesrv });
+    try {
+      const member = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members.find((entry) => entry.address === rejoined.broker);
+      return member?.inSync === true ? member : undefined;
+    } finally {
+      await admin.close();
+    }
+  }, 30_000);
+  t.equal(rejoined_member.brokerId, 1_023, 'listed as slave 1023');
+  const acked_keys = (await recordsOn(cluster.slave.broker)).map((record) => record.keys[0]);
+  await cluster.slave.node.signal('SIGKILL');
+  await until('the rejoined old master is promoted', async () => ((await masterAddress(cluster.namesrv)) === rejoined.broker ? true : undefined), 30_000);
+  const kept = new Set((await recordsOn(rejoined.broker)).map((record) => record.keys[0]));
+  t.same(acked_keys.filter((key) => !kept.has(key)), [], `the promoted old master serves all ${acked_keys.length} messages its master had`);
 });

@@ -24,6 +24,8 @@ import { describeDialError, dialSocket } from '../../tls/tls_dial.js';
 
 export interface SlaveLinkDeps {
   args: StoreArgs;
+  /** The broker id the hello names: the one this broker registers under as a slave. */
+  slave_id: number;
   control: StoreControl;
   /** This log's epoch history: its last epoch goes in the hello; the master's replaces it. */
   epochs: EpochHistory;
@@ -123,7 +125,7 @@ export class HaSlaveLink {
       version: ha_protocol_version,
       cluster: args.cluster,
       brokerName: args.broker_name,
-      brokerId: args.broker_id,
+      brokerId: this.deps.slave_id,
       epoch: this.deps.epochs.last_epoch,
       maxOffset: control.load('write_offset'),
       segmentBytes: args.commit_log_segment_bytes,

@@ -61,6 +61,8 @@ class ReplicatorActor {
   private segments: SegmentSet | undefined;
   private watching = false;
   private follow_address = '';
+  /** The broker id this slave's hello names (follow's `slave_id`; --broker-id until told). */
+  private slave_id: number;
   private link: HaSlaveLink | undefined;
   private reconnect_delay_ms: number = replicator_limits.reconnect_delay_ms_min;
   private reconnect_at_ms = 0;
@@ -79,6 +81,7 @@ class ReplicatorActor {
     private readonly args: StoreArgs,
   ) {
     this.control = store_control.attach(args.control);
+    this.slave_id = args.broker_id;
     this.observeLag = replication_lag_histogram.recorder(args.replication_lag);
     this.commit_log = context.actorOf(commit_log_address, commit_log_protocol);
     this.self = context.actorOf(context.address, replicator_protocol);
@@ -99,7 +102,7 @@ class ReplicatorActor {
       case 'listen':
         return deferReply(this.listen(message.host, message.port).then(() => this.status()));
       case 'follow':
-        this.follow(message.master);
+        this.follow(message.master, message.slave_id);
         return this.status();
       case 'lead':
         this.lead(message.epoch);
@@ -292,7 +295,7 @@ class ReplicatorActor {
   }
 
   /** Slave from now on (a master that is told to follow steps down: no appends, no slaves). */
-  private follow(master: string): void {
+  private follow(master: string, slave_id: number): void {
     // A master stepping down, or a new master to follow: whatever this log holds past the
     // last replicated end may be cut once the master says where the logs part, so it is not
     // served until the link streams (StoreReader).
@@ -303,9 +306,11 @@ class ReplicatorActor {
       for (const session of this.sessions) session.close('this broker is a slave now');
       this.context.log.warn({ master }, 'stepping down to slave');
     }
-    if (master === this.follow_address) return;
+    if (master === this.follow_address && slave_id === this.slave_id) return;
+    const new_id = slave_id !== this.slave_id;
     this.follow_address = master;
-    this.link?.close(master === '' ? 'told to stop following' : `told to follow ${master} instead`);
+    this.slave_id = slave_id;
+    this.link?.close(master === '' ? 'told to stop following' : new_id ? `following as broker id ${slave_id} now` : `told to follow ${master} instead`);
     this.link = undefined;
     this.reconnect_delay_ms = replicator_limits.reconnect_delay_ms_min;
     this.reconnect_at_ms = 0;
@@ -332,6 +337,7 @@ class ReplicatorActor {
     if (this.truncate_to >= 0) return; // the broker cuts the log first (status.truncate_to)
     this.link = new HaSlaveLink(this.follow_address, {
       args: this.args,
+      slave_id: this.slave_id,
       control: this.control,
       epochs: this.epochs,
       access: this.access,

@@ -7,8 +7,10 @@ export type ReplicatorMessage =
   /** Opens the HA port (port 0: any free one); answered with the bound port in `ha_port`. */
   | { kind: 'listen'; host: string; port: number }
   /** Become (or stay) a slave replicating from the master at `master` (HA `host:port`; ''
-   *  for none yet): stops taking appends and serving slaves. */
-  | { kind: 'follow'; master: string }
+   *  for none yet), as broker `slave_id` (the id it registers under, which its HA hello
+   *  names: a configured master that stepped down has another than --broker-id): stops
+   *  taking appends and serving slaves. */
+  | { kind: 'follow'; master: string; slave_id: number }
   /** Become the master at `epoch` (promoted, or confirmed at start): starts a new epoch at
    *  this log's end when `epoch` is newer than the log's last. */
   | { kind: 'lead'; epoch: number }
@@ -47,7 +49,10 @@ export const replicator_protocol = defineProtocol<ReplicatorMessage, ReplicatorS
       { name: 'host', type: 'string' },
       { name: 'port', type: 'int' },
     ],
-    follow: [{ name: 'master', type: 'string' }],
+    follow: [
+      { name: 'master', type: 'string' },
+      { name: 'slave_id', type: 'int' },
+    ],
     lead: [{ name: 'epoch', type: 'long' }],
     truncated: [],
     tick: [],

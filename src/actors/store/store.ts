@@ -201,16 +201,23 @@ export class Store {
   }
 
   /**
-   * Slave from now on, following `master_ha` (its HA `host:port`; '' while unknown): the
+   * Slave from now on, as broker `slave_id`, following `master_ha` (its HA `host:port`; ''
+   * while unknown): the
    * writer stops taking appends first, then the wheel and the transaction actor stop, and
    * their checkpoints go — what they record may be cut from this log when it rejoins, so a
    * later promotion rebuilds them from the log itself.
    */
-  async demote(master_ha: string): Promise<void> {
-    await this.replicator.ask({ kind: 'follow', master: master_ha });
+  async demote(master_ha: string, slave_id: number): Promise<void> {
+    await this.replicator.ask({ kind: 'follow', master: master_ha, slave_id });
     if (!this.master_actors_running) return;
     for (const address of [transaction_address, timing_wheel_address]) await this.system.stopActor(address);
     this.master_actors_running = false;
+    this.dropMasterCheckpoints();
+  }
+
+  /** The timing wheel's and the transaction actor's checkpoints go: they name CommitLog
+   *  offsets a cut may remove, and the actors rebuild from the log itself without them. */
+  private dropMasterCheckpoints(): void {
     for (const file of [wheelCheckpointPath(this.args.data_dir), transactionCheckpointPath(this.args.data_dir)]) fs.rmSync(file, { force: true });
   }
 
@@ -225,6 +232,9 @@ export class Store {
     this.main_reader?.close();
     this.main_reader = undefined;
     truncateCommitLog({ data_dir: this.args.data_dir, extra_data_dirs: this.args.extra_data_dirs, segment_bytes: this.args.commit_log_segment_bytes, offset, log: logger('store') });
+    // Left by an earlier life as the master (a restarted old master never demoted in this
+    // one): past the cut they would start a promoted broker's wheel inside a record.
+    this.dropMasterCheckpoints();
     await rebuildLaggingQueues(this.system, this.args, this.rebuild_gap_bytes);
     await this.startLogActors();
   }

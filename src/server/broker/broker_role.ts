@@ -140,9 +140,12 @@ export class BrokerRole {
     this.enqueue(async () => {
       if (this.routing_id !== 0) return;
       this.deps.log.warn({ reason }, 'fenced as master by a newer epoch: rejoining as a slave');
-      if (this.role === 'master') await this.deps.store.demote('');
+      if (this.role === 'master') await this.deps.store.demote('', this.routing_id);
       this.role = 'slave';
       this.routing_id = await this.freeSlaveId();
+      // Its HA hello names this id from now on: a master's in-sync list is in the ids the
+      // nameserver knows the slaves by, and a failover promotes only slaves on that list.
+      await this.deps.store.replicator.ask({ kind: 'follow', master: this.following.ha_address, slave_id: this.routing_id });
       this.deps.registerNow();
     });
   }
@@ -171,7 +174,7 @@ export class BrokerRole {
     this.role = 'slave';
     if (address === this.following.address && ha_address === this.following.ha_address) return;
     this.following = { address, ha_address };
-    await this.deps.store.replicator.ask({ kind: 'follow', master: ha_address });
+    await this.deps.store.replicator.ask({ kind: 'follow', master: ha_address, slave_id: this.routing_id });
     this.deps.slave_sync.follow(address);
   }
 
