@@ -154,6 +154,32 @@ export class WheelLog {
     if (start === this.first) this.first = Math.min(...this.segmentStarts(), this.segmentOf(this.next));
   }
 
+  /**
+   * Drops the entries from `index` on (a stopped wheel's log, after its broker's CommitLog
+   * was cut and with it the schedule queue, to `index` entries): they name records the cut
+   * removed, and the wheel must read the queue's new entries from `index`. The segment that
+   * holds `index` stays, cut there (empty when `index` starts it), so the log ends exactly
+   * at `index`. A log whose oldest entry is past `index` keeps nothing and starts at its
+   * first segment (the entries before it were all delivered). Returns how many were dropped.
+   */
+  cutTo(index: number): number {
+    mkdirSync(this.dir, { recursive: true });
+    this.load(() => undefined);
+    const dropped = Math.max(0, this.next - Math.max(index, this.first));
+    if (dropped === 0) return 0;
+    const keep_segment = Math.max(this.segmentOf(index), this.first);
+    for (const start of this.segmentStarts()) if (start > keep_segment) rmSync(path.join(this.dir, segmentFileName(start)), { force: true });
+    const fd = openSync(path.join(this.dir, segmentFileName(keep_segment)), constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      ftruncateSync(fd, Math.max(0, index - keep_segment) * wheel_log_entry_bytes);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.next = Math.max(index, keep_segment);
+    return dropped;
+  }
+
   close(): void {
     this.write();
     this.sync();

@@ -8,6 +8,8 @@ import { decodeMessageProperties } from '../../src/storage/message_properties.js
 import { encodeMessageId } from '../../src/storage/message_id.js';
 import type { RecordView } from '../../src/storage/record.js';
 import { store_control } from '../../src/storage/store_control.js';
+import { wheelLogDir } from '../../src/storage/storage_paths.js';
+import { WheelLog } from '../../src/storage/wheel_log.js';
 import type { StoreReader } from '../../src/storage/store_reader.js';
 import { patternBody, tempDir } from '../storage/commit_log_helpers.js';
 import { openStore, record, small_store } from './store_helpers.js';
@@ -155,4 +157,31 @@ t.test('a delivery the store refuses (disk full) is retried, not lost, and not d
   status = await store.wheel.ask({ kind: 'status' });
   t.match(status, { failed: 0, scheduled: 0, delivered: 1 });
   t.equal(delivered(store.reader)[0]?.index, 0);
+});
+
+t.test('a cut of the log cuts the wheel\'s log with the schedule queue: what the next mastership schedules is delivered', async (t) => {
+  const data_dir = tempDir(t);
+  const { store } = await openStore(t, { data_dir, ...small_store });
+  const later_ms = Date.now() + 600_000;
+  const appended = await store.append(Array.from({ length: 10 }, (_, index) => scheduled(index, later_ms)));
+  await until(() => store.reader.window(schedule_topic, 0)?.max_offset === 10, 'ten in the schedule queue');
+  const read = async (): Promise<number> => (await store.wheel.ask({ kind: 'status' })).read_queue_offset;
+  const deadline_ms = performance.now() + 20_000;
+  while ((await read()) < 10 && performance.now() < deadline_ms) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(await read(), 10, 'the wheel logged all ten');
+
+  // As a master that stepped down and rejoins: its log is cut before the sixth.
+  await store.demote('', 1);
+  await store.truncateTo(appended.results[5]?.physical_offset as number);
+  t.equal(store.reader.window(schedule_topic, 0)?.max_offset, 5, 'the schedule queue ends at 5');
+  const entries: number[] = [];
+  new WheelLog(wheelLogDir(data_dir)).load((index) => entries.push(index));
+  t.same(entries, [0, 1, 2, 3, 4], 'and so does the wheel\'s log');
+
+  // Promoted again: three due now take schedule queue offsets 5..7 and are delivered.
+  await store.promote(1);
+  await store.append([100, 101, 102].map((index) => scheduled(index, Date.now() - 1)));
+  await until(() => delivered(store.reader).length === 3, 'the three due ones delivered');
+  t.same(delivered(store.reader).map((item) => item.index).sort(), [100, 101, 102]);
+  t.match(await store.wheel.ask({ kind: 'status' }), { scheduled: 5, read_queue_offset: 8 }, 'the five before the cut still wait for their time');
 });

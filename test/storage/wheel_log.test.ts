@@ -102,3 +102,47 @@ t.test('the checkpoint round-trips, is absent at first, and refuses another vers
   checkpoint.write({ delivered_until_ms: 1_795_585_519_100, commit_log_offset: 2 ** 45 + 3 });
   t.same(new WheelCheckpoint(path.join(dir, 'wheel', 'checkpoint'), pino({ level: 'silent' })).read(), { delivered_until_ms: 1_795_585_519_100, commit_log_offset: 2 ** 45 + 3 });
 });
+
+t.test('cutTo drops the entries from an index on; the log then ends there and appends continue from it', async (t) => {
+  const fill = (dir: string, count: number): void => {
+    const log = new WheelLog(dir, 4);
+    log.load(() => undefined);
+    for (let index = 0; index < count; index++) log.append(entryOf(index).deliver_at_ms, entryOf(index).offset, entryOf(index).size);
+    log.close();
+  };
+  const inside = path.join(tempDir(t), 'inside');
+  fill(inside, 10);
+  t.equal(new WheelLog(inside, 4).cutTo(6), 4, 'four dropped');
+  t.same(readdirSync(inside).sort(), [0, 4].map(segmentFileName), 'the segment after the cut is gone');
+  const reopened = new WheelLog(inside, 4);
+  t.same(loadAll(reopened), [0, 1, 2, 3, 4, 5].map(entryOf), 'entries 0..5 stay');
+  t.equal(reopened.append(1, 2, 3), 6, 'the next append is index 6');
+  reopened.close();
+
+  const boundary = path.join(tempDir(t), 'boundary');
+  fill(boundary, 10);
+  t.equal(new WheelLog(boundary, 4).cutTo(8), 2);
+  const at_boundary = new WheelLog(boundary, 4);
+  t.same(loadAll(at_boundary).map((entry) => entry.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+  t.equal(at_boundary.next_index, 8, 'cut at a segment start: its file stays, empty, and the log ends at 8');
+  at_boundary.close();
+
+  const short = path.join(tempDir(t), 'short');
+  fill(short, 5);
+  t.equal(new WheelLog(short, 4).cutTo(7), 0, 'a cut past the end drops nothing');
+  t.equal(loadAll(new WheelLog(short, 4)).length, 5);
+
+  // The oldest segments went (all delivered): a cut below the first kept entry keeps none,
+  // and the log starts at its first segment, never again at an index already delivered.
+  const delivered = path.join(tempDir(t), 'delivered');
+  fill(delivered, 10);
+  const pruned = new WheelLog(delivered, 4);
+  pruned.load(() => undefined);
+  pruned.removeSegment(0);
+  pruned.removeSegment(4);
+  pruned.close();
+  t.equal(new WheelLog(delivered, 4).cutTo(5), 2, 'entries 8 and 9 dropped');
+  const after_prune = new WheelLog(delivered, 4);
+  t.same(loadAll(after_prune), []);
+  t.equal(after_prune.next_index, 8, 'the log continues at 8, its first segment');
+});

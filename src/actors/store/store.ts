@@ -15,7 +15,9 @@ import { readQueueTails } from '../../storage/queue_tails.js';
 import { SegmentSet } from '../../storage/segment_set.js';
 import { store_control } from '../../storage/store_control.js';
 import { StoreReader } from '../../storage/store_reader.js';
-import { abortMarkerPath, checkpointPath, commitLogDirs, transactionCheckpointPath, wheelCheckpointPath } from '../../storage/storage_paths.js';
+import { abortMarkerPath, checkpointPath, commitLogDirs, transactionCheckpointPath, wheelCheckpointPath, wheelLogDir } from '../../storage/storage_paths.js';
+import { WheelLog } from '../../storage/wheel_log.js';
+import { schedule_topic } from '../../protocol/index.js';
 import { truncateCommitLog } from '../../storage/commit_log_truncation.js';
 import { encodeRecordImages, readU64, type RecordInput, type RecordView } from '../../storage/record.js';
 import { checkKeyIndexGeometry, key_index_file_limits } from '../../storage/key_index_layout.js';
@@ -236,6 +238,7 @@ export class Store {
     // one): past the cut they would start a promoted broker's wheel inside a record.
     this.dropMasterCheckpoints();
     await rebuildLaggingQueues(this.system, this.args, this.rebuild_gap_bytes);
+    cutWheelLogToScheduleQueue(this.args);
     await this.startLogActors();
   }
 
@@ -364,6 +367,20 @@ export class Store {
     await this.stopLogActors();
     this.marker.remove();
   }
+}
+
+/**
+ * After a cut (the queues cut with the log): the timing wheel's log (one entry per schedule
+ * queue offset, from this broker's life as a master) must end where the schedule queue now
+ * ends. Entries past it name records the cut removed, and a promoted wheel reads the queue's
+ * new entries from the log's end: left longer, it would skip the delayed messages the next
+ * master schedules at those offsets.
+ */
+function cutWheelLogToScheduleQueue(args: StoreArgs): void {
+  const schedule = readQueueTails(args.data_dir, args.consume_queue_entries_per_segment).find((tail) => tail.topic === schedule_topic && tail.queue_id === 0);
+  if (schedule === undefined) return;
+  const dropped = new WheelLog(wheelLogDir(args.data_dir)).cutTo(schedule.max_offset);
+  if (dropped > 0) logger('store').warn({ dropped, schedule_queue_end: schedule.max_offset }, 'timing wheel log cut back to the schedule queue');
 }
 
 /**
