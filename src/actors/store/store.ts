@@ -204,10 +204,9 @@ export class Store {
 
   /**
    * Slave from now on, as broker `slave_id`, following `master_ha` (its HA `host:port`; ''
-   * while unknown): the
-   * writer stops taking appends first, then the wheel and the transaction actor stop, and
-   * their checkpoints go — what they record may be cut from this log when it rejoins, so a
-   * later promotion rebuilds them from the log itself.
+   * while unknown): the writer stops taking appends first, then the wheel and the
+   * transaction actor stop, and their checkpoints go — what they record may be cut from this
+   * log when it rejoins, so a later promotion rebuilds them from the log itself.
    */
   async demote(master_ha: string, slave_id: number): Promise<void> {
     await this.replicator.ask({ kind: 'follow', master: master_ha, slave_id });
