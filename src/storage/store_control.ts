@@ -25,6 +25,11 @@ export const store_control = defineControlBlock(
      *  of the connected slaves, the largest safe integer without any. The writer gives back
      *  the disk blocks of deleted segments only below it (SegmentSet.releaseRetired). */
     ha_stream_floor: 'i64',
+    /** Dispatch actor only: every record below it is in its ConsumeQueue (its tick publishes
+     *  where the previous one ended: the queues on its thread took that batch first). The
+     *  timing wheel's retention floor never passes it: a scheduled copy not dispatched yet is
+     *  in no queue the wheel reads. */
+    dispatched_offset: 'i64',
     /** Replicator only, on a master: the CommitLog end that enough in-sync slaves hold
      *  (`replication_acks` of them); sync replication acknowledges below it. */
     replicated_offset: 'i64',

@@ -122,6 +122,9 @@ t.test('retention keeps the segment of an undelivered scheduled message and dele
   t.ok(kept_from >= 2 * segment_bytes, 'whole segments lie before the scheduled message');
   // Retention (1 ms old is expired) deletes up to the segment holding the floor...
   await until(() => control.load('min_offset') === kept_from, 'retention of the segments before the scheduled message');
+  // The floor the wheel published before it read the scheduled copy is lower (the log's end
+  // then), never higher: it becomes the copy's offset once the wheel holds it.
+  await until(() => control.load('retention_floor') === scheduled_offset, 'the floor at the scheduled copy');
   t.equal(control.load('retention_floor'), scheduled_offset, 'the floor is the scheduled copy');
   // ...and, over the next ten retention checks, nothing after it, though all of it is expired.
   const observe_until = performance.now() + 10 * 50;

@@ -92,6 +92,9 @@ class DispatchActor {
 
   private async tick(): Promise<void> {
     this.waiting = false;
+    // The batches told before this tick are in their queues now: the queue actors live on
+    // this thread, and their mailboxes ran before this tick came round.
+    this.control.store('dispatched_offset', this.position);
     const min_offset = this.control.load('min_offset');
     this.reader.forgetBefore(min_offset);
     // Retention may have deleted records dispatch had not reached (it lagged that far): skip them.

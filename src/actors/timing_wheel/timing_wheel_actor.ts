@@ -322,7 +322,9 @@ class TimingWheelActor {
   /** Retention keeps everything from the oldest undelivered scheduled copy, and everything
    *  the wheel has not read yet (from the write offset as it is now). */
   private publishFloor(): void {
-    let floor = this.control.load('write_offset');
+    // Not past what dispatch has put in the queues: a scheduled copy beyond it is in no
+    // schedule queue entry yet, and nothing else here knows of it.
+    let floor = Math.min(this.control.load('write_offset'), this.control.load('dispatched_offset'));
     const slot = this.positions.find(schedule_topic, 0);
     if (slot >= 0 && this.log_file.next_index < this.positions.window(slot).max_offset) {
       this.queue_reader ??= new ConsumeQueueReader({ data_dir: this.args.data_dir, topic: schedule_topic, queue_id: 0, entries_per_segment: this.args.consume_queue_entries_per_segment });
