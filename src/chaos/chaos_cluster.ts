@@ -148,8 +148,8 @@ export class ChaosCluster {
   }
 
   /** Cuts the node off from the others and from the clients (a network partition). */
-  partition(node: ChaosNode): void {
-    this.network.cut(node.index);
+  async partition(node: ChaosNode): Promise<void> {
+    await this.network.cut(node.index);
   }
 
   reconnect(node: ChaosNode): void {

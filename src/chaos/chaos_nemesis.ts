@@ -94,7 +94,7 @@ export class Nemesis {
         this.cluster.pause(node);
         return 'SIGSTOP; SIGCONT when healed';
       case 'partition':
-        this.cluster.partition(node);
+        await this.cluster.partition(node);
         return this.cluster.network.cut_description;
       case 'disk-slow':
         this.cluster.setDiskFault(node, `slow ${disk_slow_flush_delay_ms}`);

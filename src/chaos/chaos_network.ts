@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { net_fault_limits } from '../runtime/net_fault.js';
 
 /**
  * Where a chaos run's nodes live on the network, and how one is cut off from the others.
@@ -27,8 +28,8 @@ export interface ChaosNetwork {
   hostOf(index: number): string;
   /** The program, arguments and environment that run `argv` (node and its arguments) as node `index`. */
   commandOf(index: number, argv: readonly string[]): { file: string; args: string[]; env?: NodeJS.ProcessEnv };
-  /** Cuts node `index` off from every other node and from the clients. */
-  cut(index: number): void;
+  /** Cuts node `index` off from every other node and from the clients; resolves once the cut is in effect. */
+  cut(index: number): void | Promise<void>;
   heal(index: number): void;
   /** Removes what the network created (synchronous: it also runs on the way out). */
   destroy(): void;
@@ -64,8 +65,10 @@ export class FaultHookNetwork implements ChaosNetwork {
     return { file: argv[0] as string, args: argv.slice(1), env: { ...process.env, MQ_NET_FAULT_FILE: this.faultFileOf(index) } };
   }
 
-  cut(index: number): void {
+  /** Resolves once every thread of the node has seen the file (each looks every poll interval). */
+  async cut(index: number): Promise<void> {
     writeFileSync(this.faultFileOf(index), '');
+    await new Promise((resolve) => setTimeout(resolve, 2 * net_fault_limits.poll_interval_ms));
   }
 
   heal(index: number): void {

@@ -55,12 +55,12 @@ t.test('fault hook: every node on 127.0.0.1, started with its own fault file, wh
   t.equal(fault_file, path.join(dir, 'node-2'), 'node 2 watches its own file');
   t.equal(command.env['PATH'], process.env['PATH'], 'the rest of the environment is passed on');
   t.notOk(existsSync(fault_file), 'not cut at start');
-  network.cut(2);
+  await network.cut(2);
   t.ok(existsSync(fault_file), 'cut: the file exists');
   t.notOk(existsSync(path.join(dir, 'node-1')), 'no other node is cut');
   network.heal(2);
   t.notOk(existsSync(fault_file), 'healed: gone');
-  network.cut(1);
+  await network.cut(1);
   network.destroy();
   t.notOk(existsSync(dir), 'destroy removes the directory, files and all');
 });
