@@ -65,7 +65,8 @@ export class FaultHookNetwork implements ChaosNetwork {
     return { file: argv[0] as string, args: argv.slice(1), env: { ...process.env, MQ_NET_FAULT_FILE: this.faultFileOf(index) } };
   }
 
-  /** Resolves once every thread of the node has seen the file (each looks every poll interval). */
+  /** Resolves two of the hook's poll intervals later: by then every thread of the node has
+   *  looked for the file (a thread busy past that may see it later still). */
   async cut(index: number): Promise<void> {
     writeFileSync(this.faultFileOf(index), '');
     await new Promise((resolve) => setTimeout(resolve, 2 * net_fault_limits.poll_interval_ms));

@@ -320,7 +320,8 @@ class TimingWheelActor {
   }
 
   /** Retention keeps everything from the oldest undelivered scheduled copy, and everything
-   *  the wheel has not read yet (from the write offset as it is now). */
+   *  the wheel has not read yet (from the write offset as it is now, or what dispatch has not
+   *  put in the queues yet). */
   private publishFloor(): void {
     // Not past what dispatch has put in the queues: a scheduled copy beyond it is in no
     // schedule queue entry yet, and nothing else here knows of it.
