@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePorts } from '../runtime/free_ports.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { disk_fault_limits } from '../storage/disk_fault_probe.js';
@@ -311,20 +311,4 @@ function signalAndWait(child: ChildProcess, signal: NodeJS.Signals, timeout_ms: 
       resolve(true);
     }
   });
-}
-
-/** `count` distinct free ports on 127.0.0.1 (each bound and released; the run binds them soon after). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  })));
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('a listening socket without a port');
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  return ports;
 }

@@ -4,7 +4,7 @@ import { ConnectionPool } from '../../src/client/connection_pool.js';
 import { MqError } from '../../src/runtime/errors.js';
 import type { RequestHandler } from '../../src/server/remoting/request_router.js';
 import { startFakeServer, until } from './client_helpers.js';
-import { freePort } from '../helpers/free_ports.js';
+import { freePort } from '../../src/runtime/free_ports.js';
 
 /**
  * The connection pool against fake servers: one connection per address shared by every

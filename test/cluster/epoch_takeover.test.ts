@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Admin, Producer } from '../../src/client/index.js';
+import { Producer } from '../../src/client/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import * as p from '../../src/protocol/index.js';
 import { logger } from '../../src/runtime/log.js';
@@ -9,10 +9,10 @@ import { EpochHistory } from '../../src/storage/epoch_history.js';
 import { epochHistoryPath } from '../../src/storage/storage_paths.js';
 import { startNode } from '../cli/node_process.js';
 import { topicRecords, until } from '../client/client_helpers.js';
-import { freePort } from '../helpers/free_ports.js';
+import { freePort } from '../../src/runtime/free_ports.js';
 import { sendRequest } from '../server/broker/broker_helpers.js';
 import { tempDir } from '../storage/commit_log_helpers.js';
-import { commitLogPrefix, createHaTopic, startHaBroker, startHaCluster, type HaBroker } from './fixtures/ha_cluster.js';
+import { commitLogPrefix, createHaTopic, haGroupMaster, haGroupMembers, startHaBroker, startHaCluster } from './fixtures/ha_cluster.js';
 
 /**
  * Two brokers must never write under one master epoch. Here a broker that only followed an
@@ -32,25 +32,6 @@ const sync_flags = ['--replication', 'sync', '--flush', 'sync', '--replication-t
 
 function bodyOf(label: string): Buffer {
   return Buffer.from(`ledger entry ${label} `.repeat(3));
-}
-
-async function masterAddress(namesrv: string): Promise<string | undefined> {
-  const admin = new Admin({ namesrv });
-  try {
-    return (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members.find((member) => member.brokerId === 0)?.address;
-  } finally {
-    await admin.close();
-  }
-}
-
-async function isListedAsSlave(namesrv: string, broker: HaBroker): Promise<boolean> {
-  const admin = new Admin({ namesrv });
-  try {
-    const members = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members ?? [];
-    return members.some((member) => member.address === broker.broker && member.brokerId > 0);
-  } finally {
-    await admin.close();
-  }
 }
 
 /** Sends `labels` one at a time; answers each one's status. */
@@ -76,9 +57,9 @@ t.test('a slave that comes back as the configured master while its master is dea
   // The configured master dies: its slave is promoted (epoch 1), and the old master, back on
   // its data with --broker-id 0, is fenced and follows it.
   await cluster.master.node.signal('SIGKILL');
-  await until('the slave is promoted', async () => ((await masterAddress(namesrv)) === cluster.slave.broker ? true : undefined), 30_000);
+  await until('the slave is promoted', async () => ((await haGroupMaster(namesrv)) === cluster.slave.broker ? true : undefined), 30_000);
   const follower = await startHaBroker(t, namesrv, 0, cluster.master.data_dir, cluster.broker_flags);
-  await until('the old master follows as a slave', async () => ((await isListedAsSlave(namesrv, follower)) ? true : undefined), 30_000);
+  await until('the old master follows as a slave', async () => ((await haGroupMembers(namesrv)).some((member) => member.address === follower.broker && member.brokerId > 0) ? true : undefined), 30_000);
   await until('a send is acknowledged by the follower', async () => ((await producer.send({ topic, body: bodyOf('followed'), keys: ['followed'] })).status === 'SEND_OK' ? true : undefined), 30_000);
   acked.push('followed');
   t.same(new Set(await sendEach(producer, labels('followed', 50))), new Set(['SEND_OK']), '50 more SEND_OK, held by both');
@@ -99,7 +80,7 @@ t.test('a slave that comes back as the configured master while its master is dea
   // The follower, restarted with --broker-id 0, registers as the master; it writes where the
   // dead master's ten lie in that one's log.
   const master = await startHaBroker(t, namesrv, 0, cluster.master.data_dir, cluster.broker_flags);
-  await until('the follower registers as the master', async () => ((await masterAddress(namesrv)) === master.broker ? true : undefined), 30_000);
+  await until('the follower registers as the master', async () => ((await haGroupMaster(namesrv)) === master.broker ? true : undefined), 30_000);
   const without_slave = labels('new-epoch', 10);
   t.same(new Set(await sendEach(producer, without_slave)), new Set(['SLAVE_NOT_AVAILABLE']), 'ten stored with no slave: SLAVE_NOT_AVAILABLE');
 
@@ -140,10 +121,8 @@ t.test('a configured master whose log saw a failover does not lead while no name
 
   const namesrv = await startNode(t, ['--role', 'namesrv', '--port', String(namesrv_port), '--admin-port', '0', '--host', '127.0.0.1', '--threads', '1', '--log-level', 'error']);
   const address = namesrv.ready['namesrv'] as string;
-  const admin = new Admin({ namesrv: address });
-  t.teardown(() => admin.close());
   const epoch = await until('it registers as the master at a new epoch', async () => {
-    const member = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members.find((entry) => entry.brokerId === 0);
+    const member = (await haGroupMembers(address)).find((entry) => entry.brokerId === 0);
     return member?.address === master.broker && member.epoch > 3 ? member.epoch : undefined;
   }, 20_000);
   t.equal(epoch, 4, 'epoch 4: the one after its log\'s last');

@@ -1,13 +1,13 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { Admin, Consumer, Producer, type ReceivedMessage } from '../../src/client/index.js';
+import { Consumer, Producer, type ReceivedMessage } from '../../src/client/index.js';
 import { ClientConnection } from '../../src/client/remoting/client_connection.js';
 import * as p from '../../src/protocol/index.js';
 import { topicRecords, until } from '../client/client_helpers.js';
 import { prng } from '../helpers/prng.js';
 import { sendRequest } from '../server/broker/broker_helpers.js';
-import { commitLogPrefix, createHaTopic, startHaBroker, startHaCluster } from './fixtures/ha_cluster.js';
+import { commitLogPrefix, createHaTopic, haGroupMaster, haGroupMembers, startHaBroker, startHaCluster } from './fixtures/ha_cluster.js';
 
 /**
  * Failover between real broker processes under sync replication (--flush sync too): the
@@ -64,17 +64,6 @@ async function startConsumer(t: Test, namesrv: string, received: ReceivedMessage
   t.teardown(() => consumer.shutdown());
   await consumer.start();
   return consumer;
-}
-
-/** The master the nameserver lists for the group now. */
-async function masterAddress(namesrv: string): Promise<string | undefined> {
-  const admin = new Admin({ namesrv });
-  try {
-    const cluster = await admin.cluster();
-    return cluster.groups.find((entry) => entry.brokerName === 'ha-group')?.members.find((member) => member.brokerId === 0)?.address;
-  } finally {
-    await admin.close();
-  }
 }
 
 /** Every record of the topic on `broker`, by raw PULL. */
@@ -155,7 +144,7 @@ t.test(`sync replication, master killed -9 under load (MQ_TEST_SEED=${seed}): th
   await killing;
   t.ok(killed, `the master was killed -9 after ${kill_after} phase-2 acknowledgements (${JSON.stringify(Object.fromEntries(second_statuses))})`);
 
-  const promoted = await until('the slave is promoted (listed as the master)', async () => ((await masterAddress(cluster.namesrv)) === cluster.slave.broker ? true : undefined), 30_000);
+  const promoted = await until('the slave is promoted (listed as the master)', async () => ((await haGroupMaster(cluster.namesrv)) === cluster.slave.broker ? true : undefined), 30_000);
   t.ok(promoted, `the slave is the master now (seen ${Math.round(performance.now() - killed_at_ms)} ms after the kill, once the senders were done)`);
 
   // Every SEND_OK message is on the new master, with its body.
@@ -195,21 +184,13 @@ t.test('the old master, restarted, is fenced, rejoins as a slave, cuts what nobo
   const old_log = commitLogPrefix(cluster.master.data_dir);
   await cluster.master.node.signal('SIGKILL');
   rmSync(path.join(cluster.master.data_dir, 'ha_hold'));
-  await until('the slave is promoted', async () => ((await masterAddress(cluster.namesrv)) === cluster.slave.broker ? true : undefined), 30_000);
+  await until('the slave is promoted', async () => ((await haGroupMaster(cluster.namesrv)) === cluster.slave.broker ? true : undefined), 30_000);
   const new_master_keys = new Set((await recordsOn(cluster.slave.broker)).map((record) => record.keys[0]));
   t.equal(unacked.filter((index) => new_master_keys.has(keyOf(index))).length, 0, 'the unacknowledged ten are not on the new master');
 
   // The old master comes back on its data.
   const rejoined = await startHaBroker(t, cluster.namesrv, 0, cluster.master.data_dir, cluster.broker_flags);
-  await until('the old master is listed as a slave', async () => {
-    const admin = new Admin({ namesrv: cluster.namesrv });
-    try {
-      const members = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members ?? [];
-      return members.some((member) => member.address === rejoined.broker && member.brokerId > 0) ? true : undefined;
-    } finally {
-      await admin.close();
-    }
-  }, 30_000);
+  await until('the old master is listed as a slave', async () => ((await haGroupMembers(cluster.namesrv)).some((member) => member.address === rejoined.broker && member.brokerId > 0) ? true : undefined), 30_000);
   await until('a send is SEND_OK again (the rejoined slave acknowledges)', async () => ((await producer.send({ topic, body: bodyOf(2_000), keys: [keyOf(2_000)] })).status === 'SEND_OK' ? true : undefined), 30_000);
   await until("the old master's log is the new master's", () => (commitLogPrefix(rejoined.data_dir).equals(commitLogPrefix(cluster.slave.data_dir)) ? true : undefined), 30_000);
   t.notOk(commitLogPrefix(rejoined.data_dir).subarray(0, old_log.length).equals(old_log),
@@ -226,18 +207,13 @@ t.test('the old master, restarted, is fenced, rejoins as a slave, cuts what nobo
   // its HA hello names that id, so its master lists it in sync; when the master dies, it is
   // the one promoted.
   const rejoined_member = await until('the master counts the rejoined slave in sync', async () => {
-    const admin = new Admin({ namesrv: cluster.namesrv });
-    try {
-      const member = (await admin.cluster()).groups.find((entry) => entry.brokerName === 'ha-group')?.members.find((entry) => entry.address === rejoined.broker);
-      return member?.inSync === true ? member : undefined;
-    } finally {
-      await admin.close();
-    }
+    const member = (await haGroupMembers(cluster.namesrv)).find((entry) => entry.address === rejoined.broker);
+    return member?.inSync === true ? member : undefined;
   }, 30_000);
   t.equal(rejoined_member.brokerId, 1_023, 'listed as slave 1023');
   const acked_keys = (await recordsOn(cluster.slave.broker)).map((record) => record.keys[0]);
   await cluster.slave.node.signal('SIGKILL');
-  await until('the rejoined old master is promoted', async () => ((await masterAddress(cluster.namesrv)) === rejoined.broker ? true : undefined), 30_000);
+  await until('the rejoined old master is promoted', async () => ((await haGroupMaster(cluster.namesrv)) === rejoined.broker ? true : undefined), 30_000);
   const kept = new Set((await recordsOn(rejoined.broker)).map((record) => record.keys[0]));
   t.same(acked_keys.filter((key) => !kept.has(key)), [], `the promoted old master serves all ${acked_keys.length} messages its master had`);
 });

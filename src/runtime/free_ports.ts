@@ -1,6 +1,10 @@
 import net from 'node:net';
 
-/** Ports that were free a moment ago (bound on port 0 of 127.0.0.1 by the kernel, then released). */
+/**
+ * Ports that were free a moment ago on 127.0.0.1: each bound on port 0 by the kernel, then
+ * released, all at once so that they are distinct. Whoever binds them next should do so
+ * soon (another process may take one meanwhile).
+ */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
@@ -9,7 +13,11 @@ export async function freePorts(count: number): Promise<number[]> {
       server.listen(0, '127.0.0.1', () => resolve(server));
     })),
   );
-  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  const ports = servers.map((server) => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('a listening socket without a port');
+    return address.port;
+  });
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return ports;
 }
